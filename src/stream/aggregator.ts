@@ -1,0 +1,13 @@
+/**
+ * An incremental, mergeable aggregation (Flink's AggregateFunction). The window
+ * state keeps one accumulator per (key, window) and never buffers raw records.
+ * `add` and `merge` may mutate their first argument and return it: that keeps
+ * the hot path allocation-free.
+ */
+export interface Aggregator<T, A, R> {
+  create(): A;
+  add(accumulator: A, value: T): A;
+  /** Combines two accumulators (session merges, pane sharing); `b` is not used afterwards. */
+  merge(a: A, b: A): A;
+  result(accumulator: A): R;
+}
