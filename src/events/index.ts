@@ -1,0 +1,9 @@
+export type { FeedbackEvent } from './feedback-event.js';
+export { parseIsoTimestamp, toEventTime } from './timestamp.js';
+export { KEY_SEPARATOR, joinKey, keyObject } from './key.js';
+export type { DeadLetter, DeadLetterReason, ParseFailureReason } from './dead-letter.js';
+export { formatDeadLetter, formatParseDeadLetter } from './dead-letter.js';
+export type { EventParser, EventParserOptions, ParsedEvent, SourcePosition } from './parser.js';
+export { createEventParser } from './parser.js';
+export type { AggregateOutput, MetricsOutput, WindowOutput } from './output.js';
+export { formatWindowResult, toWindowOutput } from './output.js';

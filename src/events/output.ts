@@ -1,0 +1,62 @@
+/**
+ * The output record (DESIGN.md, "Formats"): one NDJSON line per key, window and
+ * revision, with keys in exactly this order:
+ * `{"key":{...},"window":{"type","start","end"},"revision","event_count","emitted_at","metrics":{...}}`.
+ */
+import type { TimeWindow, WindowResult, WindowType } from '../stream/elements.js';
+
+/** Metric name → statistic name (`count`, `sum`, `avg`, …, `p99`) → value, in output order. */
+export type MetricsOutput = Readonly<Record<string, Readonly<Record<string, number>>>>;
+
+/** Everything an output record holds, independent of how the aggregation produced it. */
+export interface WindowOutput {
+  readonly key: Readonly<Record<string, string | null>>;
+  readonly window: TimeWindow & { readonly type: WindowType };
+  readonly revision: number;
+  readonly eventCount: number;
+  /** Processing time of the emission, epoch ms. */
+  readonly emittedAt: number;
+  readonly metrics: MetricsOutput;
+}
+
+/** What the aggregation's result must carry for `toWindowOutput`. */
+export interface AggregateOutput {
+  readonly eventCount: number;
+  readonly metrics: MetricsOutput;
+  /** The key object (see `keyObject`); may instead be passed to `toWindowOutput`. */
+  readonly keyFields?: Readonly<Record<string, string | null>>;
+}
+
+/** The output line (without the newline). */
+export function formatWindowResult(output: WindowOutput): string {
+  // Built field by field so the key order is DESIGN.md's, whatever order the input object has.
+  return JSON.stringify({
+    key: output.key,
+    window: { type: output.window.type, start: output.window.start, end: output.window.end },
+    revision: output.revision,
+    event_count: output.eventCount,
+    emitted_at: output.emittedAt,
+    metrics: output.metrics,
+  });
+}
+
+/**
+ * Adapts a window operator's `WindowResult` to `WindowOutput`. The key object comes
+ * from `key` or else from the result's `keyFields`: the joined string key alone
+ * cannot be split back safely (values may contain `|`).
+ */
+export function toWindowOutput(
+  result: WindowResult<AggregateOutput>,
+  emittedAt: number,
+  key: Readonly<Record<string, string | null>> | undefined = result.result.keyFields,
+): WindowOutput {
+  if (key === undefined) throw new TypeError(`no key fields for window result of key "${result.key}"`);
+  return {
+    key,
+    window: result.window,
+    revision: result.revision,
+    eventCount: result.result.eventCount,
+    emittedAt,
+    metrics: result.result.metrics,
+  };
+}
