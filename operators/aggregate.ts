@@ -1,0 +1,115 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { Aggregator } from '../src/stream/aggregator.js';
+import type { StreamElement, WindowResult, WindowedElement, WindowedRecord } from '../src/stream/elements.js';
+import { KeyedWindowState, type WindowStateSnapshot } from './internal/windowState.js';
+
+/** Where records too late for every window they belong to go (a `Subject` fits). */
+export interface LateRecordObserver<T> {
+  next(record: WindowedRecord<T>): void;
+}
+
+export interface AggregateOptions<T, A, R> {
+  aggregator: Aggregator<T, A, R>;
+  /** How long after a window fires it still accepts records (each emits a new revision). Default 0. */
+  allowedLatenessMs?: number;
+  /** Side output for records dropped as too late. Default: they are dropped silently. */
+  late?: LateRecordObserver<T>;
+  /**
+   * Hooks for checkpoints and live queries: `onState` receives the operator's
+   * window state when subscribed (to snapshot at barriers, restore, or peek).
+   */
+  onState?: (state: AggregateState<A, R>) => void;
+  /** Called with the window state's snapshot for each barrier, before the barrier is forwarded. */
+  onBarrier?: (barrierId: number, snapshot: WindowStateSnapshot<A>) => void;
+  /** Restore this state before the first element (recovery). */
+  initialState?: WindowStateSnapshot<A>;
+}
+
+/** The view of a running `aggregate` that checkpoints and live queries use. */
+export interface AggregateState<A, R> {
+  readonly watermark: number;
+  readonly openWindows: number;
+  snapshot(): WindowStateSnapshot<A>;
+  peek(key?: string): Iterable<WindowResult<R>>;
+}
+
+/**
+ * Incremental aggregation per (key, window), fired by watermarks.
+ *
+ * Each window keeps one accumulator. It fires (revision 0) when the watermark
+ * reaches its end; a later record accepted within `allowedLatenessMs` updates it
+ * and emits the next revision at once; a record too late for every window goes
+ * to `late`. Results are records whose timestamp is `end − 1` (the last instant
+ * of the window, as in Flink), keyed like their input, followed by the watermark
+ * that fired them. Barriers pass after the state snapshot. On completion every
+ * window not yet fired is flushed.
+ *
+ * ```
+ * tumbling 10 ms, allowedLatenessMs: 5, a count aggregator; values are event times
+ * source:  --a(1)--b(4)--W10---------c(8)----W15--d(9)--|
+ * result:  --------------R0(2)W10----R1(3)---W15--------|
+ * late:    ---------------------------------------d-----
+ * ```
+ * `R0(2)`: window [0,10) revision 0 with 2 records; `c` is late but accepted
+ * (W = 10 < 10 + 5) and emits revision 1; `d` arrives after the purge at W = 15.
+ */
+export function aggregate<T, A, R>(
+  options: AggregateOptions<T, A, R>,
+): OperatorFunction<WindowedElement<T>, StreamElement<WindowResult<R>>> {
+  const allowedLateness = options.allowedLatenessMs ?? 0;
+  if (!(allowedLateness >= 0)) throw new RangeError(`aggregate allowedLatenessMs must be ≥ 0, got ${String(allowedLateness)}`);
+
+  return (source) =>
+    new Observable<StreamElement<WindowResult<R>>>((subscriber) => {
+      const emit = (result: WindowResult<R>): void =>
+        subscriber.next({ kind: 'record', value: result, timestamp: result.window.end - 1, key: result.key });
+      const state = new KeyedWindowState<T, A, R>(options.aggregator, allowedLateness, emit);
+      if (options.initialState !== undefined) state.restore(options.initialState);
+      options.onState?.({
+        get watermark() {
+          return state.currentWatermark;
+        },
+        get openWindows() {
+          return state.openWindows;
+        },
+        snapshot: () => state.snapshot(),
+        peek: (key) => state.peek(key),
+      });
+
+      const subscription = source.subscribe({
+        next: (element) => {
+          try {
+            switch (element.kind) {
+              case 'record':
+                if (!state.add(element)) options.late?.next(element);
+                break;
+              case 'watermark':
+                if (state.advanceWatermark(element.time)) subscriber.next(element);
+                break;
+              case 'barrier':
+                options.onBarrier?.(element.id, state.snapshot());
+                subscriber.next(element);
+                break;
+            }
+          } catch (error) {
+            subscriber.error(error);
+          }
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          try {
+            state.advanceWatermark(Infinity);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          subscriber.complete();
+        },
+      });
+
+      return () => {
+        subscription.unsubscribe();
+        state.clear();
+      };
+    });
+}
