@@ -27,7 +27,7 @@ describe('assignWatermarks', () => {
     });
     testScheduler().run(({ cold, expectObservable }) => {
       const a = rec(0, 'k', undefined, 7);
-      expectObservable(cold('a|', { a }).pipe(assignWatermarks({ timestamp: (v) => v.n * 1000, flushOnComplete: false }))).toBe(
+      expectObservable(cold('(a|)', { a }).pipe(assignWatermarks({ timestamp: (v) => v.n * 1000, flushOnComplete: false }))).toBe(
         '(aw|)',
         { a: { ...a, timestamp: 7000 }, w: wm(7000) },
       );
