@@ -1,0 +1,59 @@
+/**
+ * Configuration errors. Validation collects every problem before failing, so an
+ * operator fixes a config in one pass instead of one restart per mistake.
+ */
+
+/** One problem with one key. */
+export interface ConfigIssue {
+  /** Dotted key path from the document root, e.g. `processor.windows.sliding.slide_secs`. */
+  readonly path: string;
+  /** What the key accepts, in words, e.g. `an integer ≥ 1`. */
+  readonly expected: string;
+  /** The value found; `undefined` when the problem is not about a value (a file that cannot be read). */
+  readonly received: unknown;
+  /** `unknown_key` when the key itself is not part of the schema. */
+  readonly kind: 'invalid_value' | 'unknown_key';
+  /** The environment variable the value came from, when it did not come from the file. */
+  readonly envVar?: string;
+}
+
+/** Thrown by `parseConfig` and `loadConfig`; `message` lists every issue, one per line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    /** Where the configuration came from (a file path), for the first line of the message. */
+    readonly origin?: string,
+  ) {
+    super(formatIssues(issues, origin));
+  }
+}
+
+function formatIssues(issues: readonly ConfigIssue[], origin: string | undefined): string {
+  const head = `invalid configuration${origin === undefined ? '' : ` in ${origin}`} (${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}):`;
+  return [head, ...issues.map((issue) => `  ${formatIssue(issue)}`)].join('\n');
+}
+
+/** `path (from env VAR): expected …, got …` — the one line shown for an issue. */
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.envVar === undefined ? issue.path : `${issue.path} (from env ${issue.envVar})`;
+  if (issue.kind === 'unknown_key') return `${where}: unknown key, expected ${issue.expected}`;
+  const got = issue.received === undefined ? '' : `, got ${formatValue(issue.received)}`;
+  return `${where}: expected ${issue.expected}${got}`;
+}
+
+const MAX_VALUE_CHARS = 80;
+
+/** Renders a received value compactly; strings are quoted so `"300"` and `300` read differently. */
+function formatValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value) && value.length === 0) return '[] (an empty list)';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
+}

@@ -1,0 +1,151 @@
+/**
+ * The configuration schema: every key, its accepted values and its default
+ * (DESIGN.md's example values). Defaults live here only; README.md in this
+ * folder mirrors them for readers.
+ */
+import {
+  AGGREGATIONS,
+  DEAD_LETTER_TYPES,
+  LOG_LEVELS,
+  SINK_TYPES,
+  SOURCE_TYPES,
+  STATE_BACKENDS,
+  WATERMARK_STRATEGIES,
+  WINDOW_TYPES,
+  type ProcessorConfig,
+} from './types.js';
+import {
+  filePath,
+  integer,
+  list,
+  mapping,
+  numberIn,
+  oneOf,
+  optional,
+  report,
+  string,
+  variant,
+  type Spec,
+} from './spec.js';
+
+const MAX_PORT = 65_535;
+// Kafka's own rule for topic names (kafka.common.internals.Topic).
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const TOPIC_DESCRIPTION = 'a Kafka topic name (1–249 of A–Z a–z 0–9 . _ -)';
+// host:port or [ipv6]:port; the port range is checked separately.
+const BROKER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
+const BROKERS_EXPECTED = 'host:port entries, comma-separated or as a list (e.g. "localhost:9092")';
+
+const seconds = (min: number, defaultValue: number): Spec<number> => integer({ min, default: defaultValue });
+const fieldName = string({ description: 'a non-empty field name' });
+const topic = (defaultValue: string): Spec<string> =>
+  string({ default: defaultValue, pattern: TOPIC, description: TOPIC_DESCRIPTION });
+
+/** Accepts `"a:9092,b:9092"` (the env var's natural form) or `[a:9092, b:9092]`. */
+const brokers: Spec<readonly string[]> = {
+  read(value, at, ctx) {
+    if (value === undefined) return ['localhost:9092'];
+    const entries =
+      typeof value === 'string' ? value.split(',').map((s) => s.trim()) : Array.isArray(value) ? value : undefined;
+    if (entries === undefined || entries.length === 0) return report(ctx, at, BROKERS_EXPECTED, value);
+    const bad = entries.filter((entry: unknown) => !validBroker(entry));
+    if (bad.length === 0) return entries as string[];
+    return report(ctx, at, `${BROKERS_EXPECTED}; not host:port with a port 1–${MAX_PORT}: ${bad.map((b) => JSON.stringify(b)).join(', ')}`, value);
+  },
+};
+
+function validBroker(entry: unknown): boolean {
+  if (typeof entry !== 'string') return false;
+  const match = BROKER.exec(entry);
+  const port = Number(match?.[1]);
+  return match !== null && port >= 1 && port <= MAX_PORT;
+}
+
+const processorSpec: Spec<ProcessorConfig> = mapping(
+  {
+    source: variant('type', { file: { path: filePath('data/sample-events.ndjson') }, stdin: {}, kafka: {} }, 'file'),
+    sink: variant('type', { file: { path: filePath('out/metrics.ndjson') }, stdout: {}, kafka: {} }, 'file'),
+    dead_letter: variant(
+      'type',
+      { file: { path: filePath('out/dead-letter.ndjson') }, stdout: {}, stderr: {}, kafka: {} },
+      'file',
+    ),
+    state: variant('backend', { memory: {}, level: { path: filePath('data/state') } }, 'level'),
+    checkpoint_interval_secs: seconds(1, 60),
+    buffer_size: integer({ min: 1, default: 10_000 }),
+    event: mapping({
+      time_field: string({ default: 'timestamp', description: 'a non-empty field name' }),
+      key_fields: list(fieldName, { default: ['model'], minItems: 1, itemsName: 'field names' }),
+      metric_fields: list(fieldName, { default: [], minItems: 0, itemsName: 'field names' }),
+    }),
+    windows: mapping({
+      default_type: oneOf(WINDOW_TYPES, 'tumbling'),
+      tumbling: mapping({ size_secs: seconds(1, 300), allowed_lateness_secs: seconds(0, 60) }),
+      sliding: mapping(
+        { size_secs: seconds(1, 300), slide_secs: seconds(1, 60), allowed_lateness_secs: seconds(0, 60) },
+        (sliding, at, ctx) => {
+          if (sliding.slide_secs > sliding.size_secs) {
+            report(ctx, `${at}.slide_secs`, `a number ≤ size_secs (${sliding.size_secs})`, sliding.slide_secs);
+          }
+        },
+      ),
+      session: mapping({ gap_secs: seconds(1, 120), allowed_lateness_secs: seconds(0, 60) }),
+    }),
+    watermark: mapping({
+      strategy: oneOf(WATERMARK_STRATEGIES, 'bounded_out_of_orderness'),
+      max_out_of_orderness_secs: seconds(0, 30),
+      idle_timeout_secs: seconds(1, 60),
+    }),
+    aggregation: mapping(
+      {
+        enabled: list(oneOf(AGGREGATIONS, 'count'), {
+          default: AGGREGATIONS,
+          minItems: 1,
+          itemsName: `aggregations (${AGGREGATIONS.join(', ')})`,
+        }),
+        percentiles: list(numberIn({ above: 0, atMost: 100 }), {
+          default: [50, 95, 99],
+          minItems: 0,
+          itemsName: 'percentiles',
+        }),
+      },
+      (aggregation, at, ctx) => {
+        if (aggregation.enabled.includes('percentile') && aggregation.percentiles.length === 0) {
+          report(ctx, `${at}.percentiles`, 'a list of 1 or more percentiles while enabled includes percentile', []);
+        }
+      },
+    ),
+    kafka: mapping({
+      consumer: mapping({
+        bootstrap_servers: brokers,
+        group_id: string({ default: 'processor-group' }),
+        topics: list(string({ pattern: TOPIC, description: TOPIC_DESCRIPTION }), { default: ['feedback-events'], minItems: 1, itemsName: 'topic names' }),
+      }),
+      producer: mapping({
+        result_topic: topic('aggregated-metrics'),
+        dead_letter_topic: topic('feedback-events-dlq'),
+      }),
+      topic_partitions: optional(integer({ min: 1, default: 1 })),
+    }),
+    metrics: mapping({ port: integer({ min: 0, max: MAX_PORT, default: 9464 }) }),
+    log: mapping({ level: oneOf(LOG_LEVELS, 'info') }),
+  },
+  (config, at, ctx) => {
+    // Results and dead letters on one stream would be unparseable for the consumer.
+    if (config.sink.type === 'stdout' && config.dead_letter.type === 'stdout') {
+      report(ctx, `${at}.dead_letter.type`, 'not stdout while sink.type is stdout (use stderr or file)', 'stdout');
+    }
+    if (config.sink.type === 'file' && config.dead_letter.type === 'file' && config.sink.path === config.dead_letter.path) {
+      report(ctx, `${at}.dead_letter.path`, `a different file from sink.path (${config.sink.path})`, config.dead_letter.path);
+    }
+    if (config.sink.type === 'kafka' && config.dead_letter.type === 'kafka') {
+      const { result_topic, dead_letter_topic } = config.kafka.producer;
+      if (result_topic === dead_letter_topic) {
+        report(ctx, `${at}.kafka.producer.dead_letter_topic`, `a different topic from result_topic (${result_topic})`, dead_letter_topic);
+      }
+    }
+  },
+);
+
+/** The document's root: a single `processor` key (absent means all defaults). */
+export const rootSpec: Spec<{ processor: ProcessorConfig }> = mapping({ processor: processorSpec });

@@ -1,0 +1,108 @@
+/**
+ * The validated configuration. Keys keep the YAML's snake_case spelling so that
+ * one name serves the file, the error messages (`processor.windows.sliding.slide_secs`),
+ * the generic environment overrides (`PROCESSOR__WINDOWS__SLIDING__SLIDE_SECS`),
+ * the docs and the code. Durations are whole seconds, as in the file; convert
+ * to milliseconds where the stream model needs them. Paths are absolute
+ * (resolved against the working directory at load time). Every object is frozen.
+ *
+ * `ProcessorConfig` is what the YAML's top-level `processor:` key holds.
+ */
+
+export const SOURCE_TYPES = ['file', 'stdin', 'kafka'] as const;
+export const SINK_TYPES = ['file', 'stdout', 'kafka'] as const;
+/** stderr lets a shell pipeline keep dead letters apart from results on stdout. */
+export const DEAD_LETTER_TYPES = ['file', 'stdout', 'stderr', 'kafka'] as const;
+export const STATE_BACKENDS = ['memory', 'level'] as const;
+export const WINDOW_TYPES = ['tumbling', 'sliding', 'session'] as const;
+export const WATERMARK_STRATEGIES = ['bounded_out_of_orderness'] as const;
+export const AGGREGATIONS = ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'] as const;
+/** pino's levels; `silent` turns logging off (tests, pipelines that own stderr). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export type WindowType = (typeof WINDOW_TYPES)[number];
+export type Aggregation = (typeof AGGREGATIONS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Reads NDJSON from `path`, NDJSON lines from stdin, or `kafka.consumer.topics`. */
+export type SourceConfig =
+  | { readonly type: 'file'; readonly path: string }
+  | { readonly type: 'stdin' }
+  | { readonly type: 'kafka' };
+
+/** Writes NDJSON to `path` or stdout, or produces to `kafka.producer.result_topic`. */
+export type SinkConfig =
+  | { readonly type: 'file'; readonly path: string }
+  | { readonly type: 'stdout' }
+  | { readonly type: 'kafka' };
+
+/** Like the sink; `kafka` produces to `kafka.producer.dead_letter_topic`. */
+export type DeadLetterConfig =
+  | { readonly type: 'file'; readonly path: string }
+  | { readonly type: 'stdout' }
+  | { readonly type: 'stderr' }
+  | { readonly type: 'kafka' };
+
+export type StateConfig =
+  | { readonly backend: 'memory' }
+  | { readonly backend: 'level'; readonly path: string };
+
+export interface EventConfig {
+  /** Field holding the event time: ISO-8601 string or epoch milliseconds. */
+  readonly time_field: string;
+  /** Fields whose values form the grouping key (at least one). */
+  readonly key_fields: readonly string[];
+  /** Fields of `metrics` to aggregate; empty means every numeric field. */
+  readonly metric_fields: readonly string[];
+}
+
+export interface WindowsConfig {
+  readonly default_type: WindowType;
+  readonly tumbling: { readonly size_secs: number; readonly allowed_lateness_secs: number };
+  /** `slide_secs ≤ size_secs`; it need not divide `size_secs` (windows start at every multiple of the slide). */
+  readonly sliding: { readonly size_secs: number; readonly slide_secs: number; readonly allowed_lateness_secs: number };
+  readonly session: { readonly gap_secs: number; readonly allowed_lateness_secs: number };
+}
+
+export interface WatermarkConfig {
+  readonly strategy: (typeof WATERMARK_STRATEGIES)[number];
+  readonly max_out_of_orderness_secs: number;
+  /** A partition silent this long stops holding the watermark back. */
+  readonly idle_timeout_secs: number;
+}
+
+export interface AggregationConfig {
+  readonly enabled: readonly Aggregation[];
+  /** Each in (0, 100]; used when `enabled` includes `percentile`. */
+  readonly percentiles: readonly number[];
+}
+
+export interface KafkaConfig {
+  readonly consumer: {
+    /** `host:port` entries; the file may give a comma-separated string or a list. */
+    readonly bootstrap_servers: readonly string[];
+    readonly group_id: string;
+    readonly topics: readonly string[];
+  };
+  readonly producer: { readonly result_topic: string; readonly dead_letter_topic: string };
+  /** When set, missing topics are created with this many partitions; when absent, none are created. */
+  readonly topic_partitions?: number;
+}
+
+export interface ProcessorConfig {
+  readonly source: SourceConfig;
+  readonly sink: SinkConfig;
+  readonly dead_letter: DeadLetterConfig;
+  readonly state: StateConfig;
+  readonly checkpoint_interval_secs: number;
+  /** Records in flight downstream before the Kafka source pauses (resumes below half). */
+  readonly buffer_size: number;
+  readonly event: EventConfig;
+  readonly windows: WindowsConfig;
+  readonly watermark: WatermarkConfig;
+  readonly aggregation: AggregationConfig;
+  readonly kafka: KafkaConfig;
+  /** `port` 0 lets the OS pick a free port (tests, several instances on one host). */
+  readonly metrics: { readonly port: number };
+  readonly log: { readonly level: LogLevel };
+}
