@@ -70,3 +70,23 @@ export const result = (
   timestamp: end - 1,
   key,
 });
+
+/**
+ * A marble string with one slot every 10 frames: `timeline('a', '', '(rw)', '|')`
+ * puts `a` at frame 0, nothing at 10, `r` and `w` at 20 and completion at 30.
+ * It keeps marbles readable when grouped emissions would shift later frames.
+ */
+export const timeline = (...slots: string[]): string => {
+  const parts: string[] = [];
+  let wait = 0;
+  for (const slot of slots) {
+    if (slot === '') {
+      wait += 10;
+      continue;
+    }
+    if (wait > 0) parts.push(`${wait}ms`);
+    parts.push(slot);
+    wait = 10 - slot.length;
+  }
+  return parts.join(' ');
+};
