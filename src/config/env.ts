@@ -87,7 +87,7 @@ function* collect(env: Env, issues: ConfigIssue[]): Generator<{ name: string; pa
     if (!name.startsWith(GENERIC_PREFIX) || text === undefined || text === '') continue;
     const path = name.slice(GENERIC_PREFIX.length).toLowerCase().split('__');
     if (path.some((segment) => segment === '')) {
-      issues.push({ path: name, expected: 'PROCESSOR__ followed by key names separated by __', received: text, kind: 'invalid_value', envVar: name });
+      issues.push({ path: '(environment)', expected: 'PROCESSOR__ followed by key names separated by __', received: text, kind: 'invalid_value', envVar: name });
       continue;
     }
     const value = parseYaml(name, path, text, issues);
