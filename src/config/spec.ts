@@ -26,7 +26,7 @@ export interface Spec<T> {
   read(value: unknown, at: string, ctx: ReadContext): T | Invalid;
 }
 
-export type SpecType<S> = S extends Spec<infer T> ? T : never;
+type SpecType<S> = S extends Spec<infer T> ? T : never;
 type Fields = Readonly<Record<string, Spec<unknown>>>;
 type FieldsType<F extends Fields> = { [K in keyof F]: SpecType<F[K]> };
 
@@ -43,13 +43,19 @@ export function report(
   return INVALID;
 }
 
-/** The env var that set `at` or one of its parents (a generic override may replace a whole mapping). */
+/** The env var that set `at` or one of its parents (a generic override may replace a whole mapping or list). */
 function originOf(origins: ReadonlyMap<string, string>, at: string): string | undefined {
-  for (let p = at; p !== ''; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
+  for (let p = at; p !== ''; p = parentOf(p)) {
     const envVar = origins.get(p);
     if (envVar !== undefined) return envVar;
   }
   return undefined;
+}
+
+/** `a.b[2]` → `a.b` → `a` → ``. */
+function parentOf(at: string): string {
+  const cut = Math.max(at.lastIndexOf('.'), at.endsWith(']') ? at.lastIndexOf('[') : -1);
+  return cut < 0 ? '' : at.slice(0, cut);
 }
 
 export function isMapping(value: unknown): value is Record<string, unknown> {
@@ -251,7 +257,7 @@ export function variant<const Tag extends string, V extends Variants>(
   };
 }
 
-export function join(at: string, key: string): string {
+function join(at: string, key: string): string {
   return at === '' ? key : `${at}.${key}`;
 }
 

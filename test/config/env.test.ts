@@ -107,6 +107,7 @@ describe('environment overrides', () => {
     ['a generic variable with a bad nested value', '', { PROCESSOR__WATERMARK: '{ idle_timeout_secs: -5 }' }, 'processor.watermark.idle_timeout_secs (from env PROCESSOR__WATERMARK): expected an integer ≥ 1, got -5'],
     ['a generic variable with invalid YAML', '', { PROCESSOR__KAFKA__CONSUMER__TOPICS: '[a, b' }, 'processor.kafka.consumer.topics (from env PROCESSOR__KAFKA__CONSUMER__TOPICS): expected a YAML value'],
     ['a generic variable with an empty segment', '', { PROCESSOR__WINDOWS____SIZE_SECS: '5' }, '(environment) (from env PROCESSOR__WINDOWS____SIZE_SECS): expected PROCESSOR__ followed by key names separated by __'],
+    ['a generic variable with a bad list item', '', { PROCESSOR__KAFKA__CONSUMER__TOPICS: '[ok, "bad topic"]' }, 'processor.kafka.consumer.topics[1] (from env PROCESSOR__KAFKA__CONSUMER__TOPICS): expected a Kafka topic name'],
     ['two variables for one key', '', { PROCESSOR_LOG_LEVEL: 'warn', PROCESSOR__LOG__LEVEL: 'error' }, 'processor.log.level (from env PROCESSOR__LOG__LEVEL): expected one variable per key, but PROCESSOR_LOG_LEVEL also sets it'],
     ['a slide made larger than the file size', 'processor: { windows: { sliding: { size_secs: 120 } } }', { PROCESSOR__WINDOWS__SLIDING__SLIDE_SECS: '300' }, 'processor.windows.sliding.slide_secs (from env PROCESSOR__WINDOWS__SLIDING__SLIDE_SECS): expected a number ≤ size_secs (120), got 300'],
   ];
