@@ -20,6 +20,16 @@ export interface AssignWatermarksOptions<T> {
   scheduler?: SchedulerLike;
   /** On completion of the input, emit a watermark at +∞ so every open window fires. Default true. */
   flushOnComplete?: boolean;
+  /** Called with the watermark state for each barrier, before the barrier is forwarded (checkpoints). */
+  onBarrier?: (barrierId: number, snapshot: WatermarkSnapshot) => void;
+  /** Restore this state before the first element (recovery). */
+  initialState?: WatermarkSnapshot;
+}
+
+/** The watermark state that a checkpoint keeps: per-partition maxima and the combined watermark. */
+export interface WatermarkSnapshot {
+  readonly watermark: number;
+  readonly partitions: readonly { readonly partition: number; readonly maxEventTime: number }[];
 }
 
 interface PartitionClock {
@@ -56,9 +66,14 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
   return (source) =>
     new Observable<StreamElement<T>>((subscriber) => {
       const partitions = new Map<number, PartitionClock>();
-      let current = -Infinity;
+      let current = options.initialState?.watermark ?? -Infinity;
       let lastRecordAt = 0;
       let idleCheck: Subscription | undefined;
+
+      const snapshot = (): WatermarkSnapshot => ({
+        watermark: current,
+        partitions: [...partitions].map(([partition, clock]) => ({ partition, maxEventTime: clock.maxEventTime })),
+      });
 
       /** `W = min over active partitions of W_p`, or −∞ when none is active. */
       const combined = (): number => {
@@ -135,6 +150,12 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
         if (advancedPartition || wasIdle) advanceTo(combined());
       };
 
+      // Recovery: restored partitions count as just seen, so they hold W until they prove idle.
+      for (const { partition, maxEventTime } of options.initialState?.partitions ?? []) {
+        partitions.set(partition, { maxEventTime, lastSeenAt: tracksIdleness ? scheduler.now() : 0, idle: false });
+      }
+      if (tracksIdleness && partitions.size > 0) scheduleIdleCheck(idleTimeout);
+
       const subscription = source.subscribe({
         next: (element) => {
           if (element.kind === 'record') {
@@ -144,6 +165,7 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
               subscriber.error(error);
             }
           } else if (element.kind === 'barrier') {
+            options.onBarrier?.(element.id, snapshot());
             subscriber.next(element);
           }
         },
