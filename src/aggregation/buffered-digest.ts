@@ -1,0 +1,347 @@
+import { ByteReader, ByteWriter } from './binary.js';
+import { sortedQuantile, type QuantileSketch, type SketchCodec } from './quantile-sketch.js';
+
+/**
+ * Exact-then-t-digest quantile sketch.
+ *
+ * Why this shape (bench/sketches.ts has the figures): most windows hold few
+ * values, so a sketch starts as a plain buffer of raw values (exact
+ * percentiles, `add` is one store). Once it holds more than `exactLimit`
+ * values it becomes a merging t-digest (Dunning's MergingDigest, k1 scale):
+ * sorted centroids followed by a buffer of raw values that is merged into the
+ * centroids whenever it fills up. Everything lives in ONE Float64Array,
+ * because every typed array costs ~190 bytes of V8 overhead and 100k windows
+ * × several metrics must stay cheap:
+ *
+ *   [min, max, mean₀, weight₀, mean₁, weight₁, …, raw₀, raw₁, …, free…]
+ *
+ * Deterministic: no randomness, ties are resolved by position.
+ */
+
+const MIN = 0;
+const MAX = 1;
+const HEADER = 2;
+const FORMAT_VERSION = 1;
+const FIRST_CAPACITY = 8;
+
+export interface BufferedDigestOptions {
+  /** t-digest compression δ: about δ/2 centroids, rank error falls as δ grows. */
+  readonly compression?: number;
+  /** Percentiles stay exact up to this many values. */
+  readonly exactLimit?: number;
+  /** Raw slots kept after the centroids once in digest mode (amortises merges). */
+  readonly bufferSize?: number;
+}
+
+interface Params {
+  readonly compression: number;
+  readonly exactLimit: number;
+  readonly bufferSize: number;
+}
+
+/** Defaults chosen by bench/sketches.ts (see the report in the commit history). */
+export const DEFAULT_DIGEST_OPTIONS: Required<BufferedDigestOptions> = {
+  compression: 150,
+  exactLimit: 128,
+  bufferSize: 64,
+};
+
+// Module-level scratch space for compression: the hot path is synchronous and
+// single-threaded, so sharing it avoids allocating per merge.
+let scratchA: Float64Array = new Float64Array(1024);
+let scratchB: Float64Array = new Float64Array(1024);
+let scratchC: Float64Array = new Float64Array(1024);
+
+function ensure(a: Float64Array, n: number): Float64Array {
+  return a.length >= n ? a : new Float64Array(Math.max(n, a.length * 2));
+}
+
+export class BufferedDigest implements QuantileSketch {
+  private data: Float64Array;
+  /** Number of (mean, weight) centroid pairs; 0 means exact mode. */
+  private centroids = 0;
+  /** Index of the first free slot. */
+  private used = HEADER;
+  private total = 0;
+
+  constructor(private readonly params: Params) {
+    this.data = new Float64Array(HEADER + FIRST_CAPACITY);
+    this.data[MIN] = Infinity;
+    this.data[MAX] = -Infinity;
+  }
+
+  get count(): number {
+    return this.total;
+  }
+
+  /** True while every value is held exactly. */
+  get exact(): boolean {
+    return this.centroids === 0;
+  }
+
+  add(value: number): void {
+    if (this.used === this.data.length) this.makeRoom();
+    const d = this.data;
+    d[this.used++] = value;
+    this.total++;
+    if (value < (d[MIN] as number)) d[MIN] = value;
+    if (value > (d[MAX] as number)) d[MAX] = value;
+  }
+
+  private makeRoom(): void {
+    const raw = this.used - HEADER;
+    if (this.centroids === 0 && raw < this.params.exactLimit) {
+      this.resize(HEADER + Math.min(this.params.exactLimit, raw * 2));
+    } else {
+      this.compress(null);
+    }
+  }
+
+  private resize(capacity: number): void {
+    const next = new Float64Array(capacity);
+    next.set(this.data.subarray(0, this.used));
+    this.data = next;
+  }
+
+  merge(other: QuantileSketch): void {
+    if (!(other instanceof BufferedDigest)) throw new TypeError('can only merge sketches of the same kind');
+    if (other.total === 0) return;
+    const d = this.data;
+    if (other.data[MIN]! < d[MIN]!) d[MIN] = other.data[MIN]!;
+    if (other.data[MAX]! > d[MAX]!) d[MAX] = other.data[MAX]!;
+    const otherRaw = other.used - HEADER;
+    if (this.centroids === 0 && other.centroids === 0 && this.total + other.total <= this.params.exactLimit) {
+      if (this.used + otherRaw > this.data.length) {
+        this.resize(HEADER + Math.min(this.params.exactLimit, Math.max(2 * (this.used - HEADER), this.used - HEADER + otherRaw)));
+      }
+      this.data.set(other.data.subarray(HEADER, other.used), this.used);
+      this.used += otherRaw;
+      this.total += other.total;
+      return;
+    }
+    this.total += other.total;
+    this.compress(other);
+  }
+
+  /**
+   * Merges centroids and raw values (this sketch's, plus `other`'s) into new
+   * centroids with the k1 scale, leaving a raw buffer after them.
+   */
+  private compress(other: BufferedDigest | null): void {
+    let items = this.sortedPairs(true);
+    if (other !== null) {
+      const theirs = other.sortedPairs(false);
+      scratchC = ensure(scratchC, 2 * (items + theirs));
+      mergePairs(scratchA, items, scratchB, theirs, scratchC);
+      [scratchA, scratchC] = [scratchC, scratchA];
+      items += theirs;
+    }
+    scratchB = ensure(scratchB, 2 * items);
+    const centroids = kOneMerge(scratchA, items, this.total, this.params.compression, scratchB);
+    this.centroids = centroids;
+    this.used = HEADER + 2 * centroids;
+    const wanted = this.used + this.params.bufferSize;
+    // Reallocate only when the size is off by more than a buffer, so a
+    // digest costs about what it holds without resizing on every merge.
+    if (this.data.length < wanted || this.data.length > wanted + this.params.bufferSize) {
+      const next = new Float64Array(wanted);
+      next[MIN] = this.data[MIN] as number;
+      next[MAX] = this.data[MAX] as number;
+      this.data = next;
+    }
+    this.data.set(scratchB.subarray(0, 2 * centroids), HEADER);
+  }
+
+  /**
+   * Writes this sketch's content as sorted (mean, weight) pairs into scratch A
+   * (or B) and returns the pair count. Sorting the raw region in place is
+   * harmless: it holds a multiset.
+   */
+  private sortedPairs(intoA: boolean): number {
+    const d = this.data;
+    const cEnd = HEADER + 2 * this.centroids;
+    const raw = d.subarray(cEnd, this.used).sort();
+    const items = this.centroids + raw.length;
+    const out = intoA ? (scratchA = ensure(scratchA, 2 * items)) : (scratchB = ensure(scratchB, 2 * items));
+    let ci = HEADER;
+    let ri = 0;
+    let o = 0;
+    while (ci < cEnd || ri < raw.length) {
+      if (ri >= raw.length || (ci < cEnd && (d[ci] as number) <= (raw[ri] as number))) {
+        out[o++] = d[ci] as number;
+        out[o++] = d[ci + 1] as number;
+        ci += 2;
+      } else {
+        out[o++] = raw[ri++] as number;
+        out[o++] = 1;
+      }
+    }
+    return items;
+  }
+
+  quantile(q: number): number {
+    if (this.total === 0) return NaN;
+    const d = this.data;
+    if (this.centroids === 0) {
+      d.subarray(HEADER, this.used).sort();
+      return sortedQuantile(d.subarray(HEADER, this.used), this.used - HEADER, q);
+    }
+    if (this.used > HEADER + 2 * this.centroids) this.compress(null);
+    return centroidQuantile(this.data, HEADER, this.centroids, this.total, q);
+  }
+
+  serialise(): Uint8Array {
+    return new ByteWriter()
+      .u8(FORMAT_VERSION)
+      .u32(this.centroids)
+      .u32(this.used - HEADER - 2 * this.centroids)
+      .f64(this.total)
+      .f64s(this.data, 0, this.used)
+      .finish();
+  }
+
+  static deserialise(params: Params, bytes: Uint8Array): BufferedDigest {
+    const r = new ByteReader(bytes);
+    if (r.u8() !== FORMAT_VERSION) throw new RangeError('unknown digest format version');
+    const centroids = r.u32();
+    const raw = r.u32();
+    const sketch = new BufferedDigest(params);
+    sketch.total = r.f64();
+    sketch.centroids = centroids;
+    sketch.used = HEADER + 2 * centroids + raw;
+    sketch.data = new Float64Array(Math.max(sketch.used + (centroids > 0 ? params.bufferSize : 0), HEADER + FIRST_CAPACITY));
+    r.f64s(sketch.data, 0, sketch.used);
+    r.end();
+    return sketch;
+  }
+
+  /** Centroid count (0 in exact mode); for benchmarks and tests. */
+  get size(): number {
+    return this.centroids;
+  }
+}
+
+function mergePairs(a: Float64Array, na: number, b: Float64Array, nb: number, out: Float64Array): void {
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  const ea = 2 * na;
+  const eb = 2 * nb;
+  while (i < ea || j < eb) {
+    if (j >= eb || (i < ea && (a[i] as number) <= (b[j] as number))) {
+      out[o++] = a[i] as number;
+      out[o++] = a[i + 1] as number;
+      i += 2;
+    } else {
+      out[o++] = b[j] as number;
+      out[o++] = b[j + 1] as number;
+      j += 2;
+    }
+  }
+}
+
+/**
+ * One pass of Dunning's merging t-digest with the k1 (arcsine) scale: a
+ * centroid may grow while it spans at most one unit of k(q) = δ/(2π)·asin(2q−1),
+ * which keeps centroids near the tails tiny (p99 stays accurate). Writes the
+ * centroids to `out` and returns how many.
+ */
+/**
+ * A centroid made only of copies of one value ("pure") may not absorb a
+ * different value once it holds this share of its allowed weight. Without it,
+ * discrete data (ratings, whole milliseconds) gets centroids that mix two
+ * values, and any interpolated answer between them has a large rank error;
+ * with it, block boundaries become centroid boundaries. A cut centroid is at
+ * least this full, so at worst it multiplies the centroid count by 1/PURE_CUT.
+ */
+const PURE_CUT = 0.1;
+
+/**
+ * One pass of Dunning's merging t-digest with the k1 (arcsine) scale: a
+ * centroid may grow while it spans at most one unit of k(q) = δ/(2π)·asin(2q−1),
+ * which keeps centroids near the tails tiny (p99 stays accurate). Weights are
+ * stored positive for pure centroids and negative for mixed ones. Writes the
+ * centroids to `out` and returns how many.
+ */
+function kOneMerge(items: Float64Array, n: number, total: number, compression: number, out: Float64Array): number {
+  // k⁻¹(k(q) + 1) = (sin(asin(2q − 1) + 2π/δ) + 1) / 2, as a weight limit.
+  const step = (2 * Math.PI) / compression;
+  const limitAfter = (weightSoFar: number): number => {
+    const angle = Math.asin(Math.min(1, (2 * weightSoFar) / total - 1)) + step;
+    return angle >= Math.PI / 2 ? total : (total * (Math.sin(angle) + 1)) / 2;
+  };
+  let o = 0;
+  let mean = items[0] as number;
+  let signed = items[1] as number;
+  let weight = Math.abs(signed);
+  let pure = signed > 0;
+  let soFar = 0;
+  let limit = limitAfter(0);
+  for (let i = 1; i < n; i++) {
+    const x = items[2 * i] as number;
+    const xSigned = items[2 * i + 1] as number;
+    const w = Math.abs(xSigned);
+    const fits = soFar + weight + w <= limit;
+    const keepPure = pure && x !== mean && weight > 1 && weight >= PURE_CUT * (limit - soFar);
+    if (fits && !keepPure) {
+      weight += w;
+      if (x !== mean || xSigned < 0) pure = false;
+      if (x !== mean) mean += ((x - mean) * w) / weight;
+    } else {
+      out[o++] = mean;
+      out[o++] = pure ? weight : -weight;
+      soFar += weight;
+      limit = limitAfter(soFar);
+      mean = x;
+      weight = w;
+      pure = xSigned > 0;
+    }
+  }
+  out[o++] = mean;
+  out[o++] = pure ? weight : -weight;
+  return o / 2;
+}
+
+/**
+ * Quantile from centroids, in numpy's (n−1)-based index space. A pure centroid
+ * of weight w holds its value at every index it covers; a mixed one is placed
+ * at the centre of its indices. Between those anchors (and min and max at the
+ * ends) values are interpolated linearly. With only pure centroids (all
+ * singletons, or discrete data) this is exactly numpy's 'linear' method.
+ */
+function centroidQuantile(d: Float64Array, at: number, count: number, total: number, q: number): number {
+  const h = q * (total - 1);
+  let prevPos = 0;
+  let prevVal = d[MIN] as number;
+  let before = 0;
+  for (let i = 0; i < count; i++) {
+    const mean = d[at + 2 * i] as number;
+    const signed = d[at + 2 * i + 1] as number;
+    const weight = Math.abs(signed);
+    const first = signed > 0 ? before : before + (weight - 1) / 2;
+    const last = signed > 0 ? before + weight - 1 : first;
+    if (h <= first) {
+      if (first === prevPos) return mean;
+      return prevVal + ((h - prevPos) / (first - prevPos)) * (mean - prevVal);
+    }
+    if (h <= last) return mean;
+    prevPos = last;
+    prevVal = mean;
+    before += weight;
+  }
+  const lastPos = total - 1;
+  if (lastPos === prevPos) return prevVal;
+  return prevVal + ((h - prevPos) / (lastPos - prevPos)) * ((d[MAX] as number) - prevVal);
+}
+
+/** Codec for BufferedDigest sketches sharing one configuration. */
+export function bufferedDigestCodec(options: BufferedDigestOptions = {}): SketchCodec {
+  const params: Params = { ...DEFAULT_DIGEST_OPTIONS, ...options };
+  if (!(params.compression >= 10)) throw new RangeError('compression must be at least 10');
+  if (!(params.exactLimit >= 1) || !Number.isInteger(params.exactLimit)) throw new RangeError('exactLimit must be a positive integer');
+  if (!(params.bufferSize >= 8) || !Number.isInteger(params.bufferSize)) throw new RangeError('bufferSize must be an integer ≥ 8');
+  return {
+    create: () => new BufferedDigest(params),
+    deserialise: (bytes) => BufferedDigest.deserialise(params, bytes),
+  };
+}
