@@ -80,7 +80,8 @@ export function fileSource(path: string, options: FileSourceOptions = {}): Obser
     };
 
     run().then(
-      () => release(),
+      // After an unsubscription nobody is left to hear of a failed close.
+      () => release().catch(() => undefined),
       (error: unknown) => {
         release().catch(() => undefined); // the read error is the one worth reporting
         subscriber.error(error);
