@@ -95,10 +95,14 @@ export function fileSource(path: string, options: FileSourceOptions = {}): Obser
   });
 }
 
-/** A resume offset must be where a line starts: the byte before it is a newline. */
+/**
+ * A resume offset must be where a line starts: the byte before it is a newline,
+ * or it is the end of the file (the end offset of a last line without newline).
+ */
 async function checkStart(handle: FileHandle, path: string, start: number, buffer: Buffer): Promise<void> {
   const { size } = await handle.stat();
   if (start > size) throw new RangeError(`${path}: start offset ${start} is beyond the end of the file (${size} bytes)`);
+  if (start === size) return;
   const { bytesRead } = await handle.read(buffer, 0, 1, start - 1);
   if (bytesRead !== 1 || buffer[0] !== 10) throw new RangeError(`${path}: start offset ${start} is not at the start of a line`);
 }

@@ -45,6 +45,13 @@ describe('fileSource', () => {
     expect(await lines(fileSource(path, { start: 8 }))).toEqual([]);
   });
 
+  it('resumes after a last line without newline', async () => {
+    const path = file('abc\ndef');
+    const all = await lines(fileSource(path));
+    expect(all).toEqual([['abc', 4], ['def', 7]]);
+    expect(await lines(fileSource(path, { start: 7 }))).toEqual([]);
+  });
+
   it('reports a missing file as an error', async () => {
     await expect(lines(fileSource(join(dir, 'missing.ndjson')))).rejects.toThrow(/ENOENT/);
   });
