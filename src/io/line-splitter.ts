@@ -61,7 +61,8 @@ export class LineSplitter {
     if (this.rest !== undefined) {
       const rest = this.rest;
       this.rest = undefined;
-      this.add(rest.toString('utf8'), rest.length, lines, ends);
+      this.addLine(rest.toString('utf8'), this.offset + rest.length, lines, ends);
+      this.offset += rest.length;
     }
     return { lines, ends, end: this.offset };
   }
@@ -87,11 +88,6 @@ export class LineSplitter {
       }
     }
     this.offset = base + length;
-  }
-
-  private add(line: string, bytes: number, lines: string[], ends: number[]): void {
-    this.addLine(line, this.offset + bytes, lines, ends);
-    this.offset += bytes;
   }
 
   private addLine(raw: string, end: number, lines: string[], ends: number[]): void {

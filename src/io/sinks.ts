@@ -18,7 +18,7 @@ const truncateFd = promisify(ftruncate);
 const closeFd = promisify(fsClose);
 
 export interface LineSink {
-  /** Buffers `line` and a newline. Throws if the sink is closed or an earlier write failed. */
+  /** Buffers `line` (which must not contain a newline) and a newline. Throws if the sink is closed or an earlier write failed. */
   write(line: string): void;
   /** Resolves once every line written so far has reached the file or stream (see `FileSinkOptions.fsync`). */
   flush(): Promise<void>;
