@@ -1,0 +1,162 @@
+import type { Aggregator } from '../stream/aggregator.js';
+import { ByteReader, ByteWriter } from './binary.js';
+import { MetricStats, StatsSpec, type AggregationKind, type MetricSummary } from './metric-stats.js';
+import type { SketchCodec } from './quantile-sketch.js';
+
+/**
+ * The part of a parsed feedback event this aggregator reads. A type alias, not
+ * an interface, so it stays assignable to `Record<string, unknown>` bounds.
+ */
+export type MetricsInput = {
+  readonly metrics?: Readonly<Record<string, number | null>> | null;
+};
+
+export interface MetricsAggregatorOptions {
+  /** Metric names to aggregate; empty or absent: every numeric field of `metrics`. */
+  readonly metricFields?: readonly string[];
+  /** Percentiles in [0, 100] (default 50, 95, 99). */
+  readonly percentiles?: readonly number[];
+  /** Aggregations to report (default: all). */
+  readonly enabled?: readonly AggregationKind[];
+  /** Quantile sketch implementation (default: exact-then-t-digest). */
+  readonly sketch?: SketchCodec;
+}
+
+/**
+ * One window's state: parallel arrays of metric names and their statistics.
+ * With configured fields, `fields` is the shared config array and a slot stays
+ * null until its metric gets a value; arrays, not a Map, because the common
+ * case is a handful of fields and an index walk beats hashing.
+ */
+export interface MetricsAccumulator {
+  eventCount: number;
+  readonly fields: string[];
+  readonly stats: (MetricStats | null)[];
+}
+
+export interface MetricsResult {
+  readonly eventCount: number;
+  /** Metrics with at least one value, in configured (or first-seen) order. */
+  readonly metrics: Readonly<Record<string, MetricSummary>>;
+}
+
+/** `T`: the event type of the pipeline (any type with a `metrics` map). */
+export interface MetricsAggregator<T extends MetricsInput = MetricsInput> extends Aggregator<T, MetricsAccumulator, MetricsResult> {
+  /** Checkpoint form of an accumulator. */
+  serialise(accumulator: MetricsAccumulator): Uint8Array;
+  /** Restores an accumulator written by `serialise` under the same options. */
+  deserialise(bytes: Uint8Array): MetricsAccumulator;
+}
+
+const FORMAT_VERSION = 1;
+
+/** Values that count: JSON gives no NaN or Infinity, but library callers might. */
+function usable(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+export function metricsAggregator<T extends MetricsInput = MetricsInput>(options: MetricsAggregatorOptions = {}): MetricsAggregator<T> {
+  const spec = new StatsSpec(options);
+  const fixed: string[] | null = options.metricFields !== undefined && options.metricFields.length > 0 ? [...options.metricFields] : null;
+  if (fixed !== null && new Set(fixed).size !== fixed.length) throw new RangeError('metricFields contains duplicates');
+
+  const statsAt = (acc: MetricsAccumulator, i: number): MetricStats => {
+    let s = acc.stats[i];
+    if (s === undefined || s === null) {
+      s = new MetricStats(spec);
+      acc.stats[i] = s;
+    }
+    return s;
+  };
+
+  /** Slot of `field`, appended when new (only without configured fields). */
+  const slotOf = (acc: MetricsAccumulator, field: string, hint: number): number => {
+    // Events usually list their metrics in the same order: try the next slot first.
+    if (acc.fields[hint] === field) return hint;
+    const i = acc.fields.indexOf(field);
+    if (i >= 0) return i;
+    acc.fields.push(field);
+    acc.stats.push(null);
+    return acc.fields.length - 1;
+  };
+
+  const create = (): MetricsAccumulator =>
+    fixed !== null ? { eventCount: 0, fields: fixed, stats: fixed.map(() => null) } : { eventCount: 0, fields: [], stats: [] };
+
+  return {
+    create,
+
+    add(acc, event) {
+      acc.eventCount++;
+      const metrics = event.metrics;
+      if (metrics === undefined || metrics === null) return acc;
+      if (fixed !== null) {
+        for (let i = 0; i < fixed.length; i++) {
+          const v = metrics[fixed[i] as string];
+          if (usable(v)) statsAt(acc, i).add(v);
+        }
+      } else {
+        let hint = 0;
+        for (const field in metrics) {
+          const v = metrics[field];
+          if (!usable(v)) continue;
+          const i = slotOf(acc, field, hint);
+          statsAt(acc, i).add(v);
+          hint = i + 1;
+        }
+      }
+      return acc;
+    },
+
+    merge(a, b) {
+      a.eventCount += b.eventCount;
+      for (let j = 0; j < b.fields.length; j++) {
+        const theirs = b.stats[j];
+        if (theirs === null || theirs === undefined) continue;
+        const i = fixed !== null ? j : slotOf(a, b.fields[j] as string, j);
+        const ours = a.stats[i];
+        if (ours === null || ours === undefined) a.stats[i] = theirs;
+        else ours.merge(theirs);
+      }
+      return a;
+    },
+
+    result(acc) {
+      const metrics: Record<string, MetricSummary> = {};
+      for (let i = 0; i < acc.fields.length; i++) {
+        const s = acc.stats[i];
+        if (s !== null && s !== undefined && s.count > 0) metrics[acc.fields[i] as string] = s.result();
+      }
+      return { eventCount: acc.eventCount, metrics };
+    },
+
+    serialise(acc) {
+      const w = new ByteWriter().u8(FORMAT_VERSION).f64(acc.eventCount);
+      let present = 0;
+      for (const s of acc.stats) if (s !== null) present++;
+      w.u32(present);
+      for (let i = 0; i < acc.fields.length; i++) {
+        const s = acc.stats[i];
+        if (s !== null && s !== undefined) w.str(acc.fields[i] as string).blob(s.serialise());
+      }
+      return w.finish();
+    },
+
+    deserialise(bytes) {
+      const r = new ByteReader(bytes);
+      if (r.u8() !== FORMAT_VERSION) throw new RangeError('unknown metrics accumulator format version');
+      const acc = create();
+      acc.eventCount = r.f64();
+      const present = r.u32();
+      for (let k = 0; k < present; k++) {
+        const field = r.str();
+        const stats = MetricStats.deserialise(spec, r.blob());
+        const i = fixed !== null ? fixed.indexOf(field) : slotOf(acc, field, k);
+        if (i < 0) throw new RangeError(`checkpoint holds metric "${field}", which is not among the configured metric fields`);
+        acc.stats[i] = stats;
+      }
+      r.end();
+      return acc;
+    },
+  };
+}
