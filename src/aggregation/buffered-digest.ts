@@ -191,8 +191,12 @@ export class BufferedDigest implements QuantileSketch {
   }
 
   serialise(): Uint8Array {
+    // The capacity decides when the next merge happens: restoring it makes a
+    // restored sketch evolve exactly like the original (replays after a crash
+    // give the same percentiles).
     return new ByteWriter()
       .u8(FORMAT_VERSION)
+      .u32(this.data.length)
       .u32(this.centroids)
       .u32(this.used - HEADER - 2 * this.centroids)
       .f64(this.total)
@@ -203,14 +207,17 @@ export class BufferedDigest implements QuantileSketch {
   static deserialise(params: Params, bytes: Uint8Array): BufferedDigest {
     const r = new ByteReader(bytes);
     if (r.u8() !== FORMAT_VERSION) throw new RangeError('unknown digest format version');
+    const capacity = r.u32();
     const centroids = r.u32();
     const raw = r.u32();
+    const used = HEADER + 2 * centroids + raw;
+    if (capacity < used) throw new RangeError('corrupt digest: capacity below content');
     const sketch = new BufferedDigest(params);
     sketch.total = r.f64();
     sketch.centroids = centroids;
-    sketch.used = HEADER + 2 * centroids + raw;
-    sketch.data = new Float64Array(Math.max(sketch.used + (centroids > 0 ? params.bufferSize : 0), HEADER + FIRST_CAPACITY));
-    r.f64s(sketch.data, 0, sketch.used);
+    sketch.used = used;
+    sketch.data = new Float64Array(capacity);
+    r.f64s(sketch.data, 0, used);
     r.end();
     return sketch;
   }
