@@ -1,12 +1,13 @@
 /**
  * The processor's Prometheus instruments (DESIGN.md, "Observability"), on a
- * registry of their own: prom-client's global registry is shared by every copy
- * of prom-client in the process, so two processors in one process (tests, an
- * embedding application) would clash on metric names.
+ * registry of their own: prom-client's global registry is process-wide state,
+ * so two processors in one process (tests, an embedding application that has
+ * metrics of its own) would clash on metric names.
  *
- * Cost: every prom-client update hashes its labels and validates them (on the
- * order of 0.1–0.2 µs), which is too much per record when the hot path handles
- * millions of records per second. Callers count in batches: one
+ * Cost: every prom-client update hashes and validates its labels: measured
+ * here, ~0.1 µs per `inc` and ~0.13 µs per histogram `observe`, i.e. a third
+ * or more of the per-record budget of a pipeline doing 3–6 M records/s.
+ * Callers therefore count in batches: one
  * `recordsIn.aggregated.inc(n)` per source batch or per watermark, never one
  * `inc()` per record. Instruments whose label values form a closed set are
  * handed out pre-bound (`recordsIn.late`, `windowsFired.first`), which also
