@@ -20,7 +20,8 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level,
-      base: { pid: process.pid, name: 'stream-processor' },
+      // Added to pino's default `pid` and `hostname` (the pod name under Kubernetes).
+      name: 'stream-processor',
       // The level as its name rather than pino's number: log collectors (Loki,
       // Elasticsearch, kubectl logs | jq) then need no pino-specific mapping.
       formatters: { level: (label) => ({ level: label }) },

@@ -15,7 +15,8 @@ describe('createLogger', () => {
     componentLogger(logger, 'checkpoint').info({ id: 3 }, 'checkpoint complete');
     logger.debug('not shown at info');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'info', component: 'checkpoint', id: 3, msg: 'checkpoint complete', name: 'stream-processor' });
+    expect(lines[0]).toMatchObject({ level: 'info', component: 'checkpoint', id: 3, msg: 'checkpoint complete', name: 'stream-processor', pid: process.pid });
+    expect(lines[0]?.hostname).toEqual(expect.any(String));
     expect(lines[0]?.time).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
