@@ -80,3 +80,15 @@ export function sampleCheckpoint(id: number): Checkpoint {
     },
   };
 }
+
+/** Checkpoint of the crash test: large enough that a kill often lands mid-write, and a function of its id. */
+export function crashCheckpoint(id: number): Checkpoint {
+  return {
+    id,
+    createdAt: id,
+    positions: { '0': String(id) },
+    sinks: { results: id },
+    operators: {},
+    partitions: { '0': { windows: noise(3_000_000, id) } },
+  };
+}
