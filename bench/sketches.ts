@@ -7,6 +7,7 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { TDigest } from 'tdigest';
 import { bufferedDigestCodec } from '../src/aggregation/buffered-digest.js';
+import { MetricStats, StatsSpec, percentileKey } from '../src/aggregation/metric-stats.js';
 import { DISTRIBUTIONS, rankError, sample, sampler, type Distribution } from '../test/aggregation/random.js';
 
 /** The operations the bench needs, adapted per candidate. */
@@ -98,7 +99,7 @@ const candidates: Candidate[] = [
     },
   }),
   candidate({
-    name: 'BufferedDigest (exact ≤128, then merging t-digest δ=150, in one Float64Array)',
+    name: 'BufferedDigest (exact ≤256, then merging t-digest δ=150, in one Float64Array)',
     maxN: 1_000_000,
     create: () => digest.create(),
     add: (s, x) => s.add(x),
@@ -111,6 +112,20 @@ const candidates: Candidate[] = [
 ];
 
 const QS = [0.5, 0.95, 0.99];
+
+/** What one (window, metric) really holds: all statistics plus the chosen sketch. */
+const allAggregations = new StatsSpec();
+const metricStats: Candidate = candidate({
+  name: 'MetricStats, all aggregations (stats + BufferedDigest)',
+  maxN: 0,
+  create: () => new MetricStats(allAggregations),
+  add: (s, x) => s.add(x),
+  quantile: (s, q) => s.result()[percentileKey(q * 100)] ?? NaN,
+  merge: (a, b) => {
+    a.merge(b);
+    return a;
+  },
+});
 const gc = (globalThis as { gc?: () => void }).gc;
 
 /** Adds per second with `sketches` sketches filled round-robin (cache-unfriendly, like many open windows). */
@@ -195,7 +210,8 @@ function round(x: number): number {
   return Math.round(x * 1e5) / 1e5;
 }
 
-const results = candidates.map((c) => ({
+const only = process.env['SKETCH_BENCH_ONLY'];
+const results = candidates.filter((c) => only === undefined || c.name.includes(only)).map((c) => ({
   name: c.name,
   adds_per_sec_2000_interleaved_1000_each: addThroughput(c, 2000, c.name.startsWith('npm tdigest') ? 100 : 1000),
   adds_per_sec_2000_interleaved_200_each: addThroughput(c, 2000, 200),
@@ -206,4 +222,13 @@ const results = candidates.map((c) => ({
   merge_16_parts_100k_max_rank_error: mergeRankError(c),
 }));
 
-console.log(JSON.stringify({ gc_exposed: gc !== undefined, node: process.version, results }, null, 2));
+const perWindowMetric = {
+  name: metricStats.name,
+  adds_per_sec_2000_interleaved_200_each: addThroughput(metricStats, 2000, 200),
+  bytes_20: bytesPerSketch(metricStats, 20),
+  bytes_200: bytesPerSketch(metricStats, 200),
+  bytes_256: bytesPerSketch(metricStats, 256),
+  bytes_1000: bytesPerSketch(metricStats, 1000),
+};
+
+console.log(JSON.stringify({ gc_exposed: gc !== undefined, node: process.version, per_window_metric: perWindowMetric, results }, null, 2));

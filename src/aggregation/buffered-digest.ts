@@ -42,7 +42,7 @@ interface Params {
 /** Defaults chosen by bench/sketches.ts (see the report in the commit history). */
 export const DEFAULT_DIGEST_OPTIONS: Required<BufferedDigestOptions> = {
   compression: 150,
-  exactLimit: 128,
+  exactLimit: 256,
   bufferSize: 64,
 };
 
@@ -91,7 +91,8 @@ export class BufferedDigest implements QuantileSketch {
   private makeRoom(): void {
     const raw = this.used - HEADER;
     if (this.centroids === 0 && raw < this.params.exactLimit) {
-      this.resize(HEADER + Math.min(this.params.exactLimit, raw * 2));
+      // ×1.5, not ×2: a window's buffer is mostly what it holds (8, 12, 18, … 135, 202, 303…).
+      this.resize(HEADER + Math.min(this.params.exactLimit, raw + (raw >> 1)));
     } else {
       this.compress(null);
     }
@@ -112,7 +113,7 @@ export class BufferedDigest implements QuantileSketch {
     const otherRaw = other.used - HEADER;
     if (this.centroids === 0 && other.centroids === 0 && this.total + other.total <= this.params.exactLimit) {
       if (this.used + otherRaw > this.data.length) {
-        this.resize(HEADER + Math.min(this.params.exactLimit, Math.max(2 * (this.used - HEADER), this.used - HEADER + otherRaw)));
+        this.resize(HEADER + Math.min(this.params.exactLimit, Math.max((3 * (this.used - HEADER)) >> 1, this.used - HEADER + otherRaw)));
       }
       this.data.set(other.data.subarray(HEADER, other.used), this.used);
       this.used += otherRaw;
