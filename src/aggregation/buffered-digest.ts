@@ -184,8 +184,11 @@ export class BufferedDigest implements QuantileSketch {
     if (this.total === 0) return NaN;
     const d = this.data;
     if (this.centroids === 0) {
-      d.subarray(HEADER, this.used).sort();
-      return sortedQuantile(d.subarray(HEADER, this.used), this.used - HEADER, q);
+      const raw = d.subarray(HEADER, this.used);
+      // Results ask for several percentiles in a row: a linear check spares
+      // the later sorts without adding a "dirty" store to every add.
+      if (!isSorted(raw)) raw.sort();
+      return sortedQuantile(raw, raw.length, q);
     }
     if (this.used > HEADER + 2 * this.centroids) this.compress(null);
     return centroidQuantile(this.data, HEADER, this.centroids, this.total, q);
@@ -227,6 +230,11 @@ export class BufferedDigest implements QuantileSketch {
   get size(): number {
     return this.centroids;
   }
+}
+
+function isSorted(a: Float64Array): boolean {
+  for (let i = 1; i < a.length; i++) if ((a[i - 1] as number) > (a[i] as number)) return false;
+  return true;
 }
 
 function mergePairs(a: Float64Array, na: number, b: Float64Array, nb: number, out: Float64Array): void {
