@@ -1,0 +1,34 @@
+import type { OperatorFunction } from 'rxjs';
+import { sessionWindow } from '../../operators/sessionWindow.js';
+import { slidingWindow } from '../../operators/slidingWindow.js';
+import { tumblingWindow } from '../../operators/tumblingWindow.js';
+import type { WindowsConfig } from '../config/index.js';
+import type { StreamElement, WindowedElement } from '../stream/elements.js';
+
+export interface Windowing<T> {
+  readonly assign: OperatorFunction<StreamElement<T>, WindowedElement<T>>;
+  readonly allowedLatenessMs: number;
+}
+
+const SECOND = 1000;
+
+/** The window assigner and allowed lateness that `windows.default_type` selects. */
+export function windowingFromConfig<T>(windows: WindowsConfig): Windowing<T> {
+  switch (windows.default_type) {
+    case 'tumbling':
+      return {
+        assign: tumblingWindow<T>({ sizeMs: windows.tumbling.size_secs * SECOND }),
+        allowedLatenessMs: windows.tumbling.allowed_lateness_secs * SECOND,
+      };
+    case 'sliding':
+      return {
+        assign: slidingWindow<T>({ sizeMs: windows.sliding.size_secs * SECOND, slideMs: windows.sliding.slide_secs * SECOND }),
+        allowedLatenessMs: windows.sliding.allowed_lateness_secs * SECOND,
+      };
+    case 'session':
+      return {
+        assign: sessionWindow<T>({ gapMs: windows.session.gap_secs * SECOND }),
+        allowedLatenessMs: windows.session.allowed_lateness_secs * SECOND,
+      };
+  }
+}

@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateEvents } from '../../scripts/generate-sample.js';
+import { parseConfig } from '../../src/config/index.js';
+import { runLineJob } from '../../src/runner/file-job.js';
+import { exactPercentile, runOracle, statsOf, type OracleEvent, type OracleWindowing } from '../support/oracle.js';
+
+interface OutputLine {
+  key: Record<string, string | null>;
+  window: { type: string; start: number; end: number };
+  revision: number;
+  event_count: number;
+  emitted_at: number;
+  metrics: Record<string, Record<string, number>>;
+}
+
+const readLines = (path: string): string[] => readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+
+/** Validity as DESIGN.md states it, checked independently of the parser. */
+function toOracleEvent(line: string, keyFields: string[]): OracleEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const event = value as Record<string, unknown>;
+  const ts = typeof event['timestamp'] === 'number' ? event['timestamp'] : typeof event['timestamp'] === 'string' ? isoTime(event['timestamp']) : NaN;
+  if (!Number.isFinite(ts)) return undefined;
+  const metrics = event['metrics'];
+  if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) return undefined;
+  if (Object.values(metrics).some((v) => v !== null && typeof v !== 'number')) return undefined;
+  const key = keyFields.map((f) => (event[f] === undefined || event[f] === null ? '' : String(event[f]))).join('|');
+  return { key, timestamp: ts, metrics: metrics as Record<string, number | null> };
+}
+
+/** ISO-8601 with a real calendar date (Date.parse rolls 2026-11-31 over to December). */
+function isoTime(text: string): number {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T/.exec(text);
+  const ms = Date.parse(text);
+  if (match === null || !Number.isFinite(ms)) return NaN;
+  return new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!)).getUTCDate() === +match[3]! ? ms : NaN;
+}
+
+const cases: { name: string; windows: Record<string, unknown>; windowing: OracleWindowing; lateness: number; keyFields: string[] }[] = [
+  { name: 'tumbling', windows: { default_type: 'tumbling', tumbling: { size_secs: 60, allowed_lateness_secs: 45 } }, windowing: { type: 'tumbling', sizeMs: 60_000 }, lateness: 45_000, keyFields: ['model'] },
+  { name: 'sliding', windows: { default_type: 'sliding', sliding: { size_secs: 120, slide_secs: 30, allowed_lateness_secs: 20 } }, windowing: { type: 'sliding', sizeMs: 120_000, slideMs: 30_000 }, lateness: 20_000, keyFields: ['model', 'variant'] },
+  { name: 'session', windows: { default_type: 'session', session: { gap_secs: 3, allowed_lateness_secs: 30 } }, windowing: { type: 'session', gapMs: 3_000 }, lateness: 30_000, keyFields: ['model', 'variant'] },
+];
+
+describe('file job end to end against a brute-force model of the semantics', () => {
+  it.each(cases)('$name windows', async ({ windows, windowing, lateness, keyFields }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'file-job-'));
+    const lines = generateEvents({ count: 6000, seed: 7, startMs: Date.UTC(2026, 10, 26, 10), durationMs: 40 * 60_000, invalidPerKind: 3 });
+    writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
+    const config = parseConfig(
+      {
+        processor: {
+          source: { type: 'file', path: join(dir, 'in.ndjson') },
+          sink: { type: 'file', path: join(dir, 'out.ndjson') },
+          dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') },
+          event: { key_fields: keyFields },
+          windows,
+          watermark: { max_out_of_orderness_secs: 20 },
+          aggregation: { percentiles: [50, 95, 99] },
+        },
+      },
+      {},
+    );
+    const summary = await runLineJob({ config });
+
+    const valid = lines.map((l) => toOracleEvent(l, keyFields)).filter((e): e is OracleEvent => e !== undefined);
+    const oracle = runOracle(valid, windowing, 20_000, lateness);
+    const output = readLines(join(dir, 'out.ndjson')).map((l) => JSON.parse(l) as OutputLine);
+    const deadLetters = readLines(join(dir, 'dlq.ndjson')).map((l) => JSON.parse(l) as { reason: string });
+
+    // Every input line ends in exactly one place.
+    expect(summary.recordsIn).toBe(lines.length);
+    expect(summary.invalid).toBe(lines.length - valid.length);
+    expect(summary.late).toBe(oracle.late.length);
+    expect(oracle.late.length).toBeGreaterThan(0);
+    expect(deadLetters.filter((d) => d.reason === 'too_late')).toHaveLength(oracle.late.length);
+    expect(deadLetters.filter((d) => d.reason !== 'too_late')).toHaveLength(summary.invalid);
+    expect(summary.windowsEmitted).toBe(output.length);
+
+    // The final revision of each (key, window) is the aggregate of everything not dropped.
+    const last = new Map<string, OutputLine>();
+    for (const o of output) {
+      expect(o.window.type).toBe(windowing.type);
+      const id = `${Object.values(o.key).map((v) => v ?? '').join('|')}@${o.window.start}-${o.window.end}`;
+      const previous = last.get(id);
+      if (previous !== undefined) expect(o.revision).toBe(previous.revision + 1);
+      else expect(o.revision).toBe(0);
+      last.set(id, o);
+    }
+    let revisedWindows = 0;
+    for (const w of oracle.windows) {
+      const id = `${w.key}@${w.start}-${w.end}`;
+      const got = last.get(id);
+      expect(got, id).toBeDefined();
+      last.delete(id);
+      expect(got!.revision, id).toBe(w.emissions - 1);
+      if (w.emissions > 1) revisedWindows++;
+      expect(got!.event_count, id).toBe(w.events.length);
+      const fields = new Set(w.events.flatMap((e) => Object.keys(e.metrics)));
+      for (const field of fields) {
+        const values = w.events.map((e) => e.metrics[field]).filter((v): v is number => typeof v === 'number');
+        if (values.length === 0) {
+          expect(got!.metrics[field], `${id} ${field}`).toBeUndefined();
+          continue;
+        }
+        const want = statsOf(values);
+        const m = got!.metrics[field]!;
+        expect(m['count']).toBe(want.count);
+        expect(m['sum']).toBeCloseTo(want.sum, 6);
+        expect(m['avg']).toBeCloseTo(want.avg, 6);
+        expect(m['min']).toBe(want.min);
+        expect(m['max']).toBe(want.max);
+        expect(m['stddev']).toBeCloseTo(want.stddev, 6);
+        for (const p of [50, 95, 99]) expect(m[`p${p}`], `${id} ${field} p${p}`).toBeCloseTo(exactPercentile(want.sorted, p), 9);
+      }
+    }
+    if (windowing.type !== 'session') {
+      expect(revisedWindows).toBeGreaterThan(0);
+      expect([...last.keys()]).toEqual([]);
+    } else {
+      // What remains are sessions superseded by a merge after they had fired: each lies inside a final session.
+      const finals = oracle.windows;
+      for (const o of last.values()) {
+        const key = Object.values(o.key).map((v) => v ?? '').join('|');
+        expect(finals.some((f) => f.key === key && f.start <= o.window.start && o.window.end <= f.end)).toBe(true);
+      }
+    }
+  });
+});
