@@ -7,6 +7,13 @@ import { validateCheckpoint } from './validate.js';
 
 const DEFAULT_CHUNK_BYTES = 1 << 20;
 
+/** Keys `first..last` (inclusive) of a space were all deleted. */
+interface StaleRange {
+  readonly space: SpacePath;
+  readonly first: string;
+  readonly last: string;
+}
+
 /**
  * Checkpoint logic over a {@link KvBackend}: layout (keys.ts), checksums
  * (manifest.ts), retention of two checkpoints and fallback past damaged ones.
@@ -35,9 +42,14 @@ export class CheckpointStore implements StateStore {
       if (this.#lastWrittenId !== undefined && checkpoint.id <= this.#lastWrittenId) {
         throw new RangeError(`checkpoint id ${checkpoint.id} does not follow ${this.#lastWrittenId}, the last one written`);
       }
-      const operations = [...(await this.#retention(checkpoint)), ...this.#pieces(checkpoint)];
-      await this.#kv.batch(operations);
+      const { operations, stale } = await this.#retention(checkpoint);
+      await this.#kv.batch([...operations, ...this.#pieces(checkpoint)]);
       this.#lastWrittenId = checkpoint.id;
+      // Queued behind this write, so the checkpoint is complete without waiting for it;
+      // the next operation waits instead. A failure only costs disk space.
+      void this.#serial(async () => {
+        for (const { space, first, last } of stale) await this.#kv.reclaim(space, first, last);
+      }).catch((error: unknown) => this.#warn(`could not reclaim the space of old checkpoints in ${this.#kv.location}: ${String(error)}`));
     });
   }
 
@@ -117,7 +129,7 @@ export class CheckpointStore implements StateStore {
    * leftovers in a partition that no manifest names are not found; they are
    * never read either.
    */
-  async #retention(checkpoint: Checkpoint): Promise<KvOperation[]> {
+  async #retention(checkpoint: Checkpoint): Promise<{ operations: KvOperation[]; stale: StaleRange[] }> {
     const ids = await this.#storedIds();
     const kept = ids.find((id) => id < checkpoint.id);
     const spaces = new Map<string, SpacePath>([['', OPERATORS]]);
@@ -133,12 +145,15 @@ export class CheckpointStore implements StateStore {
     const operations: KvOperation[] = ids
       .filter((id) => id !== kept)
       .map((id) => ({ type: 'del', space: CHECKPOINTS, key: checkpointKey(id) }));
+    const stale: StaleRange[] = [];
     for (const space of spaces.values()) {
-      for (const key of await this.#kv.keys(space)) {
-        if (keyId(key) !== kept) operations.push({ type: 'del', space, key });
-      }
+      const deleted = (await this.#kv.keys(space)).filter((key) => keyId(key) !== kept);
+      for (const key of deleted) operations.push({ type: 'del', space, key });
+      // Keys of the id being written are overwritten at once; what is left to reclaim lies outside it.
+      const gone = deleted.filter((key) => keyId(key) !== checkpoint.id);
+      if (gone.length > 0) stale.push({ space, first: gone[0]!, last: gone.at(-1)! });
     }
-    return operations;
+    return { operations, stale };
   }
 
   /** The checkpoint's chunks, then its manifest: the batch's last write marks it complete. */

@@ -25,5 +25,10 @@ export interface KvBackend {
   keys(space: SpacePath, range?: KeyRange): Promise<string[]>;
   /** Applies every operation or none; a later operation on the same key wins. */
   batch(operations: readonly KvOperation[]): Promise<void>;
+  /**
+   * Hints that keys `first..last` (inclusive) of a space are deleted, so their
+   * disk space can be reclaimed now rather than whenever the engine gets to it.
+   */
+  reclaim(space: SpacePath, first: string, last: string): Promise<void>;
   close(): Promise<void>;
 }

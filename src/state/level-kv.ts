@@ -71,6 +71,20 @@ export class LevelKv implements KvBackend {
     );
   }
 
+  /**
+   * LevelDB frees deleted values only when compaction reaches their files, late
+   * for a store that rewrites tens of MB per checkpoint: 1.2 GB on disk for 80 MB
+   * live after 80 checkpoints of 40 MB. Compacting the deleted range keeps the
+   * folder near its live size, at ~200 ms of LevelDB's own background thread.
+   */
+  async reclaim(space: SpacePath, first: string, last: string): Promise<void> {
+    const db: object = this.#db;
+    if (!isCompactable(db)) return; // `level` outside Node (browser-level) has no compaction call
+    const sublevel = this.#space(space);
+    // The end bound is exclusive: a NUL appended is the next key after `last`.
+    await db.compactRange(sublevel.prefixKey(first, 'utf8'), sublevel.prefixKey(`${last}\0`, 'utf8'));
+  }
+
   async close(): Promise<void> {
     await this.#db.close();
   }
@@ -82,6 +96,13 @@ export class LevelKv implements KvBackend {
     return space;
   }
 }
+
+/** classic-level's compaction call, which the universal `Level` type does not declare. */
+interface Compactable {
+  compactRange(start: string, end: string): Promise<void>;
+}
+
+const isCompactable = (db: object): db is Compactable => typeof (db as Partial<Compactable>).compactRange === 'function';
 
 /**
  * classic-level hands back Node Buffers even with the 'view' encoding; callers get

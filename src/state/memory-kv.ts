@@ -42,6 +42,9 @@ export class MemoryKv implements KvBackend {
     }
   }
 
+  /** Deleted entries are gone from memory already. */
+  async reclaim(): Promise<void> {}
+
   async close(): Promise<void> {
     this.#spaces.clear();
   }

@@ -30,6 +30,7 @@ export const backends: ReadonlyArray<{ name: string; create: () => Promise<Backe
         getMany: (space, keys) => data.getMany(space, keys),
         keys: (space, range) => data.keys(space, range),
         batch: (operations) => data.batch(operations),
+        reclaim: () => data.reclaim(),
         close: async () => undefined,
       };
       return { name: 'memory', open: async (options) => ({ store: new CheckpointStore(kv, options), kv }), dispose: () => data.close() };

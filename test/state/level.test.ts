@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -91,6 +91,16 @@ describe('StateStore on LevelDB', () => {
       `checkpoint 2 in ${path} is unusable (state "windows" of partition 0 checksum mismatch); falling back to checkpoint 1`,
     ]);
     await store.close();
+  });
+
+  it('gives the disk space of deleted checkpoints back, keeping the folder near its live size', async () => {
+    const store = await openStateStore({ backend: 'level', path });
+    for (let id = 1; id <= 12; id++) await store.writeCheckpoint(crashCheckpoint(id));
+    await store.close(); // waits for the queued compaction
+    const live = 2 * 3_000_000;
+    const onDisk = Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0]);
+    // Without compaction of the deleted ranges this folder holds all 12 checkpoints, 36 MB.
+    expect(onDisk).toBeLessThan(2 * live);
   });
 
   it('survives being killed mid-write, again and again, with a complete checkpoint and no warning', { timeout: 60_000 }, async () => {
