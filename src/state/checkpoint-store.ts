@@ -46,7 +46,8 @@ export class CheckpointStore implements StateStore {
       await this.#kv.batch([...operations, ...this.#pieces(checkpoint)]);
       this.#lastWrittenId = checkpoint.id;
       // Queued behind this write, so the checkpoint is complete without waiting for it;
-      // the next operation waits instead. A failure only costs disk space.
+      // the next operation waits instead. A failure, or a close already queued, only costs disk space.
+      if (this.#closed) return;
       void this.#serial(async () => {
         for (const { space, first, last } of stale) await this.#kv.reclaim(space, first, last);
       }).catch((error: unknown) => this.#warn(`could not reclaim the space of old checkpoints in ${this.#kv.location}: ${String(error)}`));
@@ -84,7 +85,8 @@ export class CheckpointStore implements StateStore {
         try {
           const manifest = await this.#manifest(id);
           const blobs = manifest.blobs.filter((blob) => blob.partition === partition);
-          const position = manifest.positions[partition];
+          // Own properties only: a partition named like an Object method must not find one.
+          const position = Object.hasOwn(manifest.positions, partition) ? manifest.positions[partition] : undefined;
           if (position === undefined && blobs.length === 0) return undefined;
           const operators = await this.#readBlobs(id, blobs);
           return { checkpointId: id, createdAt: manifest.createdAt, position, operators };

@@ -99,8 +99,11 @@ describe.each(backends)('StateStore on $name', ({ create }) => {
       store.writeCheckpoint({ ...sampleCheckpoint(3), partitions: { '': {} } }),
     ).rejects.toThrow(/empty name/);
     expect(await store.latestCheckpoint()).toEqual(sampleCheckpoint(2));
+    const writing = store.writeCheckpoint(sampleCheckpoint(3));
     await store.close();
+    await writing; // a write queued before close completes
     await expect(store.latestCheckpoint()).rejects.toThrow(/closed/);
+    expect(warnings).toEqual([]);
   });
 
   describe('damage and interrupted writes', () => {
@@ -205,6 +208,7 @@ describe.each(backends)('StateStore on $name', ({ create }) => {
         operators: sampleCheckpoint(2).partitions['0'],
       });
       expect(await store.loadPartition('unknown')).toBeUndefined();
+      expect(await store.loadPartition('toString')).toBeUndefined();
       await store.close();
       expect(warnings).toEqual([]);
     });
