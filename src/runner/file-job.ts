@@ -1,14 +1,16 @@
 import type { Observable } from 'rxjs';
 import type { ProcessorConfig } from '../config/index.js';
-import { createEventParser, formatDeadLetter, formatParseDeadLetter, formatWindowResult, toWindowOutput, type FeedbackEvent } from '../events/index.js';
-import { fileSource, stdinSource, type LineBatch, type LineSink } from '../io/index.js';
-import { feedbackPipeline, type FeedbackPipelineHooks } from '../pipeline/feedback-pipeline.js';
-import type { WindowedRecord } from '../stream/elements.js';
-import { openLineSink } from './line-sinks.js';
+import { createEventParser, type FeedbackEvent } from '../events/index.js';
+import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
+import type { ProcessorMetrics, ProgressReporter } from '../observability/index.js';
+import type { StreamElement } from '../stream/elements.js';
+import { JobStats } from './job-stats.js';
+import { LineOutputs, type JobOutputs } from './outputs.js';
 import { parseLines } from './parse-lines.js';
+import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
 export interface JobSummary {
-  /** Input lines read (every one ends in exactly one of the three outcomes below). */
+  /** Input lines read (each ends in exactly one of the three outcomes below). */
   readonly recordsIn: number;
   readonly aggregated: number;
   readonly late: number;
@@ -20,68 +22,77 @@ export interface JobSummary {
 
 export interface LineJobOptions {
   readonly config: ProcessorConfig;
-  /** Processing-time clock for `emitted_at`. Default `Date.now`. */
+  /** Default: the sink and dead-letter outputs the config names. */
+  readonly outputs?: JobOutputs;
+  readonly metrics?: ProcessorMetrics;
+  readonly progress?: ProgressReporter;
   readonly now?: () => number;
-  readonly hooks?: Omit<FeedbackPipelineHooks, 'late'>;
+  readonly hooks?: PipelineRunOptions['hooks'];
+  /** Stops reading; windows still open are not flushed (a checkpoint keeps them). */
+  readonly signal?: AbortSignal;
 }
 
 /**
- * Runs the pipeline over a line source (an NDJSON file or stdin) to line sinks,
- * until the input ends: then every window is flushed, the sinks are flushed and
- * closed, and the summary is returned.
+ * Runs the pipeline over an NDJSON file or stdin until the input ends: then
+ * every window is flushed, the outputs are flushed and closed, and the summary
+ * is returned.
  */
 export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
-  const { config } = options;
+  const { config, metrics } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  const results = openLineSink(config.sink);
-  const deadLetters = openLineSink(config.dead_letter);
-  const counts = { recordsIn: 0, late: 0, invalid: 0, windowsEmitted: 0 };
-
+  const outputs = options.outputs ?? LineOutputs.open(config.sink, config.dead_letter);
+  const stats = new JobStats();
   const parser = createEventParser({
     timeField: config.event.time_field,
     keyFields: config.event.key_fields,
     metricFields: config.event.metric_fields,
   });
   const parse: typeof parser = (raw, position) => {
-    counts.recordsIn++;
+    stats.recordsIn++;
     return parser(raw, position);
   };
-  const late = {
-    next: (record: WindowedRecord<FeedbackEvent>) => {
-      counts.late++;
-      deadLetters.write(formatDeadLetter('too_late', JSON.stringify(record.value), { offset: record.offset, partition: record.partition }));
-    },
+  // After each batch: report progress and publish metrics.
+  const onBatch = (batch: LineBatch): void => {
+    options.progress?.update(stats.recordsIn, batch.end);
+    if (metrics !== undefined) {
+      stats.publish(metrics);
+      metrics.inFlight.set(outputs.inFlight);
+    }
   };
-  const backpressure = () =>
-    results.linesInFlight + deadLetters.linesInFlight > config.buffer_size ? Promise.all([results.flush(), deadLetters.flush()]) : undefined;
-
-  try {
-    await new Promise<void>((resolve, reject) => {
-      lineSource(config, backpressure)
-        .pipe(
-          parseLines(parse, (deadLetter) => {
-            counts.invalid++;
-            deadLetters.write(formatParseDeadLetter(deadLetter));
-          }),
-          feedbackPipeline(config, { idleness: config.source.type !== 'file', ...options.hooks, late }),
-        )
-        .subscribe({
-          next: (element) => {
-            if (element.kind !== 'record') return;
-            counts.windowsEmitted++;
-            results.write(formatWindowResult(toWindowOutput(element.value, now())));
-          },
-          error: reject,
-          complete: resolve,
+  // Before reading on: wait while the outputs are behind.
+  const backpressure = () => (outputs.inFlight > config.buffer_size ? outputs.flush() : undefined);
+  const records: Observable<StreamElement<FeedbackEvent>> = lineSource(config, backpressure).pipe(
+    parseLines(
+      parse,
+      (deadLetter) => {
+        stats.countInvalid(deadLetter.reason);
+        outputs.writeDeadLetter({
+          reason: deadLetter.reason,
+          raw: deadLetter.raw,
+          extra: { field: deadLetter.field, partition: deadLetter.partition, offset: deadLetter.offset },
         });
-    });
+      },
+      onBatch,
+    ),
+  );
+  try {
+    await outputs.rewindTo({});
+    await runPipeline(
+      records,
+      { config, outputs, stats, metrics, now, hooks: { idleness: config.source.type !== 'file', ...options.hooks } },
+      options.signal,
+    );
   } finally {
-    await closeAll([results, deadLetters]);
+    if (options.outputs === undefined) await outputs.close();
+    if (metrics !== undefined) stats.publish(metrics);
   }
   return {
-    ...counts,
-    aggregated: counts.recordsIn - counts.invalid - counts.late,
+    recordsIn: stats.recordsIn,
+    aggregated: stats.aggregated,
+    late: stats.late,
+    invalid: stats.invalid,
+    windowsEmitted: stats.windowsEmitted,
     durationMs: now() - started,
   };
 }
@@ -95,11 +106,4 @@ function lineSource(config: ProcessorConfig, backpressure: () => PromiseLike<unk
     case 'kafka':
       throw new Error('runLineJob reads files and stdin; Kafka sources run in the Kafka job');
   }
-}
-
-/** Closes every sink even if one fails, then reports the first failure. */
-async function closeAll(sinks: LineSink[]): Promise<void> {
-  const outcomes = await Promise.allSettled(sinks.map((sink) => sink.close()));
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
 }

@@ -1,0 +1,45 @@
+import type { ProcessorMetrics } from '../observability/index.js';
+import type { DeadLetterReason } from '../events/index.js';
+
+/**
+ * A job's running totals. The hot path bumps plain numbers; `publish` copies
+ * the increments into the Prometheus instruments (prom-client costs ~0.1 µs per
+ * call, too much per record at millions of records per second).
+ */
+export class JobStats {
+  recordsIn = 0;
+  late = 0;
+  invalid = 0;
+  windowsEmitted = 0;
+  updates = 0;
+  readonly invalidByReason = new Map<DeadLetterReason, number>();
+  private published = { aggregated: 0, late: 0, invalid: 0, firsts: 0, updates: 0 };
+  private readonly publishedByReason = new Map<DeadLetterReason, number>();
+
+  get aggregated(): number {
+    return this.recordsIn - this.invalid - this.late;
+  }
+
+  countInvalid(reason: DeadLetterReason): void {
+    this.invalid++;
+    this.invalidByReason.set(reason, (this.invalidByReason.get(reason) ?? 0) + 1);
+  }
+
+  publish(metrics: ProcessorMetrics): void {
+    const firsts = this.windowsEmitted - this.updates;
+    const p = this.published;
+    metrics.recordsIn.aggregated.inc(this.aggregated - p.aggregated);
+    metrics.recordsIn.late.inc(this.late - p.late);
+    metrics.recordsIn.dead_letter.inc(this.invalid - p.invalid);
+    metrics.deadLetters.too_late.inc(this.late - p.late);
+    for (const [reason, n] of this.invalidByReason) {
+      metrics.deadLetters[reason].inc(n - (this.publishedByReason.get(reason) ?? 0));
+      this.publishedByReason.set(reason, n);
+    }
+    metrics.windowsFired.first.inc(firsts - p.firsts);
+    metrics.windowsFired.update.inc(this.updates - p.updates);
+    metrics.outputRecords.results.inc(firsts + this.updates - p.firsts - p.updates);
+    metrics.outputRecords.dead_letter.inc(this.late + this.invalid - p.late - p.invalid);
+    this.published = { aggregated: this.aggregated, late: this.late, invalid: this.invalid, firsts, updates: this.updates };
+  }
+}

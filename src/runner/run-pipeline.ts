@@ -1,0 +1,65 @@
+import type { Observable } from 'rxjs';
+import type { ProcessorConfig } from '../config/index.js';
+import type { FeedbackEvent } from '../events/index.js';
+import type { ProcessorMetrics } from '../observability/index.js';
+import { feedbackPipeline, type FeedbackPipelineHooks, type FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
+import type { StreamElement, WindowedRecord } from '../stream/elements.js';
+import type { JobOutputs } from './outputs.js';
+import type { JobStats } from './job-stats.js';
+
+export interface PipelineRunOptions {
+  readonly config: ProcessorConfig;
+  readonly outputs: JobOutputs;
+  readonly stats: JobStats;
+  readonly metrics?: ProcessorMetrics;
+  /** Wall clock for `emitted_at`. Default `Date.now`. */
+  readonly now?: () => number;
+  readonly hooks?: Omit<FeedbackPipelineHooks, 'late'>;
+  /** Called after each result is written (e.g. to measure its latency once the sink acknowledges it). */
+  readonly onResult?: (result: FeedbackWindowResult) => void;
+  /** Called with each barrier once every element before it has been written to the outputs. */
+  readonly onBarrier?: (barrierId: number) => void;
+}
+
+/**
+ * Runs the feedback pipeline over parsed records and writes what comes out:
+ * results to the outputs, too-late records as dead letters. Resolves when the
+ * input completes and everything is flushed; rejects on the first error.
+ * Unsubscribing (`signal`) stops the pipeline without flushing windows.
+ */
+export function runPipeline(records: Observable<StreamElement<FeedbackEvent>>, options: PipelineRunOptions, signal?: AbortSignal): Promise<void> {
+  const { config, outputs, stats, metrics } = options;
+  const now = options.now ?? Date.now;
+  const late = {
+    next: (record: WindowedRecord<FeedbackEvent>) => {
+      stats.late++;
+      outputs.writeDeadLetter({ reason: 'too_late', raw: JSON.stringify(record.value), extra: { partition: record.partition, offset: record.offset } });
+    },
+  };
+  return new Promise<void>((resolve, reject) => {
+    const subscription = records.pipe(feedbackPipeline(config, { ...options.hooks, late })).subscribe({
+      next: (element) => {
+        switch (element.kind) {
+          case 'record':
+            stats.windowsEmitted++;
+            if (element.value.revision > 0) stats.updates++;
+            outputs.writeResult(element.value, now());
+            options.onResult?.(element.value);
+            break;
+          case 'watermark':
+            metrics?.observeWatermark(element.time);
+            break;
+          case 'barrier':
+            options.onBarrier?.(element.id);
+            break;
+        }
+      },
+      error: reject,
+      complete: () => outputs.flush().then(resolve, reject),
+    });
+    signal?.addEventListener('abort', () => {
+      subscription.unsubscribe();
+      outputs.flush().then(resolve, reject);
+    }, { once: true });
+  });
+}
