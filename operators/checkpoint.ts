@@ -12,6 +12,12 @@ export interface CheckpointOptions {
   trigger?: ObservableInput<unknown>;
   /** Positions already reached before the first record (recovery), so an early barrier repeats them. */
   initialPositions?: SourcePositions;
+  /**
+   * Where the source stands, read at each barrier, for sources whose position
+   * moves past input that never becomes a record (invalid lines that went to
+   * the dead-letter output). Default: the `offset` of the last record per partition.
+   */
+  positions?: () => SourcePositions;
 }
 
 /**
@@ -46,7 +52,7 @@ export function checkpoint<T>(options: CheckpointOptions): OperatorFunction<Stre
       const emitBarrier = (force: boolean): void => {
         if (!force && !changedSinceBarrier) return;
         changedSinceBarrier = false;
-        const barrier: Barrier = { kind: 'barrier', id: nextId++, positions: { ...positions } };
+        const barrier: Barrier = { kind: 'barrier', id: nextId++, positions: options.positions?.() ?? { ...positions } };
         subscriber.next(barrier);
       };
 

@@ -13,6 +13,8 @@ interface WindowSlot<A> {
   revision: number;
   /** Time of the slot's one live timer; older heap entries for it are stale. */
   timerAt: number;
+  /** When that timer was set, relative to the others: snapshots keep this order so a restore fires ties alike. */
+  timerOrder: number;
   alive: boolean;
 }
 
@@ -50,6 +52,7 @@ export class KeyedWindowState<T, A, R> {
   private readonly sessions = new Map<string, WindowSlot<A>[]>();
   private readonly timers = new TimerQueue<WindowSlot<A>>();
   private openCount = 0;
+  private timersSet = 0;
 
   constructor(
     private readonly aggregator: Aggregator<T, A, R>,
@@ -93,7 +96,7 @@ export class KeyedWindowState<T, A, R> {
 
   snapshot(): WindowStateSnapshot<A> {
     const windows: WindowSnapshot<A>[] = [];
-    for (const s of this.slots()) {
+    for (const s of [...this.slots()].sort((a, b) => a.timerOrder - b.timerOrder)) {
       windows.push({ key: s.key, start: s.start, end: s.end, accumulator: s.accumulator, count: s.count, revision: s.revision });
     }
     return { watermark: this.watermark, windowType: this.windowType, windows };
@@ -223,6 +226,7 @@ export class KeyedWindowState<T, A, R> {
     const next = slot.revision < 0 && this.watermark < slot.end ? slot.end : purgeAt;
     if (next !== slot.timerAt) {
       slot.timerAt = next;
+      slot.timerOrder = this.timersSet++;
       this.timers.push(next, slot);
     }
   }
@@ -233,7 +237,7 @@ export class KeyedWindowState<T, A, R> {
 
   private createSlot(key: string, window: TimeWindow, accumulator: A): WindowSlot<A> {
     this.openCount++;
-    return { key, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, alive: true };
+    return { key, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true };
   }
 
   private retire(slot: WindowSlot<A>): void {

@@ -2,7 +2,7 @@ import { pipe, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { aggregate, type AggregateState, type LateRecordObserver } from '../../operators/aggregate.js';
 import { assignWatermarks, type WatermarkSnapshot } from '../../operators/assignWatermarks.js';
 import type { WindowStateSnapshot } from '../../operators/internal/windowState.js';
-import { metricsAggregator, type MetricsAccumulator, type MetricsResult } from '../aggregation/index.js';
+import { metricsAggregator, type MetricsAccumulator, type MetricsAggregator, type MetricsResult } from '../aggregation/index.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { StreamElement, WindowResult } from '../stream/elements.js';
@@ -34,6 +34,14 @@ export interface PipelineSnapshot {
   readonly windows: WindowStateSnapshot<FeedbackAccumulator>;
 }
 
+/** The metrics aggregator the configuration asks for (also what decodes its checkpoints). */
+export const feedbackMetrics = (config: ProcessorConfig): MetricsAggregator<FeedbackEvent> =>
+  metricsAggregator<FeedbackEvent>({
+    metricFields: config.event.metric_fields,
+    percentiles: config.aggregation.percentiles,
+    enabled: config.aggregation.enabled,
+  });
+
 /**
  * The processor's pipeline as one operator, built from the configuration:
  * `assignWatermarks → <window assigner> → aggregate`.
@@ -43,14 +51,7 @@ export function feedbackPipeline(
   hooks: FeedbackPipelineHooks = {},
 ): OperatorFunction<StreamElement<FeedbackEvent>, StreamElement<FeedbackWindowResult>> {
   const windowing = windowingFromConfig<FeedbackEvent>(config.windows);
-  const aggregator = withKeyFields<FeedbackEvent, MetricsAccumulator, MetricsResult>(
-    metricsAggregator<FeedbackEvent>({
-      metricFields: config.event.metric_fields,
-      percentiles: config.aggregation.percentiles,
-      enabled: config.aggregation.enabled,
-    }),
-    config.event.key_fields,
-  );
+  const aggregator = withKeyFields<FeedbackEvent, MetricsAccumulator, MetricsResult>(feedbackMetrics(config), config.event.key_fields);
   // assignWatermarks sees each barrier before aggregate does: pair them up by id.
   const pendingWatermarks = new Map<number, WatermarkSnapshot>();
   const onBarrier = hooks.onBarrier;

@@ -1,8 +1,13 @@
-import type { Observable } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
+import { checkpoint } from '../../operators/checkpoint.js';
+import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
+import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
 import { createEventParser, type FeedbackEvent } from '../events/index.js';
 import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
-import type { ProcessorMetrics, ProgressReporter } from '../observability/index.js';
+import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
+import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import { openStateStore, type StateStore } from '../state/index.js';
 import type { StreamElement } from '../stream/elements.js';
 import { JobStats } from './job-stats.js';
 import { LineOutputs, type JobOutputs } from './outputs.js';
@@ -10,7 +15,7 @@ import { parseLines } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
 export interface JobSummary {
-  /** Input lines read (each ends in exactly one of the three outcomes below). */
+  /** Input lines read in this run (each ends in exactly one of the three outcomes below). */
   readonly recordsIn: number;
   readonly aggregated: number;
   readonly late: number;
@@ -18,6 +23,8 @@ export interface JobSummary {
   /** Output records written (one per key, window and revision). */
   readonly windowsEmitted: number;
   readonly durationMs: number;
+  /** Byte offset the run resumed from (0 for a fresh start). */
+  readonly resumedFrom: number;
 }
 
 export interface LineJobOptions {
@@ -25,44 +32,86 @@ export interface LineJobOptions {
   /** Default: the sink and dead-letter outputs the config names. */
   readonly outputs?: JobOutputs;
   readonly metrics?: ProcessorMetrics;
+  readonly logger?: Logger;
   readonly progress?: ProgressReporter;
   readonly now?: () => number;
   readonly hooks?: PipelineRunOptions['hooks'];
-  /** Stops reading; windows still open are not flushed (a checkpoint keeps them). */
+  /** Stops reading after a final checkpoint; open windows stay in it, not flushed. */
   readonly signal?: AbortSignal;
+  /** Called once state is restored and input is about to be read. */
+  readonly onReady?: () => void;
 }
 
+const FILE_PARTITION = '0';
+
 /**
- * Runs the pipeline over an NDJSON file or stdin until the input ends: then
- * every window is flushed, the outputs are flushed and closed, and the summary
- * is returned.
+ * Runs the pipeline over an NDJSON file or stdin until the input ends (or the
+ * signal stops it): every window is flushed at the end, the outputs are flushed
+ * and closed, and the summary is returned.
+ *
+ * A file job with `state.backend: level` is checkpointed every
+ * `checkpoint_interval_secs` (and on stop): it resumes from the last complete
+ * checkpoint, truncating its output files to the length recorded there, so the
+ * output of an interrupted run equals that of an uninterrupted one.
  */
 export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
-  const { config, metrics } = options;
+  const { config, metrics, logger } = options;
   const now = options.now ?? Date.now;
   const started = now();
   const outputs = options.outputs ?? LineOutputs.open(config.sink, config.dead_letter);
+  const checkpointed = config.source.type === 'file' && config.state.backend === 'level';
+  let store: StateStore | undefined;
+  try {
+    store = checkpointed ? await openStateStore(config.state, { onWarning: (message) => logger?.warn(message) }) : undefined;
+    return await runWithOutputs(options, outputs, store, started, now);
+  } finally {
+    await store?.close();
+    if (options.outputs === undefined) await outputs.close();
+  }
+}
+
+async function runWithOutputs(
+  options: LineJobOptions,
+  outputs: JobOutputs,
+  store: StateStore | undefined,
+  started: number,
+  now: () => number,
+): Promise<JobSummary> {
+  const { config, metrics, logger } = options;
   const stats = new JobStats();
-  const parser = createEventParser({
-    timeField: config.event.time_field,
-    keyFields: config.event.key_fields,
-    metricFields: config.event.metric_fields,
-  });
-  const parse: typeof parser = (raw, position) => {
+  const metricsAggregator = feedbackMetrics(config);
+  const latest = await store?.latestCheckpoint();
+  const restored = latest === undefined ? undefined : decodePipelineState(latest, metricsAggregator);
+  const resumedFrom = Number(latest?.positions[FILE_PARTITION] ?? 0);
+  await outputs.rewindTo(latest?.sinks ?? {});
+  if (latest !== undefined) logger?.info({ checkpoint: latest.id, offset: resumedFrom, windows: restored?.windows.windows.length }, 'resuming from checkpoint');
+
+  const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics });
+  let position = resumedFrom;
+  const parser = createEventParser({ timeField: config.event.time_field, keyFields: config.event.key_fields, metricFields: config.event.metric_fields });
+  const parse: typeof parser = (raw, at) => {
     stats.recordsIn++;
-    return parser(raw, position);
+    return parser(raw, at);
   };
-  // After each batch: report progress and publish metrics.
   const onBatch = (batch: LineBatch): void => {
+    position = batch.end;
     options.progress?.update(stats.recordsIn, batch.end);
     if (metrics !== undefined) {
       stats.publish(metrics);
       metrics.inFlight.set(outputs.inFlight);
     }
   };
-  // Before reading on: wait while the outputs are behind.
   const backpressure = () => (outputs.inFlight > config.buffer_size ? outputs.flush() : undefined);
-  const records: Observable<StreamElement<FeedbackEvent>> = lineSource(config, backpressure).pipe(
+
+  // A stop first injects a final barrier, then ends the pipeline.
+  const stopBarrier = new Subject<void>();
+  const stopped = new AbortController();
+  options.signal?.addEventListener('abort', () => {
+    stopBarrier.next();
+    stopped.abort();
+  }, { once: true });
+
+  let records: Observable<StreamElement<FeedbackEvent>> = lineSource(config, resumedFrom, backpressure).pipe(
     parseLines(
       parse,
       (deadLetter) => {
@@ -76,17 +125,57 @@ export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
       onBatch,
     ),
   );
-  try {
-    await outputs.rewindTo({});
-    await runPipeline(
-      records,
-      { config, outputs, stats, metrics, now, hooks: { idleness: config.source.type !== 'file', ...options.hooks } },
-      options.signal,
+  if (coordinator !== undefined) {
+    records = records.pipe(
+      checkpoint({
+        intervalMs: config.checkpoint_interval_secs * 1000,
+        firstId: (latest?.id ?? 0) + 1,
+        positions: () => ({ [FILE_PARTITION]: String(position) }),
+        trigger: stopBarrier,
+      }),
     );
-  } finally {
-    if (options.outputs === undefined) await outputs.close();
-    if (metrics !== undefined) stats.publish(metrics);
   }
+  let lastBarrier = latest?.id ?? 0;
+  let finalState: PipelineSnapshot | undefined;
+  options.onReady?.();
+  await runPipeline(
+    records,
+    {
+      config,
+      outputs,
+      stats,
+      metrics,
+      now,
+      hooks: {
+        idleness: config.source.type !== 'file',
+        initialState: restored,
+        ...options.hooks,
+        onBarrier:
+          coordinator &&
+          ((id, snapshot) => {
+            finalState = snapshot;
+            coordinator.snapshot(id, encodePipelineState(snapshot, metricsAggregator));
+          }),
+      },
+      onBarrier: (barrier) => {
+        lastBarrier = barrier.id;
+        coordinator?.barrierAtSink(barrier);
+      },
+    },
+    stopped.signal,
+  );
+  if (coordinator !== undefined && !stopped.signal.aborted) {
+    // The input ended and every window fired: record that, so a restart does not redo the file.
+    const watermark = Infinity;
+    const partitions = finalState?.watermarks.partitions ?? restored?.watermarks.partitions ?? [];
+    const done: PipelineSnapshot = {
+      watermarks: { watermark, partitions },
+      windows: { watermark, windowType: config.windows.default_type, windows: [] },
+    };
+    await coordinator.complete(lastBarrier + 1, { [FILE_PARTITION]: String(position) }, encodePipelineState(done, metricsAggregator));
+  }
+  await coordinator?.drain();
+  if (metrics !== undefined) stats.publish(metrics);
   return {
     recordsIn: stats.recordsIn,
     aggregated: stats.aggregated,
@@ -94,13 +183,14 @@ export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
     invalid: stats.invalid,
     windowsEmitted: stats.windowsEmitted,
     durationMs: now() - started,
+    resumedFrom,
   };
 }
 
-function lineSource(config: ProcessorConfig, backpressure: () => PromiseLike<unknown> | undefined): Observable<LineBatch> {
+function lineSource(config: ProcessorConfig, start: number, backpressure: () => PromiseLike<unknown> | undefined): Observable<LineBatch> {
   switch (config.source.type) {
     case 'file':
-      return fileSource(config.source.path, { backpressure });
+      return fileSource(config.source.path, { start, backpressure });
     case 'stdin':
       return stdinSource({ backpressure });
     case 'kafka':

@@ -3,7 +3,7 @@ import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { ProcessorMetrics } from '../observability/index.js';
 import { feedbackPipeline, type FeedbackPipelineHooks, type FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
-import type { StreamElement, WindowedRecord } from '../stream/elements.js';
+import type { Barrier, StreamElement, WindowedRecord } from '../stream/elements.js';
 import type { JobOutputs } from './outputs.js';
 import type { JobStats } from './job-stats.js';
 
@@ -18,7 +18,7 @@ export interface PipelineRunOptions {
   /** Called after each result is written (e.g. to measure its latency once the sink acknowledges it). */
   readonly onResult?: (result: FeedbackWindowResult) => void;
   /** Called with each barrier once every element before it has been written to the outputs. */
-  readonly onBarrier?: (barrierId: number) => void;
+  readonly onBarrier?: (barrier: Barrier) => void;
 }
 
 /**
@@ -50,7 +50,7 @@ export function runPipeline(records: Observable<StreamElement<FeedbackEvent>>, o
             metrics?.observeWatermark(element.time);
             break;
           case 'barrier':
-            options.onBarrier?.(element.id);
+            options.onBarrier?.(element);
             break;
         }
       },

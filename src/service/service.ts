@@ -54,12 +54,16 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
     if (config.source.type === 'kafka') throw new Error('the Kafka source is not wired into the service yet');
     const progress =
       config.source.type === 'file' ? createProgressReporter({ totalBytes: statSync(config.source.path).size }) : undefined;
-    health = { ready: true };
+    health = { ready: false, reason: 'restoring state' };
     const summary = await runLineJob({
       config,
       metrics,
+      logger,
       progress,
       signal: options.signal,
+      onReady: () => {
+        health = { ready: true };
+      },
       hooks: {
         onWindowState: (state) => {
           windows = state;

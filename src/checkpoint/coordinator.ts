@@ -1,0 +1,97 @@
+import type { Logger } from '../observability/index.js';
+import type { ProcessorMetrics } from '../observability/index.js';
+import type { Barrier, SourcePositions } from '../stream/elements.js';
+import type { Checkpoint, StateStore } from '../state/index.js';
+import type { JobOutputs } from '../runner/outputs.js';
+import type { EncodedPipelineState } from './pipeline-codec.js';
+
+export interface CoordinatorOptions {
+  readonly store: StateStore;
+  readonly outputs: JobOutputs;
+  readonly logger?: Logger;
+  readonly metrics?: ProcessorMetrics;
+  /** After a checkpoint is durable: e.g. commit Kafka offsets up to its positions. */
+  readonly onComplete?: (checkpoint: Checkpoint) => Promise<void>;
+}
+
+/**
+ * Completes checkpoints (DESIGN.md "Checkpoints and recovery"): the pipeline's
+ * state is taken when the barrier passes the window operator (`snapshot`);
+ * when the barrier reaches the outputs (`barrierAtSink`) every result before it
+ * has been written, so the output positions belong to the same cut. The
+ * checkpoint is complete once the outputs are flushed and the store's atomic
+ * batch is written; only then does the source commit. Checkpoints complete in
+ * barrier order, one at a time.
+ */
+export class CheckpointCoordinator {
+  private readonly states = new Map<number, EncodedPipelineState>();
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private lastCompleted: Checkpoint | undefined;
+
+  constructor(private readonly options: CoordinatorOptions) {}
+
+  /** The newest checkpoint that completed in this run. */
+  get latest(): Checkpoint | undefined {
+    return this.lastCompleted;
+  }
+
+  /** Pipeline hook, synchronous at the barrier: the encoded operator state for `barrierId`. */
+  snapshot(barrierId: number, state: EncodedPipelineState): void {
+    this.states.set(barrierId, state);
+  }
+
+  /** The barrier reached the outputs: everything before it is written (buffered). */
+  barrierAtSink(barrier: Barrier): void {
+    const state = this.states.get(barrier.id);
+    this.states.delete(barrier.id);
+    if (state === undefined) throw new Error(`barrier ${barrier.id} reached the outputs without a state snapshot`);
+    this.enqueue(barrier.id, barrier.positions ?? {}, state);
+  }
+
+  /** A checkpoint outside the barrier flow: the end of a bounded input, whose state is known. */
+  complete(id: number, positions: SourcePositions, state: EncodedPipelineState): Promise<void> {
+    this.enqueue(id, positions, state);
+    return this.drain();
+  }
+
+  /** Resolves when every checkpoint queued so far is complete; rejects with the first failure. */
+  async drain(): Promise<void> {
+    await this.chain;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private enqueue(id: number, positions: SourcePositions, state: EncodedPipelineState): void {
+    const { store, outputs, logger, metrics } = this.options;
+    // Positions now, synchronously: later results must not count in this checkpoint.
+    const sinks = outputs.positions();
+    this.chain = this.chain.then(async () => {
+      if (this.failure !== undefined) return;
+      const started = performance.now();
+      try {
+        await outputs.flush();
+        const checkpoint: Checkpoint = { id, createdAt: Date.now(), positions, sinks, operators: state.operators, partitions: state.partitions };
+        await store.writeCheckpoint(checkpoint);
+        await this.options.onComplete?.(checkpoint);
+        this.lastCompleted = checkpoint;
+        const seconds = (performance.now() - started) / 1000;
+        const bytes = stateBytes(state);
+        metrics?.checkpointDuration.observe(seconds);
+        metrics?.checkpointSize.set(bytes);
+        metrics?.stateSize.set(bytes);
+        metrics?.lastCheckpointId.set(id);
+        logger?.debug({ checkpoint: id, positions, sinks, bytes, ms: Math.round(seconds * 1000) }, 'checkpoint complete');
+      } catch (error) {
+        this.failure = error;
+        logger?.error({ err: error, checkpoint: id }, 'checkpoint failed');
+      }
+    });
+  }
+}
+
+function stateBytes(state: EncodedPipelineState): number {
+  let bytes = 0;
+  for (const b of Object.values(state.operators)) bytes += b.byteLength;
+  for (const p of Object.values(state.partitions)) for (const b of Object.values(p)) bytes += b.byteLength;
+  return bytes;
+}
