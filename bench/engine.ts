@@ -109,6 +109,7 @@ async function fileModeRate(): Promise<number> {
           source: { type: 'file', path: input },
           sink: { type: 'file', path: join(dir, 'out.ndjson') },
           dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') },
+          state: { backend: 'memory' },
           windows: { default_type: 'tumbling', tumbling: { size_secs: SIZE_MS / 1000, allowed_lateness_secs: 0 } },
           watermark: { max_out_of_orderness_secs: DISORDER_MS / 1000 },
         },

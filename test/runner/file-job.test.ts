@@ -62,6 +62,7 @@ describe('file job end to end against a brute-force model of the semantics', () 
           source: { type: 'file', path: join(dir, 'in.ndjson') },
           sink: { type: 'file', path: join(dir, 'out.ndjson') },
           dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') },
+          state: { backend: 'memory' },
           event: { key_fields: keyFields },
           windows,
           watermark: { max_out_of_orderness_secs: 20 },
