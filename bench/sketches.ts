@@ -99,7 +99,7 @@ const candidates: Candidate[] = [
     },
   }),
   candidate({
-    name: 'BufferedDigest (exact ≤256, then merging t-digest δ=150, in one Float64Array)',
+    name: 'BufferedDigest (exact ≤256 in a JS array, then merging t-digest δ=150 in one Float64Array)',
     maxN: 1_000_000,
     create: () => digest.create(),
     add: (s, x) => s.add(x),

@@ -36,7 +36,7 @@ export class ByteWriter {
     return this;
   }
 
-  f64s(values: Float64Array, start: number, end: number): this {
+  f64s(values: ArrayLike<number>, start: number, end: number): this {
     this.reserve((end - start) * 8);
     for (let i = start; i < end; i++) {
       this.view.setFloat64(this.length, values[i] as number, true);

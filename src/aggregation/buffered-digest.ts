@@ -5,13 +5,19 @@ import { sortedQuantile, type QuantileSketch, type SketchCodec } from './quantil
  * Exact-then-t-digest quantile sketch.
  *
  * Why this shape (bench/sketches.ts has the figures): most windows hold few
- * values, so a sketch starts as a plain buffer of raw values (exact
- * percentiles, `add` is one store). Once it holds more than `exactLimit`
- * values it becomes a merging t-digest (Dunning's MergingDigest, k1 scale):
- * sorted centroids followed by a buffer of raw values that is merged into the
- * centroids whenever it fills up. Everything lives in ONE Float64Array,
- * because every typed array costs ~190 bytes of V8 overhead and 100k windows
- * × several metrics must stay cheap:
+ * values, so a sketch starts as a plain JS array of raw values (exact
+ * percentiles, `add` is one push). Plain arrays, not Float64Arrays: V8 keeps
+ * their doubles on the JS heap (PACKED_DOUBLE_ELEMENTS), where allocating and
+ * growing is a pointer bump and dead buffers die in the young generation,
+ * whereas every Float64Array above 64 bytes has an off-heap backing store
+ * (malloc, ~190 bytes of bookkeeping, swept by the full GC). With 4 metrics
+ * × 1,000 windows per minute each growing its buffer, the typed arrays made
+ * the GC the dominant cost of the engine.
+ *
+ * Once it holds more than `exactLimit` values it becomes a merging t-digest
+ * (Dunning's MergingDigest, k1 scale): sorted centroids followed by a buffer
+ * of raw values that is merged into the centroids whenever it fills up. That
+ * part is long-lived and fixed-size, so it lives in ONE Float64Array:
  *
  *   [min, max, mean₀, weight₀, mean₁, weight₁, …, raw₀, raw₁, …, free…]
  *
@@ -22,7 +28,6 @@ const MIN = 0;
 const MAX = 1;
 const HEADER = 2;
 const FORMAT_VERSION = 1;
-const FIRST_CAPACITY = 8;
 
 export interface BufferedDigestOptions {
   /** t-digest compression δ: about δ/2 centroids, rank error falls as δ grows. */
@@ -46,8 +51,8 @@ export const DEFAULT_DIGEST_OPTIONS: Required<BufferedDigestOptions> = {
   bufferSize: 64,
 };
 
-// Module-level scratch space for compression: the hot path is synchronous and
-// single-threaded, so sharing it avoids allocating per merge.
+// Module-level scratch space for sorting and compression: the hot path is
+// synchronous and single-threaded, so sharing it avoids allocating per call.
 let scratchA: Float64Array = new Float64Array(1024);
 let scratchB: Float64Array = new Float64Array(1024);
 let scratchC: Float64Array = new Float64Array(1024);
@@ -56,19 +61,21 @@ function ensure(a: Float64Array, n: number): Float64Array {
   return a.length >= n ? a : new Float64Array(Math.max(n, a.length * 2));
 }
 
+/** Placeholder digest storage while exact, so `data` never needs a null check. */
+const NO_DATA = new Float64Array(0);
+
 export class BufferedDigest implements QuantileSketch {
-  private data: Float64Array;
-  /** Number of (mean, weight) centroid pairs; 0 means exact mode. */
+  /** Every value while exact; null once a digest. */
+  private values: number[] | null = [];
+  /** Digest storage (layout above); NO_DATA while exact. */
+  private data: Float64Array = NO_DATA;
+  /** Number of (mean, weight) centroid pairs in `data`. */
   private centroids = 0;
-  /** Index of the first free slot. */
+  /** Index of the first free slot of `data`. */
   private used = HEADER;
   private total = 0;
 
-  constructor(private readonly params: Params) {
-    this.data = new Float64Array(HEADER + FIRST_CAPACITY);
-    this.data[MIN] = Infinity;
-    this.data[MAX] = -Infinity;
-  }
+  constructor(private readonly params: Params) {}
 
   get count(): number {
     return this.total;
@@ -76,11 +83,22 @@ export class BufferedDigest implements QuantileSketch {
 
   /** True while every value is held exactly. */
   get exact(): boolean {
-    return this.centroids === 0;
+    return this.values !== null;
   }
 
   add(value: number): void {
-    if (this.used === this.data.length) this.makeRoom();
+    const values = this.values;
+    if (values !== null && values.length < this.params.exactLimit) {
+      values.push(value);
+      this.total++;
+    } else {
+      this.addToDigest(value);
+    }
+  }
+
+  private addToDigest(value: number): void {
+    if (this.values !== null) this.compress(null);
+    else if (this.used === this.data.length) this.compress(null);
     const d = this.data;
     d[this.used++] = value;
     this.total++;
@@ -88,77 +106,76 @@ export class BufferedDigest implements QuantileSketch {
     if (value > (d[MAX] as number)) d[MAX] = value;
   }
 
-  private makeRoom(): void {
-    const raw = this.used - HEADER;
-    if (this.centroids === 0 && raw < this.params.exactLimit) {
-      // ×1.5, not ×2: a window's buffer is mostly what it holds (8, 12, 18, … 135, 202, 303…).
-      this.resize(HEADER + Math.min(this.params.exactLimit, raw + (raw >> 1)));
-    } else {
-      this.compress(null);
-    }
-  }
-
-  private resize(capacity: number): void {
-    const next = new Float64Array(capacity);
-    next.set(this.data.subarray(0, this.used));
-    this.data = next;
-  }
-
   merge(other: QuantileSketch): void {
     if (!(other instanceof BufferedDigest)) throw new TypeError('can only merge sketches of the same kind');
     if (other.total === 0) return;
-    const d = this.data;
-    if (other.data[MIN]! < d[MIN]!) d[MIN] = other.data[MIN]!;
-    if (other.data[MAX]! > d[MAX]!) d[MAX] = other.data[MAX]!;
-    const otherRaw = other.used - HEADER;
-    if (this.centroids === 0 && other.centroids === 0 && this.total + other.total <= this.params.exactLimit) {
-      if (this.used + otherRaw > this.data.length) {
-        this.resize(HEADER + Math.min(this.params.exactLimit, Math.max((3 * (this.used - HEADER)) >> 1, this.used - HEADER + otherRaw)));
-      }
-      this.data.set(other.data.subarray(HEADER, other.used), this.used);
-      this.used += otherRaw;
+    const mine = this.values;
+    const theirs = other.values;
+    if (mine !== null && theirs !== null && this.total + other.total <= this.params.exactLimit) {
+      for (let i = 0; i < theirs.length; i++) mine.push(theirs[i] as number);
       this.total += other.total;
       return;
     }
-    this.total += other.total;
     this.compress(other);
+    this.total += other.total;
   }
 
   /**
    * Merges centroids and raw values (this sketch's, plus `other`'s) into new
-   * centroids with the k1 scale, leaving a raw buffer after them.
+   * centroids with the k1 scale, leaving a raw buffer after them. An exact
+   * sketch becomes a digest here.
    */
   private compress(other: BufferedDigest | null): void {
     let items = this.sortedPairs(true);
+    let total = this.total;
+    let min = scratchA[0] as number;
+    let max = scratchA[2 * items - 2] as number;
+    if (this.values === null) {
+      min = this.data[MIN] as number;
+      max = this.data[MAX] as number;
+    }
     if (other !== null) {
       const theirs = other.sortedPairs(false);
+      const otherMin = other.values === null ? (other.data[MIN] as number) : (scratchB[0] as number);
+      const otherMax = other.values === null ? (other.data[MAX] as number) : (scratchB[2 * theirs - 2] as number);
+      if (items === 0 || otherMin < min) min = otherMin;
+      if (items === 0 || otherMax > max) max = otherMax;
       scratchC = ensure(scratchC, 2 * (items + theirs));
       mergePairs(scratchA, items, scratchB, theirs, scratchC);
       [scratchA, scratchC] = [scratchC, scratchA];
       items += theirs;
+      total += other.total;
     }
     scratchB = ensure(scratchB, 2 * items);
-    const centroids = kOneMerge(scratchA, items, this.total, this.params.compression, scratchB);
+    const centroids = kOneMerge(scratchA, items, total, this.params.compression, scratchB);
+    this.values = null;
     this.centroids = centroids;
     this.used = HEADER + 2 * centroids;
     const wanted = this.used + this.params.bufferSize;
     // Reallocate only when the size is off by more than a buffer, so a
     // digest costs about what it holds without resizing on every merge.
-    if (this.data.length < wanted || this.data.length > wanted + this.params.bufferSize) {
-      const next = new Float64Array(wanted);
-      next[MIN] = this.data[MIN] as number;
-      next[MAX] = this.data[MAX] as number;
-      this.data = next;
-    }
+    if (this.data.length < wanted || this.data.length > wanted + this.params.bufferSize) this.data = new Float64Array(wanted);
+    this.data[MIN] = min;
+    this.data[MAX] = max;
     this.data.set(scratchB.subarray(0, 2 * centroids), HEADER);
   }
 
   /**
    * Writes this sketch's content as sorted (mean, weight) pairs into scratch A
-   * (or B) and returns the pair count. Sorting the raw region in place is
-   * harmless: it holds a multiset.
+   * (or B) and returns the pair count. Sorting the raw values in place is
+   * harmless: they are a multiset.
    */
   private sortedPairs(intoA: boolean): number {
+    if (this.values !== null) {
+      const raw = sortExact(this.values);
+      const n = this.values.length;
+      const out = intoA ? (scratchA = ensure(scratchA, 2 * n)) : (scratchB = ensure(scratchB, 2 * n));
+      for (let i = 0; i < n; i++) {
+        out[2 * i] = raw[i] as number;
+        out[2 * i + 1] = 1;
+      }
+      return n;
+    }
     const d = this.data;
     const cEnd = HEADER + 2 * this.centroids;
     const raw = d.subarray(cEnd, this.used).sort();
@@ -182,24 +199,36 @@ export class BufferedDigest implements QuantileSketch {
 
   quantile(q: number): number {
     if (this.total === 0) return NaN;
-    const d = this.data;
-    if (this.centroids === 0) {
-      const raw = d.subarray(HEADER, this.used);
+    const values = this.values;
+    if (values !== null) {
       // Results ask for several percentiles in a row: a linear check spares
       // the later sorts without adding a "dirty" store to every add.
-      if (!isSorted(raw)) raw.sort();
-      return sortedQuantile(raw, raw.length, q);
+      if (!isSorted(values)) sortExact(values);
+      return sortedQuantile(values, values.length, q);
     }
     if (this.used > HEADER + 2 * this.centroids) this.compress(null);
     return centroidQuantile(this.data, HEADER, this.centroids, this.total, q);
   }
 
   serialise(): Uint8Array {
+    const w = new ByteWriter().u8(FORMAT_VERSION);
+    const values = this.values;
+    if (values !== null) {
+      // Exact: the capacity has no effect on later behaviour; min and max are
+      // written so the blob has the same layout as a digest's.
+      let min = Infinity;
+      let max = -Infinity;
+      for (let i = 0; i < values.length; i++) {
+        const x = values[i] as number;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      return w.u32(HEADER + values.length).u32(0).u32(values.length).f64(this.total).f64(min).f64(max).f64s(values, 0, values.length).finish();
+    }
     // The capacity decides when the next merge happens: restoring it makes a
     // restored sketch evolve exactly like the original (replays after a crash
     // give the same percentiles).
-    return new ByteWriter()
-      .u8(FORMAT_VERSION)
+    return w
       .u32(this.data.length)
       .u32(this.centroids)
       .u32(this.used - HEADER - 2 * this.centroids)
@@ -218,10 +247,19 @@ export class BufferedDigest implements QuantileSketch {
     if (capacity < used) throw new RangeError('corrupt digest: capacity below content');
     const sketch = new BufferedDigest(params);
     sketch.total = r.f64();
-    sketch.centroids = centroids;
-    sketch.used = used;
-    sketch.data = new Float64Array(capacity);
-    r.f64s(sketch.data, 0, used);
+    if (centroids === 0) {
+      // Only an exact sketch has no centroids; its min and max are implied by the values.
+      r.f64();
+      r.f64();
+      const values = sketch.values!;
+      for (let i = 0; i < raw; i++) values.push(r.f64());
+    } else {
+      sketch.values = null;
+      sketch.centroids = centroids;
+      sketch.used = used;
+      sketch.data = new Float64Array(capacity);
+      r.f64s(sketch.data, 0, used);
+    }
     r.end();
     return sketch;
   }
@@ -232,7 +270,22 @@ export class BufferedDigest implements QuantileSketch {
   }
 }
 
-function isSorted(a: Float64Array): boolean {
+/**
+ * Sorts exact values ascending, in place, and returns them in a scratch
+ * Float64Array too. Typed-array sort is numeric and native; Array#sort would
+ * call a JS comparator per comparison.
+ */
+function sortExact(values: number[]): Float64Array {
+  const n = values.length;
+  scratchC = ensure(scratchC, n);
+  const s = scratchC.subarray(0, n);
+  for (let i = 0; i < n; i++) s[i] = values[i] as number;
+  s.sort();
+  for (let i = 0; i < n; i++) values[i] = s[i] as number;
+  return s;
+}
+
+function isSorted(a: readonly number[]): boolean {
   for (let i = 1; i < a.length; i++) if ((a[i - 1] as number) > (a[i] as number)) return false;
   return true;
 }
@@ -327,6 +380,11 @@ function kOneMerge(items: Float64Array, n: number, total: number, compression: n
  */
 function centroidQuantile(d: Float64Array, at: number, count: number, total: number, q: number): number {
   const h = q * (total - 1);
+  // Means of mixed centroids drift as they absorb neighbours, so a singleton
+  // can end up sorted before a centroid that holds the minimum: the ends are
+  // answered from the exact min and max instead.
+  if (h <= 0) return d[MIN] as number;
+  if (h >= total - 1) return d[MAX] as number;
   let prevPos = 0;
   let prevVal = d[MIN] as number;
   let before = 0;
