@@ -24,14 +24,17 @@ export interface MetricsAggregatorOptions {
 
 /**
  * One window's state: parallel arrays of metric names and their statistics.
- * With configured fields, `fields` is the shared config array and a slot stays
- * null until its metric gets a value; arrays, not a Map, because the common
- * case is a handful of fields and an index walk beats hashing.
+ * Arrays, not a Map, because the common case is a handful of fields and an
+ * index walk beats hashing. `fields` is shared, never mutated: the configured
+ * fields, or (like V8's hidden classes) one array per first-seen order of
+ * names, shared by every window that met its metrics in that order, so each
+ * window owns only its `stats` and the name walk of `add` stays in cache. A
+ * slot stays null until its metric gets a value.
  */
 export interface MetricsAccumulator {
   eventCount: number;
-  readonly fields: string[];
-  readonly stats: (MetricStats | null)[];
+  fields: readonly string[];
+  stats: (MetricStats | null)[];
 }
 
 export interface MetricsResult {
@@ -69,19 +72,44 @@ export function metricsAggregator<T extends MetricsInput = MetricsInput>(options
     return s;
   };
 
+  /**
+   * Shared field lists: for each list, the list that follows when a name is
+   * appended. Capped, so events that list their metrics in ever new orders
+   * cannot grow it without bound; past the cap a window gets its own list.
+   */
+  const transitions = new Map<readonly string[], Map<string, readonly string[]>>();
+  const NO_FIELDS: readonly string[] = [];
+  const MAX_SHARED_LISTS = 1024;
+
+  let sharedLists = 0;
+
+  const appended = (fields: readonly string[], field: string): readonly string[] => {
+    const known = transitions.get(fields)?.get(field);
+    if (known !== undefined) return known;
+    const grown = [...fields, field];
+    if (sharedLists < MAX_SHARED_LISTS) {
+      sharedLists++;
+      let next = transitions.get(fields);
+      if (next === undefined) transitions.set(fields, (next = new Map()));
+      next.set(field, grown);
+    }
+    return grown;
+  };
+
   /** Slot of `field`, appended when new (only without configured fields). */
   const slotOf = (acc: MetricsAccumulator, field: string, hint: number): number => {
     // Events usually list their metrics in the same order: try the next slot first.
     if (acc.fields[hint] === field) return hint;
     const i = acc.fields.indexOf(field);
     if (i >= 0) return i;
-    acc.fields.push(field);
-    acc.stats.push(null);
+    acc.fields = appended(acc.fields, field);
+    // A copy sized to fit: a pushed-to empty array reserves 17 slots.
+    acc.stats = acc.stats.concat(null);
     return acc.fields.length - 1;
   };
 
   const create = (): MetricsAccumulator =>
-    fixed !== null ? { eventCount: 0, fields: fixed, stats: fixed.map(() => null) } : { eventCount: 0, fields: [], stats: [] };
+    fixed !== null ? { eventCount: 0, fields: fixed, stats: fixed.map(() => null) } : { eventCount: 0, fields: NO_FIELDS, stats: [] };
 
   return {
     create,

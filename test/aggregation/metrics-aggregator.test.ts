@@ -109,6 +109,38 @@ describe('metricsAggregator', () => {
     }
   });
 
+  it('keeps each window in its own first-seen order while windows share field lists', () => {
+    const agg = metricsAggregator({ enabled: ['count'] });
+    const ab = agg.create();
+    const ab2 = agg.create();
+    const ba = agg.create();
+    agg.add(ab, { metrics: { a: 1, b: 2 } });
+    agg.add(ab2, { metrics: { a: 1 } });
+    agg.add(ab2, { metrics: { b: 2 } });
+    agg.add(ba, { metrics: { b: 2 } });
+    agg.add(ba, { metrics: { a: 1, b: 3 } });
+    expect(ab2.fields).toBe(ab.fields);
+    // A new name moves one window to a longer list; the others keep theirs.
+    agg.add(ab2, { metrics: { c: 4 } });
+    expect(ab.fields).toEqual(['a', 'b']);
+    expect(Object.keys(agg.result(ab2).metrics)).toEqual(['a', 'b', 'c']);
+    expect(Object.keys(agg.result(ba).metrics)).toEqual(['b', 'a']);
+    expect(agg.result(ba).metrics['b']).toEqual({ count: 2 });
+  });
+
+  it('stays correct past the cap on shared field lists', () => {
+    const agg = metricsAggregator({ enabled: ['count', 'sum'] });
+    const accs = Array.from({ length: 1100 }, (_, i) => {
+      const acc = agg.create();
+      agg.add(acc, { metrics: { [`m${i}`]: i, common: 1 } });
+      agg.add(acc, { metrics: { common: 2, [`n${i}`]: 1 } });
+      return acc;
+    });
+    accs.forEach((acc, i) => {
+      expect(agg.result(acc).metrics).toEqual({ [`m${i}`]: { count: 1, sum: i }, common: { count: 2, sum: 3 }, [`n${i}`]: { count: 1, sum: 1 } });
+    });
+  });
+
   it('refuses a checkpoint holding a metric that is no longer configured', () => {
     const all = metricsAggregator();
     const acc = all.create();
