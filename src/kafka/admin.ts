@@ -1,0 +1,54 @@
+/**
+ * Topic administration: create the processor's topics if they are missing, so that a
+ * fresh broker (or one with auto-creation off) works without manual steps.
+ */
+import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+
+export interface TopicSpec {
+  readonly topic: string;
+  /** Default 1. */
+  readonly numPartitions?: number;
+  /** Default -1: the broker's `default.replication.factor`. */
+  readonly replicationFactor?: number;
+  /** Topic configs, e.g. `{ 'retention.ms': '86400000' }`. */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+export interface EnsureTopicsResult {
+  readonly created: readonly string[];
+  /** Topics that already existed, with their partition count (which is left unchanged). */
+  readonly existing: readonly { readonly topic: string; readonly partitions: number }[];
+}
+
+/** Creates each topic of `topics` that does not exist yet and waits for its partition leaders. */
+export async function ensureTopics(connection: KafkaConnectionOptions, topics: readonly TopicSpec[]): Promise<EnsureTopicsResult> {
+  const admin = createKafka({ clientId: 'stream-processor-admin', ...connection }).admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw connectError('ensureTopics', connection.brokers, error);
+  }
+  try {
+    const present = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !present.has(t.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.numPartitions ?? 1,
+          replicationFactor: t.replicationFactor ?? -1,
+          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    }
+    const existingNames = topics.filter((t) => present.has(t.topic)).map((t) => t.topic);
+    const metadata = existingNames.length === 0 ? { topics: [] } : await admin.fetchTopicMetadata({ topics: existingNames });
+    return {
+      created: missing.map((t) => t.topic),
+      existing: metadata.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length })),
+    };
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Shared kafkajs client construction for the source, the sink and the admin helper.
+ *
+ * The defaults favour failing fast over waiting: a broker that is unreachable at start
+ * surfaces as an error within about ten seconds instead of kafkajs's default retry
+ * schedule (which, with reconnects, can take minutes).
+ */
+import { Kafka, logLevel as KafkaLogLevel, type logCreator, type RetryOptions } from 'kafkajs';
+
+export interface KafkaConnectionOptions {
+  /** Bootstrap brokers, `host:port` each (a comma-separated string is accepted too). */
+  readonly brokers: readonly string[] | string;
+  /** Client id the broker logs and quotas see. Default `stream-processor`. */
+  readonly clientId?: string;
+  /** TCP connect timeout per attempt, ms. Default 1,000. */
+  readonly connectionTimeoutMs?: number;
+  /** Timeout of one request, ms. Default 30,000 (kafkajs's default). */
+  readonly requestTimeoutMs?: number;
+  /**
+   * kafkajs retry schedule for connecting and retriable request errors.
+   * Default `{ retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 }`: about 6 s of retries.
+   */
+  readonly retry?: RetryOptions;
+  /**
+   * kafkajs log level. Default `NOTHING`: kafkajs logs retriable errors (a coordinator
+   * still loading, a rebalance) at ERROR level, which is noise; real failures reach the
+   * caller as errors. Raise it, or pass `logCreator`, to see the client's own log.
+   */
+  readonly logLevel?: KafkaLogLevel;
+  readonly logCreator?: logCreator;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 };
+
+export function parseBrokers(brokers: readonly string[] | string): string[] {
+  const list = (typeof brokers === 'string' ? brokers.split(',') : [...brokers]).map((b) => b.trim()).filter((b) => b !== '');
+  if (list.length === 0) throw new Error('Kafka: no brokers given');
+  return list;
+}
+
+export function createKafka(options: KafkaConnectionOptions): Kafka {
+  return new Kafka({
+    clientId: options.clientId ?? 'stream-processor',
+    brokers: parseBrokers(options.brokers),
+    connectionTimeout: options.connectionTimeoutMs ?? 1_000,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    retry: options.retry ?? DEFAULT_RETRY,
+    logLevel: options.logLevel ?? KafkaLogLevel.NOTHING,
+    ...(options.logCreator === undefined ? {} : { logCreator: options.logCreator }),
+  });
+}
+
+/** Wraps a connection failure so that the message names the brokers and what was connecting. */
+export function connectError(what: string, brokers: readonly string[] | string, cause: unknown): Error {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new Error(`${what}: cannot connect to Kafka brokers ${parseBrokers(brokers).join(',')}: ${reason}`, { cause });
+}

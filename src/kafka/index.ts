@@ -1,0 +1,9 @@
+export type { KafkaConnectionOptions } from './client.js';
+export { createKafka, parseBrokers } from './client.js';
+export type { AssignmentChange, KafkaRecord, KafkaSource, KafkaSourceOptions, KafkaSourceStats, TopicPartition, TopicPartitionOffset } from './source.js';
+export { kafkaSource } from './source.js';
+export type { KafkaSink, KafkaSinkOptions, SinkMessage } from './sink.js';
+export { kafkaSink } from './sink.js';
+export type { EnsureTopicsResult, TopicSpec } from './admin.js';
+export { ensureTopics } from './admin.js';
+export { PartitionOffsets } from './offset-tracker.js';

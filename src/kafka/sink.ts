@@ -1,0 +1,247 @@
+/**
+ * The Kafka sink: messages to one topic, batched, acknowledged by all in-sync replicas
+ * (`acks: -1`). One sink per topic: results go to `result_topic`, dead letters to
+ * `dead_letter_topic`.
+ *
+ * Batching: messages accumulate in memory; a batch is sent when it reaches
+ * `maxBatchMessages` / `maxBatchBytes`, or `lingerMs` after its first message. One send
+ * is in flight at a time, so messages reach the partition in write order and whatever
+ * accumulates during a send goes out together right after it (batches grow with load).
+ *
+ * Two ways to use it:
+ * - `sink.writer(toMessages)`: an RxJS operator that writes each item's messages and
+ *   re-emits the item, in input order, once the broker acknowledged all of them; the
+ *   natural place to acknowledge the item's source records (see `KafkaSource.ack`).
+ * - `sink.write(message)`: a promise per message, for code outside a pipeline.
+ *
+ * A send that fails (after kafkajs's retries) fails its messages and every later write:
+ * the output order could not be kept otherwise. `flush()` and `close()` reject with it.
+ */
+import { CompressionTypes, Partitioners, type Message, type Producer } from 'kafkajs';
+import { Observable, type OperatorFunction } from 'rxjs';
+import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+
+export interface SinkMessage {
+  /** Message key (determines the partition); none for null/undefined. */
+  readonly key?: string | null;
+  readonly value: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface KafkaSinkOptions extends KafkaConnectionOptions {
+  readonly topic: string;
+  /** How long the first message of a batch may wait for company, ms. Default 5. */
+  readonly lingerMs?: number;
+  /** Messages per send. Default 1,000. */
+  readonly maxBatchMessages?: number;
+  /** Approximate bytes (UTF-16 code units of keys and values) per send. Default 1 MiB. */
+  readonly maxBatchBytes?: number;
+  /** Default none: on a local broker compression costs more CPU than it saves. */
+  readonly compression?: CompressionTypes;
+  /** Idempotent producer (no duplicates from kafkajs's own retries). Default false. */
+  readonly idempotent?: boolean;
+}
+
+export interface KafkaSink {
+  readonly topic: string;
+  /** Messages written and not yet acknowledged by the broker (buffered or being sent). */
+  readonly inFlight: number;
+  /** Connects the producer now rather than on the first send, to fail early on a bad address. */
+  connect(): Promise<void>;
+  /** Writes one message; resolves when the broker acknowledged it. */
+  write(message: SinkMessage): Promise<void>;
+  /**
+   * An operator that writes `toMessages(item)` (one message, several, or none) and emits
+   * the item once all of them are acknowledged, in input order. It completes after the
+   * input completed and every write was acknowledged, and errors when a send fails.
+   */
+  writer<T>(toMessages: (item: T) => SinkMessage | readonly SinkMessage[] | null | undefined): OperatorFunction<T, T>;
+  /** Sends what is buffered; resolves when everything written so far is acknowledged. */
+  flush(): Promise<void>;
+  /** Flushes, then disconnects the producer. Idempotent; later writes throw. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly message: Message;
+  /** Called once, with the error if the send failed. */
+  readonly done: (error?: unknown) => void;
+}
+
+const DEFAULT_LINGER_MS = 5;
+const DEFAULT_MAX_BATCH_MESSAGES = 1_000;
+const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
+
+export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
+  const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+  const maxBatchMessages = options.maxBatchMessages ?? DEFAULT_MAX_BATCH_MESSAGES;
+  const maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  const idempotent = options.idempotent ?? false;
+  const kafka = createKafka({ clientId: `stream-processor-sink-${options.topic}`, ...options });
+  const producer: Producer = kafka.producer({
+    // The Java client's partitioner (murmur2): keys land where Java producers put them.
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent,
+    ...(idempotent ? { maxInFlightRequests: 1 } : {}),
+  });
+
+  let buffer: Pending[] = [];
+  let bufferBytes = 0;
+  let inFlight = 0;
+  let sending: Promise<void> | undefined;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  let connecting: Promise<void> | undefined;
+  let failure: unknown;
+  let closing: Promise<void> | undefined;
+
+  const connect = (): Promise<void> =>
+    (connecting ??= producer.connect().catch((error: unknown) => {
+      throw connectError(`kafkaSink (topic ${options.topic})`, options.brokers, error);
+    }));
+
+  async function send(batch: Pending[]): Promise<void> {
+    try {
+      await connect();
+      await producer.send({
+        topic: options.topic,
+        acks: -1,
+        compression: options.compression ?? CompressionTypes.None,
+        messages: batch.map((p) => p.message),
+      });
+    } catch (error) {
+      failure ??= error;
+      inFlight -= batch.length;
+      for (const p of batch) p.done(error);
+      return;
+    }
+    inFlight -= batch.length;
+    for (const p of batch) p.done();
+  }
+
+  /** Starts a send of the buffered messages unless one is running (its completion starts the next). */
+  function sendNow(): void {
+    clearTimeout(lingerTimer);
+    lingerTimer = undefined;
+    if (sending !== undefined || buffer.length === 0) return;
+    const batch = buffer.length <= maxBatchMessages ? buffer : buffer.slice(0, maxBatchMessages);
+    buffer = batch === buffer ? [] : buffer.slice(maxBatchMessages);
+    bufferBytes = buffer.reduce((sum, p) => sum + approxBytes(p.message), 0);
+    sending = send(batch).then(() => {
+      sending = undefined;
+      if (failure !== undefined) failBuffered();
+      else sendNow();
+    });
+  }
+
+  function failBuffered(): void {
+    const failed = buffer;
+    buffer = [];
+    bufferBytes = 0;
+    inFlight -= failed.length;
+    for (const p of failed) p.done(failure);
+  }
+
+  function enqueue(message: SinkMessage, done: Pending['done']): void {
+    if (closing !== undefined) throw new Error(`kafkaSink (topic ${options.topic}): write after close`);
+    if (failure !== undefined) {
+      done(failure);
+      return;
+    }
+    const kafkaMessage: Message = { key: message.key ?? null, value: message.value, ...(message.headers === undefined ? {} : { headers: { ...message.headers } }) };
+    buffer.push({ message: kafkaMessage, done });
+    bufferBytes += approxBytes(kafkaMessage);
+    inFlight++;
+    if (buffer.length >= maxBatchMessages || bufferBytes >= maxBatchBytes) sendNow();
+    else if (lingerTimer === undefined && sending === undefined) lingerTimer = setTimeout(sendNow, lingerMs);
+  }
+
+  async function flush(): Promise<void> {
+    while (sending !== undefined || buffer.length > 0) {
+      sendNow();
+      await sending;
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  function writer<T>(toMessages: (item: T) => SinkMessage | readonly SinkMessage[] | null | undefined): OperatorFunction<T, T> {
+    return (source) =>
+      new Observable<T>((subscriber) => {
+        // Items in input order with the number of their messages not yet acknowledged.
+        const queue: { item: T; remaining: number }[] = [];
+        let head = 0;
+        let inputDone = false;
+        const drain = (): void => {
+          while (head < queue.length && queue[head]!.remaining === 0) subscriber.next(queue[head++]!.item);
+          if (head > 1024 && head * 2 > queue.length) {
+            // Drop emitted entries now and then instead of shifting on every emission.
+            queue.splice(0, head);
+            head = 0;
+          }
+          if (inputDone && head === queue.length) subscriber.complete();
+        };
+        const subscription = source.subscribe({
+          next(item) {
+            let messages: SinkMessage | readonly SinkMessage[] | null | undefined;
+            try {
+              messages = toMessages(item);
+            } catch (error) {
+              subscriber.error(error);
+              return;
+            }
+            const list: readonly SinkMessage[] = messages == null ? [] : isMessageList(messages) ? messages : [messages];
+            const entry = { item, remaining: list.length };
+            queue.push(entry);
+            for (const message of list) {
+              enqueue(message, (error) => {
+                if (error !== undefined) {
+                  subscriber.error(error);
+                  return;
+                }
+                entry.remaining--;
+                drain();
+              });
+            }
+            if (list.length === 0) drain();
+          },
+          error: (error: unknown) => subscriber.error(error),
+          complete() {
+            inputDone = true;
+            // Nothing left to wait for once the buffered messages are sent now.
+            sendNow();
+            drain();
+          },
+        });
+        return () => subscription.unsubscribe();
+      });
+  }
+
+  return {
+    topic: options.topic,
+    get inFlight() {
+      return inFlight;
+    },
+    connect,
+    write: (message) =>
+      new Promise<void>((resolve, reject) => {
+        enqueue(message, (error) => (error === undefined ? resolve() : reject(error)));
+      }),
+    writer,
+    flush,
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          await flush();
+        } finally {
+          if (connecting !== undefined) await producer.disconnect();
+        }
+      })()),
+  };
+}
+
+function isMessageList(messages: SinkMessage | readonly SinkMessage[]): messages is readonly SinkMessage[] {
+  return Array.isArray(messages);
+}
+
+function approxBytes(message: Message): number {
+  return (typeof message.value === 'string' ? message.value.length : 0) + (typeof message.key === 'string' ? message.key.length : 0);
+}

@@ -1,0 +1,374 @@
+/**
+ * The Kafka source: the records of a consumer group's partitions as an Observable, with
+ * backpressure and at-least-once offset commits.
+ *
+ * Contract with the rest of the pipeline:
+ * - Every record handed downstream (`records`) is "in flight" until the pipeline calls
+ *   `ack(record)`, which means "this record's effects are safely in the sink" (for a
+ *   pass-through pipeline: its output was acknowledged by the broker).
+ * - When `bufferSize` records are in flight, the consumer is paused (kafkajs `pause` on
+ *   the subscribed topics); it resumes once fewer than half are. In flight therefore never
+ *   exceeds `bufferSize`, and memory stays bounded however slow the sink is.
+ * - Offsets are committed (every `commitIntervalMs`, and on shutdown) per partition up to
+ *   the highest offset below which every handed-over record is acknowledged.
+ * - After a rebalance kafkajs restarts every assigned partition at its committed offset,
+ *   so records in flight at the time may be delivered again (at-least-once). Acknowledging
+ *   either delivery of an offset counts for both.
+ *
+ * Example (pass-through):
+ * ```ts
+ * const source = kafkaSource({ brokers, groupId, topics: ['in'], bufferSize: 10_000 });
+ * const sink = kafkaSink({ brokers, topic: 'out' });
+ * source.records.pipe(sink.writer((r) => ({ key: r.key, value: r.value }))).subscribe((r) => source.ack(r));
+ * ```
+ */
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { BehaviorSubject, Observable, Subject, distinctUntilChanged, type Subscriber } from 'rxjs';
+import type { StreamRecord } from '../stream/elements.js';
+import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+import { PartitionOffsets } from './offset-tracker.js';
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** Identifies one message: what `ack` needs. */
+export interface TopicPartitionOffset extends TopicPartition {
+  readonly offset: string;
+}
+
+/**
+ * A Kafka message as a stream record. `value` is the raw message value (UTF-8; an empty
+ * string for a null value), `timestamp` the message timestamp: parsing the event and its
+ * event time happens downstream (src/events).
+ */
+export interface KafkaRecord extends StreamRecord<string>, TopicPartitionOffset {
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/** A change of this member's partitions, reported after every (re)join of the group. */
+export interface AssignmentChange {
+  /** Partitions this member did not have before. */
+  readonly assigned: readonly TopicPartition[];
+  /** Partitions this member no longer has. Records of them still in flight may be delivered to the new owner too. */
+  readonly revoked: readonly TopicPartition[];
+  /** Every partition this member has now. */
+  readonly current: readonly TopicPartition[];
+}
+
+export interface KafkaSourceOptions extends KafkaConnectionOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Records in flight (handed downstream, not acknowledged) at which the consumer pauses. Default 10,000. */
+  readonly bufferSize?: number;
+  /** Where a group without committed offsets starts: earliest (default, as Kafka Streams) or latest. */
+  readonly fromBeginning?: boolean;
+  /**
+   * Longest time the broker holds a fetch, and how long kafkajs sleeps while every
+   * partition is paused (NOTES.md: it notices a `resume` only after that). Default 100 ms.
+   */
+  readonly maxWaitTimeMs?: number;
+  /** Default 30,000 (kafkajs's default). */
+  readonly sessionTimeoutMs?: number;
+  /** Default 3,000 (kafkajs's default). */
+  readonly heartbeatIntervalMs?: number;
+  /** How often acknowledged offsets are committed. Default 1,000 ms. */
+  readonly commitIntervalMs?: number;
+  /** Per-partition fetch size. Default 1 MiB (kafkajs's default). */
+  readonly maxBytesPerPartition?: number;
+}
+
+export interface KafkaSourceStats {
+  readonly inFlight: number;
+  /** The most records ever in flight at once. */
+  readonly maxInFlight: number;
+  readonly handedOver: number;
+  readonly acked: number;
+  /** Times the consumer was paused / resumed for backpressure. */
+  readonly pauses: number;
+  readonly resumes: number;
+  readonly commits: number;
+}
+
+export interface KafkaSource {
+  /**
+   * The records, in offset order per partition. Cold and single-subscriber: subscribing
+   * connects a consumer and joins the group; unsubscribing commits what is acknowledged
+   * and disconnects. A broker unreachable at start errors the stream within ~10 s
+   * (see `KafkaConnectionOptions.retry`); so does a consumer that kafkajs cannot restart.
+   */
+  readonly records: Observable<KafkaRecord>;
+  /** Assignment changes of the running consumer (hot; subscribe before `records` to see the first). */
+  readonly assignments: Observable<AssignmentChange>;
+  /** Whether the consumer is paused for backpressure (hot, current value first). */
+  readonly paused: Observable<boolean>;
+  /** The partitions assigned now. */
+  readonly assignment: readonly TopicPartition[];
+  readonly inFlight: number;
+  stats(): KafkaSourceStats;
+  /** Acknowledges a record handed downstream: its effects are safely in the sink. */
+  ack(record: TopicPartitionOffset): void;
+  /** Commits the acknowledged offsets now (they are also committed periodically). */
+  commit(): Promise<void>;
+  /**
+   * Graceful stop: stops fetching, completes `records`, waits up to `drainTimeoutMs`
+   * (default 5,000) for the records in flight to be acknowledged, commits, disconnects.
+   * After an unsubscription it just waits for that disconnection. Resolves when done.
+   */
+  stop(drainTimeoutMs?: number): Promise<void>;
+}
+
+const DEFAULT_BUFFER_SIZE = 10_000;
+/** How often a batch loop calls kafkajs `heartbeat()` (which sends one only when due). */
+const HEARTBEAT_CHECK_MS = 500;
+
+/** Commit errors after which the next periodic commit simply tries again. */
+const TRANSIENT_COMMIT_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS']);
+
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+interface Session {
+  readonly consumer: Consumer;
+  readonly subscriber: Subscriber<KafkaRecord>;
+  /** No more hand-overs (unsubscribed, stopping or failed). */
+  stopped: boolean;
+  /** `stop()` drives the shutdown; the Observable's teardown must not. */
+  draining: boolean;
+  /** Connect, subscribe and run; shutdown waits for it so that it never races a connect. */
+  started: Promise<void>;
+  commitTimer?: NodeJS.Timeout;
+  removeListeners: () => void;
+  shutdown?: Promise<void>;
+}
+
+export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
+  const bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
+  if (!Number.isInteger(bufferSize) || bufferSize < 1) throw new Error(`kafkaSource: bufferSize must be a positive integer, got ${bufferSize}`);
+  if (options.topics.length === 0) throw new Error('kafkaSource: no topics given');
+  const resumeBelow = bufferSize / 2;
+  const topicList = options.topics.map((topic) => ({ topic }));
+  const kafka = createKafka({ clientId: `stream-processor-${options.groupId}`, ...options });
+
+  const assignments = new Subject<AssignmentChange>();
+  const paused = new BehaviorSubject(false);
+  let assignment: TopicPartition[] = [];
+  /** Offsets of the current assignment generation; reset on every join. */
+  let trackers = new Map<string, PartitionOffsets>();
+  let session: Session | undefined;
+  let lastShutdown: Promise<void> = Promise.resolve();
+  let committing: Promise<void> | undefined;
+  let inFlight = 0;
+  const stats = { maxInFlight: 0, handedOver: 0, acked: 0, pauses: 0, resumes: 0, commits: 0 };
+
+  function pause(s: Session): void {
+    if (paused.value) return;
+    s.consumer.pause(topicList);
+    stats.pauses++;
+    paused.next(true);
+  }
+
+  function resume(s: Session): void {
+    try {
+      s.consumer.resume(topicList);
+    } catch {
+      // The consumer is between runs (kafkajs restarting it): the new run starts unpaused.
+    }
+    stats.resumes++;
+    paused.next(false);
+  }
+
+  function onJoin(memberAssignment: Readonly<Record<string, readonly number[]>>): void {
+    const current = Object.entries(memberAssignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
+    const before = new Set(assignment.map((tp) => tpKey(tp.topic, tp.partition)));
+    const now = new Set(current.map((tp) => tpKey(tp.topic, tp.partition)));
+    const change: AssignmentChange = {
+      assigned: current.filter((tp) => !before.has(tpKey(tp.topic, tp.partition))),
+      revoked: assignment.filter((tp) => !now.has(tpKey(tp.topic, tp.partition))),
+      current,
+    };
+    assignment = current;
+    // kafkajs restarts every assigned partition at its committed offset after a join, so
+    // the pending offsets of the old generation no longer describe what will be handed over.
+    trackers = new Map();
+    assignments.next(change);
+  }
+
+  async function commitNow(s: Session): Promise<void> {
+    const batch: { tracker: PartitionOffsets; tp: TopicPartitionOffset }[] = [];
+    for (const [key, tracker] of trackers) {
+      const offset = tracker.toCommit();
+      if (offset === undefined) continue;
+      const [topic, partition] = key.split('\u0000') as [string, string];
+      batch.push({ tracker, tp: { topic, partition: Number(partition), offset } });
+    }
+    if (batch.length === 0) return;
+    try {
+      await s.consumer.commitOffsets(batch.map((b) => b.tp));
+      for (const b of batch) b.tracker.markCommitted(b.tp.offset);
+      stats.commits++;
+    } catch (error) {
+      const type = (error as { type?: unknown }).type;
+      if (s.stopped || (typeof type === 'string' && TRANSIENT_COMMIT_ERRORS.has(type))) return;
+      throw error;
+    }
+  }
+
+  /** Commits serially: a commit requested while one runs waits for it, then commits the newer offsets. */
+  function commit(s: Session): Promise<void> {
+    const next = (committing ?? Promise.resolve()).then(() => commitNow(s));
+    const settled = next.catch(() => undefined);
+    committing = settled;
+    void settled.then(() => {
+      if (committing === settled) committing = undefined;
+    });
+    return next;
+  }
+
+  async function shutdown(s: Session): Promise<void> {
+    s.stopped = true;
+    await s.started.catch(() => undefined);
+    clearInterval(s.commitTimer);
+    try {
+      await commit(s);
+    } catch {
+      // Best effort: uncommitted records are delivered again to the next owner.
+    }
+    try {
+      await s.consumer.disconnect();
+    } finally {
+      s.removeListeners();
+      if (session === s) session = undefined;
+      assignment = [];
+      trackers = new Map();
+      if (paused.value) paused.next(false);
+    }
+  }
+
+  const records = new Observable<KafkaRecord>((subscriber) => {
+    if (session !== undefined) {
+      subscriber.error(new Error('kafkaSource: records is already subscribed; a source feeds one pipeline'));
+      return undefined;
+    }
+    const consumer = kafka.consumer({
+      groupId: options.groupId,
+      maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+      allowAutoTopicCreation: false,
+    });
+    const s: Session = { consumer, subscriber, stopped: false, draining: false, started: Promise.resolve(), removeListeners: () => undefined };
+    session = s;
+
+    const fail = (error: unknown): void => {
+      if (s.stopped) return;
+      s.stopped = true;
+      subscriber.error(error);
+    };
+    const removers = [
+      consumer.on(consumer.events.GROUP_JOIN, (event) => onJoin(event.payload.memberAssignment)),
+      // kafkajs restarts the consumer itself after retriable failures; anything else ends the stream.
+      consumer.on(consumer.events.CRASH, (event) => {
+        if (!event.payload.restart) fail(event.payload.error);
+      }),
+    ];
+    s.removeListeners = (): void => removers.forEach((remove) => remove());
+
+    const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+      const { topic, partition } = batch;
+      const key = tpKey(topic, partition);
+      let tracker = trackers.get(key);
+      if (tracker === undefined) trackers.set(key, (tracker = new PartitionOffsets()));
+      let lastHeartbeat = Date.now();
+      for (const message of batch.messages) {
+        if (s.stopped || !isRunning() || isStale()) return;
+        if (inFlight >= bufferSize) {
+          // Unhanded messages stay unresolved, so the fetch after `resume` starts at them.
+          pause(s);
+          return;
+        }
+        const value = message.value === null ? '' : message.value.toString('utf8');
+        const timestamp = Number(message.timestamp);
+        const { offset } = message;
+        const record: KafkaRecord =
+          message.key === null
+            ? { kind: 'record', value, timestamp, topic, partition, offset }
+            : { kind: 'record', value, timestamp, key: message.key.toString('utf8'), topic, partition, offset };
+        tracker.handOver(offset);
+        resolveOffset(offset);
+        inFlight++;
+        stats.handedOver++;
+        if (inFlight > stats.maxInFlight) stats.maxInFlight = inFlight;
+        subscriber.next(record);
+        const now = Date.now();
+        if (now - lastHeartbeat >= HEARTBEAT_CHECK_MS) {
+          // Downstream work runs inside this loop; keep the member in the group meanwhile.
+          await heartbeat();
+          lastHeartbeat = now;
+        }
+      }
+    };
+
+    const start = async (): Promise<void> => {
+      try {
+        await consumer.connect();
+      } catch (error) {
+        throw connectError(`kafkaSource (group ${options.groupId})`, options.brokers, error);
+      }
+      if (s.stopped) return;
+      await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+      if (s.stopped) return;
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+      s.commitTimer = setInterval(() => {
+        commit(s).catch(fail);
+      }, options.commitIntervalMs ?? 1_000);
+    };
+    s.started = start();
+    s.started.catch(fail);
+
+    return () => {
+      if (s.draining) return;
+      s.shutdown = shutdown(s);
+      lastShutdown = s.shutdown.catch(() => undefined);
+    };
+  });
+
+  return {
+    records,
+    assignments: assignments.asObservable(),
+    paused: paused.pipe(distinctUntilChanged()),
+    get assignment() {
+      return assignment;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    stats: () => ({ inFlight, ...stats }),
+    ack(record) {
+      if (inFlight > 0) inFlight--;
+      stats.acked++;
+      trackers.get(tpKey(record.topic, record.partition))?.ack(record.offset);
+      if (paused.value && inFlight < resumeBelow && session !== undefined && !session.stopped) resume(session);
+    },
+    commit: () => (session === undefined ? Promise.resolve() : commit(session)),
+    async stop(drainTimeoutMs = 5_000) {
+      const s = session;
+      if (s === undefined || s.shutdown !== undefined) return lastShutdown;
+      s.stopped = true;
+      s.draining = true;
+      try {
+        s.consumer.pause(topicList);
+      } catch {
+        // Not running yet: nothing to pause.
+      }
+      s.subscriber.complete();
+      const deadline = Date.now() + drainTimeoutMs;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      s.shutdown = shutdown(s);
+      lastShutdown = s.shutdown.catch(() => undefined);
+      return s.shutdown;
+    },
+  };
+}
