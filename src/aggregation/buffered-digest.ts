@@ -415,6 +415,7 @@ export function bufferedDigestCodec(options: BufferedDigestOptions = {}): Sketch
   if (!(params.exactLimit >= 1) || !Number.isInteger(params.exactLimit)) throw new RangeError('exactLimit must be a positive integer');
   if (!(params.bufferSize >= 8) || !Number.isInteger(params.bufferSize)) throw new RangeError('bufferSize must be an integer ≥ 8');
   return {
+    exactLimit: params.exactLimit,
     create: () => new BufferedDigest(params),
     deserialise: (bytes) => BufferedDigest.deserialise(params, bytes),
   };

@@ -1,6 +1,6 @@
 import { ByteReader, ByteWriter } from './binary.js';
 import { bufferedDigestCodec } from './buffered-digest.js';
-import type { QuantileSketch, SketchCodec } from './quantile-sketch.js';
+import { sortedQuantile, type QuantileSketch, type SketchCodec } from './quantile-sketch.js';
 
 /** Aggregation names as in the config's `aggregation.enabled`. */
 export type AggregationKind = 'count' | 'sum' | 'average' | 'min' | 'max' | 'percentile' | 'stddev';
@@ -39,6 +39,8 @@ export class StatsSpec {
   readonly sketch: SketchCodec | null;
   readonly percentileKeys: readonly `p${string}`[];
   readonly quantiles: readonly number[];
+  /** How many raw values a MetricStats keeps itself before it needs a sketch (0: none). */
+  readonly exactLimit: number;
 
   constructor(options: StatsOptions = {}) {
     const enabled = new Set<string>(options.enabled ?? ALL_AGGREGATIONS);
@@ -57,6 +59,7 @@ export class StatsSpec {
     this.percentileKeys = percentiles.map(percentileKey);
     this.quantiles = percentiles.map((p) => p / 100);
     this.sketch = percentiles.length > 0 ? (options.sketch ?? bufferedDigestCodec()) : null;
+    this.exactLimit = this.sketch?.exactLimit ?? 0;
   }
 }
 
@@ -68,114 +71,261 @@ export function percentileKey(p: number): `p${string}` {
 
 const FORMAT_VERSION = 1;
 
+/** The running statistics of one MetricStats. */
+interface Moments {
+  count: number;
+  sum: number;
+  mean: number;
+  m2: number;
+  min: number;
+  max: number;
+}
+
+// Module-level scratch: results are read at once and never retained, and the
+// engine is single-threaded, so reusing them keeps window close allocation-free.
+const moments: Moments = { count: 0, sum: 0, mean: 0, m2: 0, min: Infinity, max: -Infinity };
+let sortScratch = new Float64Array(256);
+
 /**
  * count, sum, avg, min, max, population stddev and percentiles of one numeric
  * metric. The variance uses Welford's online update and Chan et al.'s
  * pairwise formula for merges: the textbook sumSq/n − mean² loses every
  * significant digit when values are large and close together (timestamps,
  * latencies around 1e6 ms).
+ *
+ * With percentiles on and a sketch codec that is exact up to a limit, a
+ * MetricStats is one object holding a plain array of its values up to that
+ * limit: `add` is a push, and the statistics are folded (same Welford steps,
+ * same order, so bit-identical) and percentiles sorted only when asked for.
+ * Most windows never pass the limit, so they never create a sketch and never
+ * touch the running statistics per value: fewer objects per window and one
+ * memory location written per value, which is what the engine is bound by
+ * with thousands of windows open. Past the limit the values move into a
+ * sketch and the running statistics take over.
  */
 export class MetricStats {
-  count = 0;
-  sum = 0;
-  mean = 0;
+  // Running statistics: cover every value once `values` is null, none before.
+  private runCount = 0;
+  private runSum = 0;
+  private runMean = 0;
   /** Sum of squared deviations from the mean. */
-  m2 = 0;
-  min = Infinity;
-  max = -Infinity;
+  private runM2 = 0;
+  private runMin = Infinity;
+  private runMax = -Infinity;
+  /** Every value, in arrival order, while at most `spec.exactLimit`; then null. */
+  private values: number[] | null;
   private sketch: QuantileSketch | null;
 
   constructor(readonly spec: StatsSpec) {
-    this.sketch = spec.sketch === null ? null : spec.sketch.create();
+    this.values = spec.exactLimit > 0 ? [] : null;
+    this.sketch = spec.exactLimit > 0 || spec.sketch === null ? null : spec.sketch.create();
+  }
+
+  get count(): number {
+    return this.values !== null ? this.values.length : this.runCount;
+  }
+
+  get sum(): number {
+    return this.moments().sum;
+  }
+
+  get mean(): number {
+    return this.moments().mean;
+  }
+
+  /** Sum of squared deviations from the mean. */
+  get m2(): number {
+    return this.moments().m2;
+  }
+
+  get min(): number {
+    return this.moments().min;
+  }
+
+  get max(): number {
+    return this.moments().max;
   }
 
   /** Adds one finite value (callers filter out null, NaN and ±Infinity). */
   add(x: number): void {
-    const n = ++this.count;
-    this.sum += x;
-    const delta = x - this.mean;
-    this.mean += delta / n;
-    this.m2 += delta * (x - this.mean);
-    if (x < this.min) this.min = x;
-    if (x > this.max) this.max = x;
+    const values = this.values;
+    if (values !== null) {
+      if (values.length < this.spec.exactLimit) {
+        values.push(x);
+        return;
+      }
+      this.spill();
+    }
+    this.fold(x);
     if (this.sketch !== null) this.sketch.add(x);
+  }
+
+  private fold(x: number): void {
+    const n = ++this.runCount;
+    this.runSum += x;
+    const delta = x - this.runMean;
+    this.runMean += delta / n;
+    this.runM2 += delta * (x - this.runMean);
+    if (x < this.runMin) this.runMin = x;
+    if (x > this.runMax) this.runMax = x;
+  }
+
+  /** Leaves the exact phase: the buffered values go into the running statistics and a new sketch. */
+  private spill(): void {
+    const values = this.values;
+    if (values === null) return;
+    this.values = null;
+    const sketch = this.spec.sketch!.create();
+    for (let i = 0; i < values.length; i++) {
+      const x = values[i] as number;
+      this.fold(x);
+      sketch.add(x);
+    }
+    this.sketch = sketch;
+  }
+
+  /** The statistics of every value so far, in the shared scratch object. */
+  private moments(): Moments {
+    const m = moments;
+    const values = this.values;
+    if (values === null) {
+      m.count = this.runCount;
+      m.sum = this.runSum;
+      m.mean = this.runMean;
+      m.m2 = this.runM2;
+      m.min = this.runMin;
+      m.max = this.runMax;
+      return m;
+    }
+    // The same steps as fold(), in arrival order: the figures do not depend on
+    // whether the values were buffered or folded one by one.
+    let sum = 0;
+    let mean = 0;
+    let m2 = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < values.length; i++) {
+      const x = values[i] as number;
+      sum += x;
+      const delta = x - mean;
+      mean += delta / (i + 1);
+      m2 += delta * (x - mean);
+      if (x < min) min = x;
+      if (x > max) max = x;
+    }
+    m.count = values.length;
+    m.sum = sum;
+    m.mean = mean;
+    m.m2 = m2;
+    m.min = min;
+    m.max = max;
+    return m;
   }
 
   /** Folds `other` (same spec) into this; `other` must not be used afterwards. */
   merge(other: MetricStats): void {
     if (other.count === 0) return;
     if (this.count === 0) {
-      this.count = other.count;
-      this.sum = other.sum;
-      this.mean = other.mean;
-      this.m2 = other.m2;
-      this.min = other.min;
-      this.max = other.max;
+      this.runCount = other.runCount;
+      this.runSum = other.runSum;
+      this.runMean = other.runMean;
+      this.runM2 = other.runM2;
+      this.runMin = other.runMin;
+      this.runMax = other.runMax;
+      this.values = other.values;
       this.sketch = other.sketch;
       return;
     }
-    const a = this.count;
-    const b = other.count;
+    const mine = this.values;
+    const theirs = other.values;
+    if (mine !== null && theirs !== null && mine.length + theirs.length <= this.spec.exactLimit) {
+      for (let i = 0; i < theirs.length; i++) mine.push(theirs[i] as number);
+      return;
+    }
+    this.spill();
+    other.spill();
+    const a = this.runCount;
+    const b = other.runCount;
     const n = a + b;
-    const delta = other.mean - this.mean;
-    this.mean += (delta * b) / n;
-    this.m2 += other.m2 + ((delta * delta * a) / n) * b;
-    this.count = n;
-    this.sum += other.sum;
-    if (other.min < this.min) this.min = other.min;
-    if (other.max > this.max) this.max = other.max;
+    const delta = other.runMean - this.runMean;
+    this.runMean += (delta * b) / n;
+    this.runM2 += other.runM2 + ((delta * delta * a) / n) * b;
+    this.runCount = n;
+    this.runSum += other.runSum;
+    if (other.runMin < this.runMin) this.runMin = other.runMin;
+    if (other.runMax > this.runMax) this.runMax = other.runMax;
     if (this.sketch !== null && other.sketch !== null) this.sketch.merge(other.sketch);
   }
 
   /** The enabled statistics, in the output format's key order. Needs count > 0. */
   result(): MetricSummary {
     const spec = this.spec;
+    const m = this.moments();
     const out: Record<string, number> = {};
-    if (spec.count) out['count'] = this.count;
-    if (spec.sum) out['sum'] = this.sum;
-    if (spec.avg) out['avg'] = this.mean;
-    if (spec.min) out['min'] = this.min;
-    if (spec.max) out['max'] = this.max;
+    if (spec.count) out['count'] = m.count;
+    if (spec.sum) out['sum'] = m.sum;
+    if (spec.avg) out['avg'] = m.mean;
+    if (spec.min) out['min'] = m.min;
+    if (spec.max) out['max'] = m.max;
     // m2 can come out a hair below zero after cancellation in merges.
-    if (spec.stddev) out['stddev'] = Math.sqrt(Math.max(0, this.m2) / this.count);
-    const sketch = this.sketch;
-    if (sketch !== null) {
+    if (spec.stddev) out['stddev'] = Math.sqrt(Math.max(0, m.m2) / m.count);
+    const values = this.values;
+    if (values !== null && spec.quantiles.length > 0) {
+      // One sort of a copy for all percentiles; the buffer keeps arrival order
+      // so later adds fold exactly as they would have. Typed-array sort is
+      // numeric and native, Array#sort would call a comparator.
+      const n = values.length;
+      if (sortScratch.length < n) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
+      const sorted = sortScratch.subarray(0, n);
+      for (let i = 0; i < n; i++) sorted[i] = values[i] as number;
+      sorted.sort();
       for (let i = 0; i < spec.quantiles.length; i++) {
-        out[spec.percentileKeys[i] as string] = sketch.quantile(spec.quantiles[i] as number);
+        out[spec.percentileKeys[i] as string] = sortedQuantile(sorted, n, spec.quantiles[i] as number);
+      }
+    } else if (this.sketch !== null) {
+      for (let i = 0; i < spec.quantiles.length; i++) {
+        out[spec.percentileKeys[i] as string] = this.sketch.quantile(spec.quantiles[i] as number);
       }
     }
     return out;
   }
 
   serialise(): Uint8Array {
-    const w = new ByteWriter()
-      .u8(FORMAT_VERSION)
-      .f64(this.count)
-      .f64(this.sum)
-      .f64(this.mean)
-      .f64(this.m2)
-      .f64(this.min)
-      .f64(this.max)
-      .u8(this.sketch === null ? 0 : 1);
-    if (this.sketch !== null) w.blob(this.sketch.serialise());
+    const m = this.moments();
+    const w = new ByteWriter().u8(FORMAT_VERSION).f64(m.count).f64(m.sum).f64(m.mean).f64(m.m2).f64(m.min).f64(m.max);
+    const codec = this.spec.sketch;
+    w.u8(codec === null ? 0 : 1);
+    if (codec !== null) {
+      // Buffered values are written as the sketch they stand for, so the
+      // format does not depend on where the values were held.
+      let sketch = this.sketch;
+      const values = this.values;
+      if (values !== null) {
+        sketch = codec.create();
+        for (let i = 0; i < values.length; i++) sketch.add(values[i] as number);
+      }
+      w.blob(sketch!.serialise());
+    }
     return w.finish();
   }
 
+  /** A restored MetricStats keeps its values in the restored sketch (exact up to the same limit). */
   static deserialise(spec: StatsSpec, bytes: Uint8Array): MetricStats {
     const r = new ByteReader(bytes);
     if (r.u8() !== FORMAT_VERSION) throw new RangeError('unknown metric stats format version');
     const stats = new MetricStats(spec);
-    stats.count = r.f64();
-    stats.sum = r.f64();
-    stats.mean = r.f64();
-    stats.m2 = r.f64();
-    stats.min = r.f64();
-    stats.max = r.f64();
+    stats.values = null;
+    stats.runCount = r.f64();
+    stats.runSum = r.f64();
+    stats.runMean = r.f64();
+    stats.runM2 = r.f64();
+    stats.runMin = r.f64();
+    stats.runMax = r.f64();
     const hasSketch = r.u8() === 1;
     if (hasSketch !== (spec.sketch !== null)) {
       throw new RangeError('checkpoint was written with a different percentile configuration');
     }
-    if (spec.sketch !== null) stats.sketch = spec.sketch.deserialise(r.blob());
+    stats.sketch = spec.sketch === null ? null : spec.sketch.deserialise(r.blob());
     r.end();
     return stats;
   }

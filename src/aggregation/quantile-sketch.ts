@@ -20,6 +20,12 @@ export interface QuantileSketch {
 
 /** Creates and restores sketches of one implementation and configuration. */
 export interface SketchCodec {
+  /**
+   * When set, a sketch of this codec answers exactly (numpy 'linear') while
+   * it holds at most this many values, so a caller may keep up to that many
+   * raw values itself and only create a sketch beyond (MetricStats does).
+   */
+  readonly exactLimit?: number;
   create(): QuantileSketch;
   deserialise(bytes: Uint8Array): QuantileSketch;
 }
