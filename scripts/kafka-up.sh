@@ -78,9 +78,12 @@ if [[ "$(cat "$LIBS/.installed" 2>/dev/null)" != "$pom_hash" ]]; then
   command -v mvn >/dev/null || die "mvn not found on PATH (Maven fetches the broker jars)"
   log "installing Kafka jars from Maven Central into $LIBS"
   rm -rf "$LIBS.tmp"
-  mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" \
-    || die "mvn dependency:copy-dependencies failed (is Maven Central reachable?)"
+  # Maven's output goes to a file (it prints colour codes even with -q); shown on failure.
+  if ! mvn -B -f "$POM" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" >"$CACHE/mvn.log" 2>&1; then
+    tail -n 40 "$CACHE/mvn.log" >&2
+    die "mvn dependency:copy-dependencies failed (is Maven Central reachable?); full log in $CACHE/mvn.log"
+  fi
   rm -rf "$LIBS"
   mv "$LIBS.tmp" "$LIBS"
   echo "$pom_hash" >"$LIBS/.installed"
