@@ -44,6 +44,7 @@ export interface TopicPartitionOffset extends TopicPartition {
  * event time happens downstream (src/events).
  */
 export interface KafkaRecord extends StreamRecord<string>, TopicPartitionOffset {
+  // Required here, optional in StreamRecord: redeclared so that both bases agree.
   readonly partition: number;
   readonly offset: string;
 }
@@ -163,8 +164,9 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   const stats = { maxInFlight: 0, handedOver: 0, acked: 0, pauses: 0, resumes: 0, commits: 0 };
 
   function pause(s: Session): void {
-    if (paused.value) return;
+    // Called even when already paused: a consumer kafkajs restarted after a crash runs unpaused.
     s.consumer.pause(topicList);
+    if (paused.value) return;
     stats.pauses++;
     paused.next(true);
   }
