@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Consumer, type KafkaMessage } from 'kafkajs';
 
 const brokers = (process.argv[2] ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const kafka = new Kafka({ clientId: 'check-kafkajs', brokers, logLevel: logLevel.WARN, retry: { retries: 3 } });
+const kafka = new Kafka({ clientId: 'check-kafkajs', brokers, logLevel: logLevel.WARN });
 const run = randomUUID().slice(0, 8);
 const topic = `check-kafkajs-${run}`;
 const txTopic = `check-kafkajs-tx-${run}`;
