@@ -263,6 +263,8 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     });
     const s: Session = { consumer, subscriber, stopped: false, draining: false, started: Promise.resolve(), removeListeners: () => undefined };
     session = s;
+    // Records of an earlier subscription are redelivered from the committed offsets; do not count them twice.
+    inFlight = 0;
 
     const fail = (error: unknown): void => {
       if (s.stopped) return;
