@@ -273,7 +273,8 @@ export class MetricStats {
     if (values !== null && spec.quantiles.length > 0) {
       // One sort of a copy for all percentiles; the buffer keeps arrival order
       // so later adds fold exactly as they would have. Typed-array sort is
-      // numeric and native, Array#sort would call a comparator.
+      // numeric and native, Array#sort would call a comparator (a JS
+      // quicksort measured no faster at 60 values).
       const n = values.length;
       if (sortScratch.length < n) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
       const sorted = sortScratch.subarray(0, n);
@@ -330,3 +331,4 @@ export class MetricStats {
     return stats;
   }
 }
+

@@ -33,6 +33,18 @@ describe('MetricStats', () => {
     }
   });
 
+  it.each(DISTRIBUTIONS)('gives exact percentiles at every size up to the exact limit (%s)', (dist) => {
+    const s = new StatsSpec({ percentiles: [0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 100] });
+    for (let n = 1; n <= 256; n += n < 40 ? 1 : 17) {
+      const xs = sample(dist, 1000 + n, n);
+      const m = filled(xs, s);
+      const r = m.result();
+      s.quantiles.forEach((q, i) => expect(r[s.percentileKeys[i]!], `n=${n} q=${q}`).toBe(bruteQuantile(xs, q)));
+      // Answering leaves the buffer as it was: a second result is the same.
+      expect(m.result()).toEqual(r);
+    }
+  });
+
   it.each(DISTRIBUTIONS)('matches brute force for large n, percentiles within 1 percent rank error (%s)', (dist) => {
     const xs = sample(dist, 3, 50_000);
     const r = filled(xs).result();
