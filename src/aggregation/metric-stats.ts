@@ -1,6 +1,6 @@
 import { ByteReader, ByteWriter } from './binary.js';
 import { bufferedDigestCodec } from './buffered-digest.js';
-import { sortedQuantile, type QuantileSketch, type SketchCodec } from './quantile-sketch.js';
+import type { QuantileSketch, SketchCodec } from './quantile-sketch.js';
 
 /** Aggregation names as in the config's `aggregation.enabled`. */
 export type AggregationKind = 'count' | 'sum' | 'average' | 'min' | 'max' | 'percentile' | 'stddev';
@@ -39,6 +39,8 @@ export class StatsSpec {
   readonly sketch: SketchCodec | null;
   readonly percentileKeys: readonly `p${string}`[];
   readonly quantiles: readonly number[];
+  /** Indices into `quantiles`, ascending by quantile: exact answers are selected in this order. */
+  readonly quantileOrder: readonly number[];
   /** How many raw values a MetricStats keeps itself before it needs a sketch (0: none). */
   readonly exactLimit: number;
 
@@ -58,6 +60,7 @@ export class StatsSpec {
     const percentiles = enabled.has('percentile') ? (options.percentiles ?? DEFAULT_PERCENTILES) : [];
     this.percentileKeys = percentiles.map(percentileKey);
     this.quantiles = percentiles.map((p) => p / 100);
+    this.quantileOrder = this.quantiles.map((_, i) => i).sort((a, b) => this.quantiles[a]! - this.quantiles[b]!);
     this.sketch = percentiles.length > 0 ? (options.sketch ?? bufferedDigestCodec()) : null;
     this.exactLimit = this.sketch?.exactLimit ?? 0;
   }
@@ -85,6 +88,7 @@ interface Moments {
 // engine is single-threaded, so reusing them keeps window close allocation-free.
 const moments: Moments = { count: 0, sum: 0, mean: 0, m2: 0, min: Infinity, max: -Infinity };
 let sortScratch = new Float64Array(256);
+let answers = new Float64Array(8);
 
 /**
  * count, sum, avg, min, max, population stddev and percentiles of one numeric
@@ -271,18 +275,32 @@ export class MetricStats {
     if (spec.stddev) out['stddev'] = Math.sqrt(Math.max(0, m.m2) / m.count);
     const values = this.values;
     if (values !== null && spec.quantiles.length > 0) {
-      // One sort of a copy for all percentiles; the buffer keeps arrival order
-      // so later adds fold exactly as they would have. Typed-array sort is
-      // numeric and native, Array#sort would call a comparator (a JS
-      // quicksort measured no faster at 60 values).
+      // Quickselect on a copy, lowest quantile first, each search starting at
+      // the previous rank: a few partial partitions instead of a full sort
+      // (half the cost at 60 values; comparison sorts are bound by branch
+      // mispredictions). The buffer keeps arrival order, so later adds fold
+      // exactly as they would have.
       const n = values.length;
       if (sortScratch.length < n) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
-      const sorted = sortScratch.subarray(0, n);
-      for (let i = 0; i < n; i++) sorted[i] = values[i] as number;
-      sorted.sort();
-      for (let i = 0; i < spec.quantiles.length; i++) {
-        out[spec.percentileKeys[i] as string] = sortedQuantile(sorted, n, spec.quantiles[i] as number);
+      if (answers.length < spec.quantiles.length) answers = new Float64Array(spec.quantiles.length);
+      const a = sortScratch;
+      for (let i = 0; i < n; i++) a[i] = values[i] as number;
+      let from = 0;
+      for (const k of spec.quantileOrder) {
+        // numpy 'linear', as sortedQuantile computes it.
+        const h = (n - 1) * (spec.quantiles[k] as number);
+        const lo = Math.floor(h);
+        select(a, from, n - 1, lo);
+        const below = a[lo] as number;
+        let above = below;
+        if (Math.ceil(h) !== lo) {
+          above = a[lo + 1] as number;
+          for (let i = lo + 2; i < n; i++) if ((a[i] as number) < above) above = a[i] as number;
+        }
+        answers[k] = below === above ? below : below + (h - lo) * (above - below);
+        from = lo;
       }
+      for (let i = 0; i < spec.quantiles.length; i++) out[spec.percentileKeys[i] as string] = answers[i] as number;
     } else if (this.sketch !== null) {
       for (let i = 0; i < spec.quantiles.length; i++) {
         out[spec.percentileKeys[i] as string] = this.sketch.quantile(spec.quantiles[i] as number);
@@ -332,3 +350,31 @@ export class MetricStats {
   }
 }
 
+/**
+ * Rearranges a[lo..hi] so that a[k] holds the value of rank k, with no larger
+ * value before it and no smaller one after (Hoare's quickselect, median-of-3
+ * pivot). The values are finite (add's contract), so `<` is a total order.
+ */
+function select(a: Float64Array, lo: number, hi: number, k: number): void {
+  while (lo < hi) {
+    const x = a[lo] as number;
+    const y = a[(lo + hi) >>> 1] as number;
+    const z = a[hi] as number;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = a[i] as number;
+        a[i++] = a[j] as number;
+        a[j--] = t;
+      }
+    }
+    // a[lo..j] ≤ pivot ≤ a[i..hi], and anything between j and i equals the pivot.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
