@@ -79,6 +79,18 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   readonly commitIntervalMs?: number;
   /** Per-partition fetch size. Default 1 MiB (kafkajs's default). */
   readonly maxBytesPerPartition?: number;
+  /**
+   * `acked` (default): acknowledged offsets are committed periodically and on stop.
+   * `manual`: acknowledgements only release backpressure; offsets are committed by
+   * `commitOffsets` alone (a checkpointing pipeline commits what its checkpoints cover).
+   */
+  readonly offsetCommits?: 'acked' | 'manual';
+  /**
+   * Where an assigned partition starts instead of its committed offset (the next
+   * offset to read), e.g. the position of a restored checkpoint; undefined keeps
+   * the committed offset.
+   */
+  readonly startOffset?: (topicPartition: TopicPartition) => string | undefined;
 }
 
 export interface KafkaSourceStats {
@@ -113,6 +125,8 @@ export interface KafkaSource {
   ack(record: TopicPartitionOffset): void;
   /** Commits the acknowledged offsets now (they are also committed periodically). */
   commit(): Promise<void>;
+  /** Commits exactly these offsets (each the next offset to read): the `manual` mode's commits. */
+  commitOffsets(offsets: readonly TopicPartitionOffset[]): Promise<void>;
   /**
    * Graceful stop: stops fetching, completes `records`, waits up to `drainTimeoutMs`
    * (default 5,000) for the records in flight to be acknowledged, commits, disconnects.
@@ -149,6 +163,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   if (!Number.isInteger(bufferSize) || bufferSize < 1) throw new Error(`kafkaSource: bufferSize must be a positive integer, got ${bufferSize}`);
   if (options.topics.length === 0) throw new Error('kafkaSource: no topics given');
   const resumeBelow = bufferSize / 2;
+  const manual = options.offsetCommits === 'manual';
   const topicList = options.topics.map((topic) => ({ topic }));
   const kafka = createKafka({ clientId: `stream-processor-${options.groupId}`, ...options });
 
@@ -191,6 +206,13 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       current,
     };
     assignment = current;
+    const s = session;
+    if (options.startOffset !== undefined && s !== undefined) {
+      for (const tp of current) {
+        const offset = options.startOffset(tp);
+        if (offset !== undefined) s.consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
+      }
+    }
     // kafkajs restarts every assigned partition at its committed offset after a join, so
     // the pending offsets of the old generation no longer describe what will be handed over.
     trackers = new Map();
@@ -198,6 +220,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   }
 
   async function commitNow(s: Session): Promise<void> {
+    if (manual) return;
     const batch: { tracker: PartitionOffsets; tp: TopicPartitionOffset }[] = [];
     for (const [key, tracker] of trackers) {
       const offset = tracker.toCommit();
@@ -357,6 +380,19 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       if (paused.value && inFlight < resumeBelow && session !== undefined && !session.stopped) resume(session);
     },
     commit: () => (session === undefined ? Promise.resolve() : commit(session)),
+    async commitOffsets(offsets) {
+      const s = session;
+      if (s === undefined || s.stopped || offsets.length === 0) return;
+      try {
+        await s.consumer.commitOffsets([...offsets]);
+        stats.commits++;
+      } catch (error) {
+        const type = (error as { type?: unknown }).type;
+        // A rebalance moved the partitions: the next checkpoint commits what this member still owns.
+        if (typeof type === 'string' && TRANSIENT_COMMIT_ERRORS.has(type)) return;
+        throw error;
+      }
+    },
     async stop(drainTimeoutMs = 5_000) {
       const s = session;
       if (s === undefined || s.shutdown !== undefined) return lastShutdown;

@@ -10,7 +10,7 @@ import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pip
 import { openStateStore, type StateStore } from '../state/index.js';
 import type { StreamElement } from '../stream/elements.js';
 import { JobStats } from './job-stats.js';
-import { LineOutputs, type JobOutputs } from './outputs.js';
+import { ChannelOutputs, type JobOutputs } from './outputs.js';
 import { parseLines } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
@@ -58,7 +58,7 @@ export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
   const { config, metrics, logger } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  const outputs = options.outputs ?? LineOutputs.open(config.sink, config.dead_letter);
+  const outputs = options.outputs ?? ChannelOutputs.open(config);
   const checkpointed = config.source.type === 'file' && config.state.backend === 'level';
   let store: StateStore | undefined;
   try {
@@ -137,8 +137,7 @@ async function runWithOutputs(
   }
   let lastBarrier = latest?.id ?? 0;
   let finalState: PipelineSnapshot | undefined;
-  options.onReady?.();
-  await runPipeline(
+  const done = runPipeline(
     records,
     {
       config,
@@ -164,6 +163,9 @@ async function runWithOutputs(
     },
     stopped.signal,
   );
+  // Subscribed (synchronously): state is restored, and input is read from the next tick on.
+  options.onReady?.();
+  await done;
   if (coordinator !== undefined && !stopped.signal.aborted) {
     // The input ended and every window fired: record that, so a restart does not redo the file.
     const watermark = Infinity;

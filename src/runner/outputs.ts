@@ -1,8 +1,8 @@
-import type { DeadLetterConfig, SinkConfig } from '../config/index.js';
+import type { DeadLetterConfig, ProcessorConfig, SinkConfig } from '../config/index.js';
 import { formatDeadLetter, formatWindowResult, toWindowOutput } from '../events/index.js';
-import { FileSink, type LineSink } from '../io/index.js';
+import { FileSink, fileSink, streamSink, type LineSink } from '../io/index.js';
+import { kafkaSink, type KafkaSink } from '../kafka/index.js';
 import type { FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
-import { openLineSink } from './line-sinks.js';
 
 /** A dead letter on its way out: DESIGN.md's `{"reason", "raw"}` plus context fields. */
 export interface DeadLetterOut {
@@ -25,23 +25,83 @@ export interface JobOutputs {
   /**
    * Cuts outputs back to positions a checkpoint recorded (outputs it does not
    * name start empty), so a restarted run neither tears nor repeats a line.
+   * Outputs that cannot be rewound (stdout, Kafka) are left alone.
    */
   rewindTo(positions: Readonly<Record<string, number>>): Promise<void>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** NDJSON outputs (file, stdout, stderr). */
-export class LineOutputs implements JobOutputs {
+/** One output stream of NDJSON lines: a line sink, or a Kafka topic (the line is the message value). */
+export interface OutputChannel {
+  write(line: string, key?: string): void;
+  readonly inFlight: number;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** File channels only: byte length and truncation, for exactly-once recovery. */
+  readonly file?: FileSink;
+}
+
+const lineChannel = (sink: LineSink): OutputChannel => ({
+  write: (line) => sink.write(line),
+  get inFlight() {
+    return sink.linesInFlight;
+  },
+  flush: () => sink.flush(),
+  close: () => sink.close(),
+  ...(sink instanceof FileSink ? { file: sink } : {}),
+});
+
+/**
+ * A Kafka topic as a channel. Sends run in the background; a failed send is kept
+ * and thrown by the next write and by `flush`, so it stops the job.
+ */
+function kafkaChannel(sink: KafkaSink): OutputChannel {
+  let failure: unknown;
+  const remember = (error: unknown): void => {
+    failure ??= error;
+  };
+  return {
+    write(line, key) {
+      if (failure !== undefined) throw failure;
+      sink.write({ key: key ?? null, value: line }).catch(remember);
+    },
+    get inFlight() {
+      return sink.inFlight;
+    },
+    async flush() {
+      await sink.flush().catch(remember);
+      if (failure !== undefined) throw failure;
+    },
+    close: () => sink.close(),
+  };
+}
+
+export function openChannel(target: SinkConfig | DeadLetterConfig, topic: string, config: ProcessorConfig): OutputChannel {
+  switch (target.type) {
+    case 'file':
+      return lineChannel(fileSink(target.path));
+    case 'stdout':
+      return lineChannel(streamSink(process.stdout));
+    case 'stderr':
+      return lineChannel(streamSink(process.stderr));
+    case 'kafka':
+      return kafkaChannel(kafkaSink({ brokers: config.kafka.consumer.bootstrap_servers, topic }));
+  }
+}
+
+/** Results and dead letters, each on its own channel. */
+export class ChannelOutputs implements JobOutputs {
   constructor(
-    readonly results: LineSink,
-    readonly deadLetters: LineSink,
+    readonly results: OutputChannel,
+    readonly deadLetters: OutputChannel,
   ) {}
 
-  static open(sink: SinkConfig, deadLetter: DeadLetterConfig): LineOutputs {
-    const results = openLineSink(sink);
+  /** The outputs `sink` and `dead_letter` name. */
+  static open(config: ProcessorConfig): ChannelOutputs {
+    const results = openChannel(config.sink, config.kafka.producer.result_topic, config);
     try {
-      return new LineOutputs(results, openLineSink(deadLetter));
+      return new ChannelOutputs(results, openChannel(config.dead_letter, config.kafka.producer.dead_letter_topic, config));
     } catch (error) {
       void results.close();
       throw error;
@@ -49,34 +109,35 @@ export class LineOutputs implements JobOutputs {
   }
 
   writeResult(result: FeedbackWindowResult, emittedAt: number): void {
-    this.results.write(formatWindowResult(toWindowOutput(result, emittedAt)));
+    // The Kafka message key is the joined key fields, so one key's results share a partition.
+    this.results.write(formatWindowResult(toWindowOutput(result, emittedAt)), result.key);
   }
 
   writeDeadLetter({ reason, raw, extra }: DeadLetterOut): void {
     this.deadLetters.write(formatDeadLetter(reason, raw, extra));
   }
 
+  get inFlight(): number {
+    return this.results.inFlight + this.deadLetters.inFlight;
+  }
+
   positions(): Record<string, number> {
     const positions: Record<string, number> = {};
-    if (this.results instanceof FileSink) positions['results'] = this.results.position();
-    if (this.deadLetters instanceof FileSink) positions['dead_letter'] = this.deadLetters.position();
+    if (this.results.file !== undefined) positions['results'] = this.results.file.position();
+    if (this.deadLetters.file !== undefined) positions['dead_letter'] = this.deadLetters.file.position();
     return positions;
   }
 
   async rewindTo(positions: Readonly<Record<string, number>>): Promise<void> {
-    if (this.results instanceof FileSink) await this.results.truncateTo(positions['results'] ?? 0);
-    if (this.deadLetters instanceof FileSink) await this.deadLetters.truncateTo(positions['dead_letter'] ?? 0);
-  }
-
-  get inFlight(): number {
-    return this.results.linesInFlight + this.deadLetters.linesInFlight;
+    await this.results.file?.truncateTo(positions['results'] ?? 0);
+    await this.deadLetters.file?.truncateTo(positions['dead_letter'] ?? 0);
   }
 
   async flush(): Promise<void> {
     await Promise.all([this.results.flush(), this.deadLetters.flush()]);
   }
 
-  /** Closes both sinks even if one fails, then reports the first failure. */
+  /** Closes both channels even if one fails, then reports the first failure. */
   async close(): Promise<void> {
     const outcomes = await Promise.allSettled([this.results.close(), this.deadLetters.close()]);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');

@@ -63,6 +63,7 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
       signal: options.signal,
       onReady: () => {
         health = { ready: true };
+        logger.info({ windows: windows?.openWindows ?? 0, sinceStartMs: Math.round(performance.now()) }, 'ready: state restored, reading input');
       },
       hooks: {
         onWindowState: (state) => {

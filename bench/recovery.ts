@@ -1,0 +1,143 @@
+/**
+ * Recovery benchmark (issue 4): prints one JSON object. With 100,000 open windows
+ * (every aggregation incl. percentiles, 4 metrics, 50 events each):
+ *   checkpoint_ms     one checkpoint: encode the window state at the barrier + the atomic LevelDB batch
+ *   checkpoint_bytes  its size
+ *   recovery_ms       a fresh `stream-processor` process, from its start to "ready" (state restored, about to read)
+ *   throughput_drop   engine throughput lost with a checkpoint every second versus none (file job, level state)
+ * Run: npm run bench:recovery
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Subject } from 'rxjs';
+import { aggregate, type AggregateState } from '../operators/aggregate.js';
+import { tumblingWindow } from '../operators/tumblingWindow.js';
+import { encodePipelineState } from '../src/checkpoint/pipeline-codec.js';
+import { parseConfig, type ProcessorConfig } from '../src/config/index.js';
+import type { FeedbackEvent } from '../src/events/index.js';
+import { feedbackMetrics, type FeedbackAccumulator, type FeedbackResult } from '../src/pipeline/feedback-pipeline.js';
+import { withKeyFields } from '../src/pipeline/keyed-aggregator.js';
+import { runLineJob } from '../src/runner/file-job.js';
+import { openStateStore } from '../src/state/index.js';
+import type { StreamElement } from '../src/stream/elements.js';
+import { benchEvents } from './events.js';
+
+const WINDOWS = 100_000;
+const VALUES = 50;
+const dir = mkdtempSync(join(tmpdir(), 'bench-recovery-'));
+
+const config = (overrides: Record<string, unknown>): ProcessorConfig =>
+  parseConfig(
+    {
+      processor: {
+        source: { type: 'file', path: join(dir, 'in.ndjson') },
+        sink: { type: 'file', path: join(dir, 'out.ndjson') },
+        dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') },
+        state: { backend: 'level', path: join(dir, 'state') },
+        windows: { default_type: 'tumbling', tumbling: { size_secs: 3600, allowed_lateness_secs: 0 } },
+        metrics: { port: 0 },
+        log: { level: 'info' },
+        ...overrides,
+      },
+    },
+    {},
+  );
+
+/** 100,000 windows (one per key) of 50 events each, held by a live `aggregate`. */
+function openWindows(cfg: ProcessorConfig): AggregateState<FeedbackAccumulator, FeedbackResult> {
+  const input = new Subject<StreamElement<FeedbackEvent>>();
+  let state: AggregateState<FeedbackAccumulator, FeedbackResult> | undefined;
+  input
+    .pipe(
+      tumblingWindow({ sizeMs: 3_600_000 }),
+      aggregate({ aggregator: withKeyFields(feedbackMetrics(cfg), ['model']), onState: (s) => (state = s) }),
+    )
+    .subscribe();
+  const events = benchEvents({ count: VALUES, keys: 1, disorderMs: 0, startMs: Date.UTC(2026, 10, 26, 10) });
+  for (let k = 0; k < WINDOWS; k++) {
+    const model = `model-${k}`;
+    for (const e of events) input.next({ ...e, key: model, value: { ...e.value, model } });
+  }
+  return state!;
+}
+
+async function checkpointFigures(cfg: ProcessorConfig): Promise<{ checkpoint_ms: number; checkpoint_bytes: number }> {
+  const state = openWindows(cfg);
+  const store = await openStateStore(cfg.state);
+  const metrics = feedbackMetrics(cfg);
+  const times: number[] = [];
+  let bytes = 0;
+  for (let id = 1; id <= 3; id++) {
+    const t0 = performance.now();
+    const encoded = encodePipelineState(
+      { watermarks: { watermark: -Infinity, partitions: [{ partition: 0, maxEventTime: Date.UTC(2026, 10, 26, 10) }] }, windows: state.snapshot() },
+      metrics,
+    );
+    await store.writeCheckpoint({ id, createdAt: Date.now(), positions: { 0: '0' }, sinks: {}, ...encoded });
+    times.push(performance.now() - t0);
+    bytes = Object.values(encoded.operators).reduce((n, b) => n + b.byteLength, 0);
+  }
+  await store.close();
+  return { checkpoint_ms: Math.round(Math.min(...times.slice(1)) * 10) / 10, checkpoint_bytes: bytes };
+}
+
+/** Spawns the CLI on the stored checkpoint and times its start up to the "ready" log line. */
+function recoveryMs(configPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let text = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const line = text.split('\n').find((l) => l.includes('"ready: state restored'));
+      if (line !== undefined) {
+        const windows = (JSON.parse(line) as { windows: number }).windows;
+        if (windows !== WINDOWS) reject(new Error(`restored ${windows} windows`));
+        resolve(performance.now() - started);
+        child.kill('SIGKILL');
+      }
+    });
+    child.once('exit', () => reject(new Error(`exited before ready:\n${text}`)));
+  });
+}
+
+async function throughputDrop(): Promise<number> {
+  const events = benchEvents({ count: 2_000_000, keys: WINDOWS, disorderMs: 5_000, spacingMs: 1 });
+  writeFileSync(join(dir, 'in.ndjson'), events.map((e) => JSON.stringify(e.value)).join('\n') + '\n');
+  const rate = async (overrides: Record<string, unknown>): Promise<number> => {
+    rmSync(join(dir, 'state'), { recursive: true, force: true });
+    const summary = await runLineJob({ config: config(overrides) });
+    return summary.recordsIn / (summary.durationMs / 1000);
+  };
+  const without: number[] = [];
+  const withCheckpoints: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    without.push(await rate({ state: { backend: 'memory' } }));
+    withCheckpoints.push(await rate({ checkpoint_interval_secs: 1 }));
+  }
+  return 1 - Math.max(...withCheckpoints) / Math.max(...without);
+}
+
+try {
+  const cfg = config({});
+  const figures = await checkpointFigures(cfg);
+  writeFileSync(join(dir, 'in.ndjson'), '');
+  const configPath = join(dir, 'recovery.yaml');
+  writeFileSync(configPath, JSON.stringify({ processor: { ...JSON.parse(JSON.stringify(cfg)), kafka: undefined } }));
+  const recoveries: number[] = [];
+  for (let i = 0; i < 3; i++) recoveries.push(await recoveryMs(configPath));
+  const drop = await throughputDrop();
+  console.log(
+    JSON.stringify({
+      windows: WINDOWS,
+      values_per_window: VALUES,
+      ...figures,
+      recovery_ms: Math.round(Math.min(...recoveries)),
+      throughput_drop: Math.round(drop * 1000) / 1000,
+    }),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
