@@ -11,6 +11,7 @@ import {
 } from '../observability/index.js';
 import type { FeedbackAccumulator, FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { runLineJob, type JobSummary } from '../runner/file-job.js';
+import { runKafkaJob } from '../runner/kafka-job.js';
 import { toWindowOutput } from '../events/index.js';
 
 export interface ServiceOptions {
@@ -50,27 +51,25 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
   const refresh = setIntervalUnref(() => {
     if (windows !== undefined) metrics.windowsOpen.set(windows.openWindows);
   }, 1000);
+  const hooks = {
+    onWindowState: (state: AggregateState<FeedbackAccumulator, FeedbackResult>) => {
+      windows = state;
+    },
+  };
+  const onReady = (): void => {
+    health = { ready: true };
+    logger.info({ windows: windows?.openWindows ?? 0, sinceStartMs: Math.round(performance.now()) }, 'ready: state restored, reading input');
+  };
   try {
-    if (config.source.type === 'kafka') throw new Error('the Kafka source is not wired into the service yet');
+    health = { ready: false, reason: config.source.type === 'kafka' ? 'restoring state, waiting for partitions' : 'restoring state' };
+    if (config.source.type === 'kafka') {
+      const summary = await runKafkaJob({ config, metrics, logger, signal: options.signal, hooks, onReady });
+      logger.info(summary, 'stopped');
+      return summary;
+    }
     const progress =
       config.source.type === 'file' ? createProgressReporter({ totalBytes: statSync(config.source.path).size }) : undefined;
-    health = { ready: false, reason: 'restoring state' };
-    const summary = await runLineJob({
-      config,
-      metrics,
-      logger,
-      progress,
-      signal: options.signal,
-      onReady: () => {
-        health = { ready: true };
-        logger.info({ windows: windows?.openWindows ?? 0, sinceStartMs: Math.round(performance.now()) }, 'ready: state restored, reading input');
-      },
-      hooks: {
-        onWindowState: (state) => {
-          windows = state;
-        },
-      },
-    });
+    const summary = await runLineJob({ config, metrics, logger, progress, signal: options.signal, onReady, hooks });
     if (windows !== undefined) metrics.windowsOpen.set(windows.openWindows);
     progress?.finish({ ...summary, seconds: summary.durationMs / 1000 });
     logger.info(summary, 'job finished');

@@ -30,3 +30,44 @@ export async function committedTotal(groupId: string, topic: string): Promise<nu
     await admin.disconnect();
   }
 }
+
+/** Produces `messages` to `topic` in batches (acks from all replicas). */
+export async function produce(topic: string, messages: { key?: string | null; value: string; partition?: number }[]): Promise<void> {
+  const producer = rawKafka().producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 2_000) {
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2_000) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Every message value of `topic` up to its current end, in partition order. */
+export async function readAll(topic: string): Promise<{ key: string | null; value: string; partition: number }[]> {
+  const kafka = rawKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const remaining = new Map(ends.filter((p) => Number(p.high) > 0).map((p) => [p.partition, Number(p.high)]));
+  const out: { key: string | null; value: string; partition: number }[] = [];
+  if (remaining.size === 0) return out;
+  const consumer = kafka.consumer({ groupId: unique('read-all'), maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await new Promise<void>((resolve, reject) => {
+    consumer
+      .run({
+        eachMessage: async ({ partition, message }) => {
+          out.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', partition });
+          if (Number(message.offset) + 1 >= (remaining.get(partition) ?? 0)) remaining.delete(partition);
+          if (remaining.size === 0) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  return out;
+}

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../scripts/generate-sample.js';
 import { parseConfig } from '../../src/config/index.js';
 import { runLineJob } from '../../src/runner/file-job.js';
-import { exactPercentile, runOracle, statsOf, type OracleEvent, type OracleWindowing } from '../support/oracle.js';
+import { exactPercentile, isoTime, runOracle, statsOf, type OracleEvent, type OracleWindowing } from '../support/oracle.js';
 
 interface OutputLine {
   key: Record<string, string | null>;
@@ -35,14 +35,6 @@ function toOracleEvent(line: string, keyFields: string[]): OracleEvent | undefin
   if (Object.values(metrics).some((v) => v !== null && typeof v !== 'number')) return undefined;
   const key = keyFields.map((f) => (event[f] === undefined || event[f] === null ? '' : String(event[f]))).join('|');
   return { key, timestamp: ts, metrics: metrics as Record<string, number | null> };
-}
-
-/** ISO-8601 with a real calendar date (Date.parse rolls 2026-11-31 over to December). */
-function isoTime(text: string): number {
-  const match = /^(\d{4})-(\d{2})-(\d{2})T/.exec(text);
-  const ms = Date.parse(text);
-  if (match === null || !Number.isFinite(ms)) return NaN;
-  return new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!)).getUTCDate() === +match[3]! ? ms : NaN;
 }
 
 const cases: { name: string; windows: Record<string, unknown>; windowing: OracleWindowing; lateness: number; keyFields: string[] }[] = [

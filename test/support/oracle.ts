@@ -123,3 +123,11 @@ export function statsOf(values: number[]): OracleStats {
   const variance = values.reduce((a, v) => a + (v - avg) ** 2, 0) / values.length;
   return { count: values.length, sum, avg, min: sorted[0]!, max: sorted[sorted.length - 1]!, stddev: Math.sqrt(variance), sorted };
 }
+
+/** ISO-8601 with a real calendar date (Date.parse rolls 2026-11-31 over to December). */
+export function isoTime(text: string): number {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T/.exec(text);
+  const ms = Date.parse(text);
+  if (match === null || !Number.isFinite(ms)) return NaN;
+  return new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!)).getUTCDate() === +match[3]! ? ms : NaN;
+}
