@@ -30,6 +30,8 @@ export interface KafkaJobOptions {
   readonly onAssignment?: (change: AssignmentChange) => void;
   /** The running source, for observation (tests read its backpressure statistics). */
   readonly onSource?: (source: KafkaSource) => void;
+  /** Processing latency of each result in ms, once acknowledged (benchmarks). */
+  readonly onLatency?: (ms: number) => void;
 }
 
 /**
@@ -113,10 +115,24 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
 
     const parser = createEventParser({ timeField: config.event.time_field, keyFields: config.event.key_fields, metricFields: config.event.metric_fields });
     const topicIndex = new Map(topics.map((topic, i) => [topic, i]));
+    // Processing latency of a result: from the hand-over of the record that made it
+    // (the one that moved the watermark past the window's end) to the broker's ack.
+    let handedOverAt = 0;
+    const onResult = (_result: unknown, acknowledged: Promise<void> | undefined): void => {
+      const from = handedOverAt;
+      const observe = (): void => {
+        const ms = performance.now() - from;
+        metrics?.processingLatency.observe(ms / 1000);
+        options.onLatency?.(ms);
+      };
+      if (acknowledged === undefined) observe();
+      else acknowledged.then(observe, () => undefined);
+    };
     const acknowledge = releaseWhenFlushed(outputs, config.buffer_size, (r: KafkaRecord) => source.ack(r));
     let records = new Observable<StreamElement<FeedbackEvent>>((subscriber) =>
       source.records.subscribe({
         next: (message) => {
+          handedOverAt = performance.now();
           stats.recordsIn++;
           const parsed = parser(message.value, { partition: (topicIndex.get(message.topic) ?? 0) * PARTITIONS_PER_TOPIC + message.partition, offset: message.offset });
           nextOffsets[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
@@ -168,6 +184,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
             onBarrier: coordinator && ((id, snapshot) => coordinator.snapshot(id, encodePipelineState(snapshot, metricsAggregator))),
           },
           onBarrier: (barrier) => coordinator?.barrierAtSink(barrier),
+          onResult,
         },
         stopped.signal,
       );

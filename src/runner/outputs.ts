@@ -16,7 +16,8 @@ export interface DeadLetterOut {
  * (the pipeline is synchronous); `flush` waits until everything written is safe.
  */
 export interface JobOutputs {
-  writeResult(result: FeedbackWindowResult, emittedAt: number): void;
+  /** Writes a result; for outputs that acknowledge each message (Kafka), the promise of that acknowledgement. */
+  writeResult(result: FeedbackWindowResult, emittedAt: number): Promise<void> | undefined;
   writeDeadLetter(deadLetter: DeadLetterOut): void;
   /** Records written but not yet acknowledged: what backpressure watches. */
   readonly inFlight: number;
@@ -34,7 +35,8 @@ export interface JobOutputs {
 
 /** One output stream of NDJSON lines: a line sink, or a Kafka topic (the line is the message value). */
 export interface OutputChannel {
-  write(line: string, key?: string): void;
+  /** Buffers the line; a Kafka channel returns the promise of the broker's acknowledgement. */
+  write(line: string, key?: string): Promise<void> | undefined;
   readonly inFlight: number;
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -43,7 +45,10 @@ export interface OutputChannel {
 }
 
 const lineChannel = (sink: LineSink): OutputChannel => ({
-  write: (line) => sink.write(line),
+  write: (line) => {
+    sink.write(line);
+    return undefined;
+  },
   get inFlight() {
     return sink.linesInFlight;
   },
@@ -64,7 +69,9 @@ function kafkaChannel(sink: KafkaSink): OutputChannel {
   return {
     write(line, key) {
       if (failure !== undefined) throw failure;
-      sink.write({ key: key ?? null, value: line }).catch(remember);
+      const acked = sink.write({ key: key ?? null, value: line });
+      acked.catch(remember);
+      return acked;
     },
     get inFlight() {
       return sink.inFlight;
@@ -108,9 +115,9 @@ export class ChannelOutputs implements JobOutputs {
     }
   }
 
-  writeResult(result: FeedbackWindowResult, emittedAt: number): void {
+  writeResult(result: FeedbackWindowResult, emittedAt: number): Promise<void> | undefined {
     // The Kafka message key is the joined key fields, so one key's results share a partition.
-    this.results.write(formatWindowResult(toWindowOutput(result, emittedAt)), result.key);
+    return this.results.write(formatWindowResult(toWindowOutput(result, emittedAt)), result.key);
   }
 
   writeDeadLetter({ reason, raw, extra }: DeadLetterOut): void {

@@ -15,8 +15,8 @@ export interface PipelineRunOptions {
   /** Wall clock for `emitted_at`. Default `Date.now`. */
   readonly now?: () => number;
   readonly hooks?: Omit<FeedbackPipelineHooks, 'late'>;
-  /** Called after each result is written (e.g. to measure its latency once the sink acknowledges it). */
-  readonly onResult?: (result: FeedbackWindowResult) => void;
+  /** Called after each result is written, with the output's acknowledgement where it gives one. */
+  readonly onResult?: (result: FeedbackWindowResult, acknowledged: Promise<void> | undefined) => void;
   /** Called with each barrier once every element before it has been written to the outputs. */
   readonly onBarrier?: (barrier: Barrier) => void;
 }
@@ -43,8 +43,7 @@ export function runPipeline(records: Observable<StreamElement<FeedbackEvent>>, o
           case 'record':
             stats.windowsEmitted++;
             if (element.value.revision > 0) stats.updates++;
-            outputs.writeResult(element.value, now());
-            options.onResult?.(element.value);
+            options.onResult?.(element.value, outputs.writeResult(element.value, now()));
             break;
           case 'watermark':
             metrics?.observeWatermark(element.time);
