@@ -43,7 +43,8 @@ export function runPipeline(records: Observable<StreamElement<FeedbackEvent>>, o
           case 'record':
             stats.windowsEmitted++;
             if (element.value.revision > 0) stats.updates++;
-            options.onResult?.(element.value, outputs.writeResult(element.value, now()));
+            const acknowledged = outputs.writeResult(element.value, now());
+            options.onResult?.(element.value, acknowledged);
             break;
           case 'watermark':
             metrics?.observeWatermark(element.time);
