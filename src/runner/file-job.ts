@@ -1,4 +1,4 @@
-import { Subject, type Observable } from 'rxjs';
+import { Subject, takeUntil, type Observable } from 'rxjs';
 import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
@@ -103,15 +103,23 @@ async function runWithOutputs(
   };
   const backpressure = () => (outputs.inFlight > config.buffer_size ? outputs.flush() : undefined);
 
-  // A stop first injects a final barrier, then ends the pipeline.
+  // A stop with durable state injects a final barrier, then ends the pipeline: open
+  // windows live on in that checkpoint. Without durable state (memory, stdin) nothing
+  // would keep them, so a stop ends the input instead and every window is flushed.
   const stopBarrier = new Subject<void>();
   const stopped = new AbortController();
+  const endOfInput = new Subject<void>();
   options.signal?.addEventListener('abort', () => {
+    if (coordinator === undefined) {
+      endOfInput.next();
+      return;
+    }
     stopBarrier.next();
     stopped.abort();
   }, { once: true });
 
   let records: Observable<StreamElement<FeedbackEvent>> = lineSource(config, resumedFrom, backpressure).pipe(
+    takeUntil(endOfInput),
     parseLines(
       parse,
       (deadLetter) => {
