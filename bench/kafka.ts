@@ -1,0 +1,257 @@
+/**
+ * Kafka benchmark (issue 3): prints one JSON object. Needs the local broker (`npm run kafka:up`).
+ *   raw_consume_events_per_sec  a bare kafkajs consumer (eachBatch, JSON.parse, discard) over the preloaded topic
+ *   events_per_sec              runKafkaJob over the same topic, Kafka to Kafka, 60 s tumbling windows with
+ *                               every aggregation: from the job's start until every message is handed over
+ *                               and processed (acknowledged to the source)
+ *   ratio                       the second over the first
+ *   p50/p99_latency_ms          processing latency (hand-over of the record that moved the watermark past a
+ *                               window's end → broker ack of that window's result) while a separate process
+ *                               produces wall-clock-timed events at half of events_per_sec (1 s windows)
+ * Rates are medians of RUNS interleaved runs (raw, job, raw, job, …) over one preload of 1,000,000 events.
+ * Run: npm run bench:kafka
+ */
+import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
+import { parseConfig, type ProcessorConfig } from '../src/config/index.js';
+import { ensureTopics, type KafkaSource } from '../src/kafka/index.js';
+import { runKafkaJob } from '../src/runner/kafka-job.js';
+import { benchEvents, prng } from './events.js';
+
+const EVENTS = 1_000_000;
+const KEYS = 1_000;
+const PARTITIONS = 4;
+const DISORDER_MS = 5_000;
+const RUNS = 3;
+const CHUNK = 100_000;
+const LATENCY_SECS = 20;
+/** Latencies of the first seconds (JIT warm-up, the first windows) are left out. */
+const LATENCY_WARMUP_SECS = 4;
+const BROKERS = process.env['PROCESSOR_KAFKA_BROKERS'] ?? '127.0.0.1:9092';
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const runId = randomUUID().slice(0, 8);
+const name = (what: string): string => `bench-kafka-${what}-${runId}`;
+const kafka = (): Kafka => new Kafka({ clientId: 'bench-kafka', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The load generator of the latency phase runs in its own process, so that producing does not share the job's event loop. */
+if (process.argv[2] === '--load-producer') {
+  await loadProducer(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]));
+  process.exit(0);
+}
+
+const created: string[] = [];
+async function topic(what: string): Promise<string> {
+  const t = name(what);
+  await ensureTopics({ brokers: BROKERS }, [{ topic: t, numPartitions: PARTITIONS }]);
+  created.push(t);
+  return t;
+}
+
+/** Preloads the events in chunks (bounded memory), keyed by model: acks 1, no compression, several large sends in flight. */
+async function preload(input: string): Promise<number> {
+  const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const t0 = performance.now();
+  try {
+    for (let c = 0; c < EVENTS / CHUNK; c++) {
+      const records = benchEvents({ count: CHUNK, keys: KEYS, disorderMs: DISORDER_MS, startMs: Date.UTC(2026, 10, 26, 10) + c * CHUNK, seed: 42 + c });
+      const messages: Message[] = records.map((r, i) => ({ key: r.key!, value: JSON.stringify({ ...r.value, event_id: `e-${c * CHUNK + i}` }) }));
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < messages.length; i += 10_000) {
+        sends.push(producer.send({ topic: input, acks: 1, compression: CompressionTypes.None, messages: messages.slice(i, i + 10_000) }));
+      }
+      await Promise.all(sends);
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return EVENTS / ((performance.now() - t0) / 1000);
+}
+
+/** A bare kafkajs consumer: parse every message and drop it. Timed from connect to the last message. */
+async function rawConsume(input: string): Promise<number> {
+  const consumer = kafka().consumer({ groupId: name(`raw-${randomUUID().slice(0, 4)}`), maxWaitTimeInMs: 100 });
+  const t0 = performance.now();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [input], fromBeginning: true });
+  let count = 0;
+  let parsedBytes = 0;
+  const elapsed = await new Promise<number>((resolve, reject) => {
+    consumer
+      .run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const message of batch.messages) {
+            // Keep the parse observable so it cannot be optimised away.
+            parsedBytes += (JSON.parse(message.value!.toString('utf8')) as { model: string }).model.length;
+          }
+          count += batch.messages.length;
+          if (count >= EVENTS) resolve(performance.now() - t0);
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  if (parsedBytes === 0) throw new Error('nothing parsed');
+  return EVENTS / (elapsed / 1000);
+}
+
+function jobConfig(input: string, output: string, deadLetters: string, windowSecs: number, outOfOrdernessSecs: number): ProcessorConfig {
+  const config = parseConfig(
+    {
+      processor: {
+        source: { type: 'kafka' },
+        sink: { type: 'kafka' },
+        dead_letter: { type: 'kafka' },
+        state: { backend: 'memory' },
+        windows: { default_type: 'tumbling', tumbling: { size_secs: windowSecs, allowed_lateness_secs: 0 } },
+        watermark: { max_out_of_orderness_secs: Math.ceil(outOfOrdernessSecs), idle_timeout_secs: 60 },
+        aggregation: { enabled: ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'], percentiles: [50, 95, 99] },
+        metrics: { port: 0 },
+        log: { level: 'silent' },
+        kafka: {
+          consumer: { bootstrap_servers: BROKERS, group_id: name(`job-${randomUUID().slice(0, 4)}`), topics: [input] },
+          producer: { result_topic: output, dead_letter_topic: deadLetters },
+        },
+      },
+    },
+    {},
+  );
+  // The config takes whole seconds; the latency phase wants a sub-second bound (the pipeline multiplies by 1,000).
+  return { ...config, watermark: { ...config.watermark, max_out_of_orderness_secs: outOfOrdernessSecs } };
+}
+
+/** runKafkaJob over the preloaded topic, timed from its start until every message is handed over and acknowledged. */
+async function jobThroughput(input: string, output: string, deadLetters: string): Promise<number> {
+  const stop = new AbortController();
+  let source: KafkaSource | undefined;
+  const t0 = performance.now();
+  const job = runKafkaJob({ config: jobConfig(input, output, deadLetters, 60, DISORDER_MS / 1000), signal: stop.signal, onSource: (s) => (source = s) });
+  const failed = job.then(() => Promise.reject(new Error('job ended early')));
+  const done = new Promise<number>((resolve) => {
+    const poll = setInterval(() => {
+      const stats = source?.stats();
+      if (stats !== undefined && stats.handedOver >= EVENTS && stats.acked >= EVENTS) {
+        clearInterval(poll);
+        resolve(performance.now() - t0);
+      }
+    }, 5);
+  });
+  const elapsed = await Promise.race([done, failed]);
+  stop.abort();
+  await job;
+  return EVENTS / (elapsed / 1000);
+}
+
+/** The job on 1 s windows while a child process produces wall-clock events at `rate`; the latency of each result. */
+async function latencies(rate: number, input: string, output: string, deadLetters: string): Promise<{ values: number[]; produced: number }> {
+  const stop = new AbortController();
+  const values: number[] = [];
+  let collecting = false;
+  let ready = false;
+  const job = runKafkaJob({
+    config: jobConfig(input, output, deadLetters, 1, 0.1),
+    signal: stop.signal,
+    onReady: () => (ready = true),
+    onLatency: (ms) => {
+      if (collecting) values.push(ms);
+    },
+  });
+  while (!ready) await sleep(10);
+  const child = fork(fileURLToPath(import.meta.url), ['--load-producer', input, String(Math.round(rate)), String(LATENCY_SECS)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  let produced = 0;
+  child.stdout!.on('data', (chunk: Buffer) => (produced = Number(chunk.toString().trim().split('\n').pop())));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  setTimeout(() => (collecting = true), LATENCY_WARMUP_SECS * 1000);
+  const code = await exited;
+  collecting = false;
+  stop.abort();
+  await job;
+  if (code !== 0) throw new Error(`load producer exited with ${code}`);
+  return { values, produced };
+}
+
+/** Child process: `rate` events/s for `secs` seconds, event time = wall-clock time, keyed by model; prints the count. */
+async function loadProducer(input: string, rate: number, secs: number): Promise<void> {
+  const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const random = prng(7);
+  const models = Array.from({ length: KEYS }, (_, i) => `model-${i}`);
+  const event = (i: number, now: number): Message => {
+    const model = models[Math.floor(random() * KEYS)]!;
+    const tokens = 50 + Math.floor(random() * 1500);
+    const metrics: Record<string, number> = {
+      latency_ms: Math.round(Math.exp(6.2 + 0.6 * (random() + random() + random() - 1.5)) * 10) / 10,
+      cost_usd: Math.round(tokens * 4e-6 * 1e6) / 1e6,
+      tokens,
+    };
+    if (random() < 0.3) metrics['rating'] = 1 + Math.floor(random() * 5);
+    const value = { event_id: `l-${i}`, timestamp: new Date(now).toISOString(), event_type: 'inference', model, variant: random() < 0.5 ? 'a' : 'b', metrics };
+    return { key: model, value: JSON.stringify(value) };
+  };
+  const t0 = Date.now();
+  let sent = 0;
+  // Every 5 ms, send what the rate owes so far (one send at a time; a slow send is caught up by the next).
+  while (Date.now() - t0 < secs * 1000) {
+    const now = Date.now();
+    const due = Math.floor(((now - t0) / 1000) * rate) - sent;
+    if (due > 0) {
+      const messages = Array.from({ length: due }, (_, k) => event(sent + k, now));
+      await producer.send({ topic: input, acks: 1, compression: CompressionTypes.None, messages });
+      sent += due;
+    }
+    await sleep(5);
+  }
+  await producer.disconnect();
+  process.stdout.write(`${sent}\n`);
+}
+
+const percentile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))]!;
+const round = (x: number, digits = 0): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+try {
+  const input = await topic('events');
+  const preloadRate = await preload(input);
+  const raw: number[] = [];
+  const job: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    raw.push(await rawConsume(input));
+    job.push(await jobThroughput(input, await topic(`results-${i}`), await topic(`dlq-${i}`)));
+  }
+  const rawRate = median(raw);
+  const jobRate = median(job);
+  const latencyRate = jobRate / 2;
+  const { values, produced } = await latencies(latencyRate, await topic('live'), await topic('live-results'), await topic('live-dlq'));
+  if (values.length === 0) throw new Error('no window results in the latency phase');
+  const sorted = values.sort((a, b) => a - b);
+  console.log(
+    JSON.stringify({
+      events: EVENTS,
+      partitions: PARTITIONS,
+      keys: KEYS,
+      preload_events_per_sec: Math.round(preloadRate),
+      raw_consume_events_per_sec: Math.round(rawRate),
+      events_per_sec: Math.round(jobRate),
+      ratio: round(jobRate / rawRate, 2),
+      p50_latency_ms: round(percentile(sorted, 50), 2),
+      p99_latency_ms: round(percentile(sorted, 99), 2),
+      latency_rate_events_per_sec: Math.round(produced / LATENCY_SECS),
+      latency_results: sorted.length,
+      raw_runs: raw.map((x) => Math.round(x)),
+      job_runs: job.map((x) => Math.round(x)),
+    }),
+  );
+} finally {
+  // The bench's topics hold ~250 MB; drop them rather than fill the broker's disk run after run.
+  const admin = kafka().admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: created }).catch(() => undefined);
+  await admin.disconnect();
+}
