@@ -116,7 +116,7 @@ const QS = [0.5, 0.95, 0.99];
 /** What one (window, metric) really holds: all statistics plus the chosen sketch. */
 const allAggregations = new StatsSpec();
 const metricStats: Candidate = candidate({
-  name: 'MetricStats, all aggregations (stats + BufferedDigest)',
+  name: 'MetricStats, all aggregations (own exact buffer ≤256, then running stats + BufferedDigest)',
   maxN: 0,
   create: () => new MetricStats(allAggregations),
   add: (s, x) => s.add(x),

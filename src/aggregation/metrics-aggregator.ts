@@ -80,7 +80,6 @@ export function metricsAggregator<T extends MetricsInput = MetricsInput>(options
   const transitions = new Map<readonly string[], Map<string, readonly string[]>>();
   const NO_FIELDS: readonly string[] = [];
   const MAX_SHARED_LISTS = 1024;
-
   let sharedLists = 0;
 
   const appended = (fields: readonly string[], field: string): readonly string[] => {
