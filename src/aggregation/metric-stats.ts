@@ -100,7 +100,7 @@ let answers = new Float64Array(8);
  * With percentiles on and a sketch codec that is exact up to a limit, a
  * MetricStats is one object holding a plain array of its values up to that
  * limit: `add` is a push, and the statistics are folded (same Welford steps,
- * same order, so bit-identical) and percentiles sorted only when asked for.
+ * same order, so bit-identical) and percentiles selected only when asked for.
  * Most windows never pass the limit, so they never create a sketch and never
  * touch the running statistics per value: fewer objects per window and one
  * memory location written per value, which is what the engine is bound by
