@@ -138,6 +138,12 @@ export interface KafkaSource {
 const DEFAULT_BUFFER_SIZE = 10_000;
 /** How often a batch loop calls kafkajs `heartbeat()` (which sends one only when due). */
 const HEARTBEAT_CHECK_MS = 500;
+/**
+ * How long a batch loop hands over records before it lets I/O run (a `setImmediate`
+ * turn, a few µs): bounds how long a result waits behind the rest of its batch.
+ */
+const YIELD_EVERY_MS = 1;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Commit errors after which the next periodic commit simply tries again. */
 const TRANSIENT_COMMIT_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS']);
@@ -305,17 +311,36 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
 
     const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
       const { topic, partition } = batch;
-      const key = tpKey(topic, partition);
-      let tracker = trackers.get(key);
-      if (tracker === undefined) trackers.set(key, (tracker = new PartitionOffsets()));
+      // Manual commits never read the trackers: skip their per-record Map work.
+      let tracker: PartitionOffsets | undefined;
+      if (!manual) {
+        const key = tpKey(topic, partition);
+        tracker = trackers.get(key);
+        if (tracker === undefined) trackers.set(key, (tracker = new PartitionOffsets()));
+      }
+      // kafkajs's resolveOffset parses the offset into a Long on every call, and isStale
+      // JSON-encodes a key: per record they cost more than the hand-over itself. Between
+      // two awaits nothing can seek or stop the consumer (downstream work is synchronous),
+      // so resolve the last handed-over offset before each await and on the way out, and
+      // ask isRunning/isStale only after an await.
+      let unresolved: string | undefined;
+      const resolveHandedOver = (): void => {
+        if (unresolved === undefined) return;
+        resolveOffset(unresolved);
+        unresolved = undefined;
+      };
+      if (!isRunning() || isStale()) return;
       let lastHeartbeat = Date.now();
-      for (const message of batch.messages) {
-        if (s.stopped || !isRunning() || isStale()) return;
+      let lastYield = lastHeartbeat;
+      const messages = batch.messages;
+      for (let i = 0; i < messages.length; i++) {
+        if (s.stopped) break;
         if (inFlight >= bufferSize) {
           // Unhanded messages stay unresolved, so the fetch after `resume` starts at them.
           pause(s);
-          return;
+          break;
         }
+        const message = messages[i]!;
         const value = message.value === null ? '' : message.value.toString('utf8');
         const timestamp = Number(message.timestamp);
         const { offset } = message;
@@ -323,19 +348,29 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
           message.key === null
             ? { kind: 'record', value, timestamp, topic, partition, offset }
             : { kind: 'record', value, timestamp, key: message.key.toString('utf8'), topic, partition, offset };
-        tracker.handOver(offset);
-        resolveOffset(offset);
+        tracker?.handOver(offset);
+        unresolved = offset;
         inFlight++;
         stats.handedOver++;
         if (inFlight > stats.maxInFlight) stats.maxInFlight = inFlight;
         subscriber.next(record);
         const now = Date.now();
-        if (now - lastHeartbeat >= HEARTBEAT_CHECK_MS) {
-          // Downstream work runs inside this loop; keep the member in the group meanwhile.
-          await heartbeat();
-          lastHeartbeat = now;
+        if (now - lastYield >= YIELD_EVERY_MS) {
+          resolveHandedOver();
+          if (now - lastHeartbeat >= HEARTBEAT_CHECK_MS) {
+            // Downstream work runs inside this loop; keep the member in the group meanwhile.
+            await heartbeat();
+            lastHeartbeat = now;
+          }
+          // A batch holds thousands of records, and everything downstream (the sink's sends,
+          // the broker's acks, timers) waits for this loop to give the event loop a turn:
+          // without it a window's result sat unsent until the whole batch was handed over.
+          await yieldToEventLoop();
+          lastYield = Date.now();
+          if (s.stopped || !isRunning() || isStale()) return;
         }
       }
+      resolveHandedOver();
     };
 
     const start = async (): Promise<void> => {
@@ -376,7 +411,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     ack(record) {
       if (inFlight > 0) inFlight--;
       stats.acked++;
-      trackers.get(tpKey(record.topic, record.partition))?.ack(record.offset);
+      if (!manual) trackers.get(tpKey(record.topic, record.partition))?.ack(record.offset);
       if (paused.value && inFlight < resumeBelow && session !== undefined && !session.stopped) resume(session);
     },
     commit: () => (session === undefined ? Promise.resolve() : commit(session)),
