@@ -201,7 +201,8 @@ async function loadProducer(input: string, rate: number, secs: number): Promise<
   // Every 5 ms, send what the rate owes so far (one send at a time; a slow send is caught up by the next).
   while (Date.now() - t0 < secs * 1000) {
     const now = Date.now();
-    const due = Math.floor(((now - t0) / 1000) * rate) - sent;
+    // Capped: one request per partition must stay under the broker's message.max.bytes (1 MB).
+    const due = Math.min(2_000, Math.floor(((now - t0) / 1000) * rate) - sent);
     if (due > 0) {
       const messages = Array.from({ length: due }, (_, k) => event(sent + k, now));
       await producer.send({ topic: input, acks: 1, compression: CompressionTypes.None, messages });

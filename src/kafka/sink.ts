@@ -4,7 +4,8 @@
  * `dead_letter_topic`.
  *
  * Batching: messages accumulate in memory; a batch is sent when it reaches
- * `maxBatchMessages` / `maxBatchBytes`, or `lingerMs` after its first message. One send
+ * `maxBatchMessages` / `maxBatchBytes`, or `lingerMs` after its first message (0, the
+ * default: as soon as the code writing it yields to the event loop). One send
  * is in flight at a time, so messages reach the partition in write order and whatever
  * accumulates during a send goes out together right after it (batches grow with load).
  *
@@ -17,7 +18,7 @@
  * A send that fails (after kafkajs's retries) fails its messages and every later write:
  * the output order could not be kept otherwise. `flush()` and `close()` reject with it.
  */
-import { CompressionTypes, Partitioners, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type ICustomPartitioner, type Message, type Producer } from 'kafkajs';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
 
@@ -30,7 +31,12 @@ export interface SinkMessage {
 
 export interface KafkaSinkOptions extends KafkaConnectionOptions {
   readonly topic: string;
-  /** How long the first message of a batch may wait for company, ms. Default 5. */
+  /**
+   * How long the first message of a batch may wait for company, ms. Default 0: until the
+   * current synchronous work yields (a `setImmediate` turn). A pipeline writes in bursts
+   * (every result of a watermark step at once), so a burst still goes out as one batch,
+   * and a timer would only add its delay to every result's latency.
+   */
   readonly lingerMs?: number;
   /** Messages per send. Default 1,000. */
   readonly maxBatchMessages?: number;
@@ -68,7 +74,7 @@ interface Pending {
   readonly done: (error?: unknown) => void;
 }
 
-const DEFAULT_LINGER_MS = 5;
+const DEFAULT_LINGER_MS = 0;
 const DEFAULT_MAX_BATCH_MESSAGES = 1_000;
 const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
 
@@ -80,7 +86,7 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
   const kafka = createKafka({ clientId: `stream-processor-sink-${options.topic}`, ...options });
   const producer: Producer = kafka.producer({
     // The Java client's partitioner (murmur2): keys land where Java producers put them.
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: cachedKeyPartitioner(Partitioners.DefaultPartitioner),
     idempotent,
     ...(idempotent ? { maxInFlightRequests: 1 } : {}),
   });
@@ -89,7 +95,7 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
   let bufferBytes = 0;
   let inFlight = 0;
   let sending: Promise<void> | undefined;
-  let lingerTimer: NodeJS.Timeout | undefined;
+  let lingerTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   let connecting: Promise<void> | undefined;
   let failure: unknown;
   let closing: Promise<void> | undefined;
@@ -120,8 +126,11 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
 
   /** Starts a send of the buffered messages unless one is running (its completion starts the next). */
   function sendNow(): void {
-    clearTimeout(lingerTimer);
-    lingerTimer = undefined;
+    if (lingerTimer !== undefined) {
+      if (lingerMs > 0) clearTimeout(lingerTimer as NodeJS.Timeout);
+      else clearImmediate(lingerTimer as NodeJS.Immediate);
+      lingerTimer = undefined;
+    }
     if (sending !== undefined || buffer.length === 0) return;
     const batch = buffer.length <= maxBatchMessages ? buffer : buffer.slice(0, maxBatchMessages);
     buffer = batch === buffer ? [] : buffer.slice(maxBatchMessages);
@@ -152,7 +161,7 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
     bufferBytes += approxBytes(kafkaMessage);
     inFlight++;
     if (buffer.length >= maxBatchMessages || bufferBytes >= maxBatchBytes) sendNow();
-    else if (lingerTimer === undefined && sending === undefined) lingerTimer = setTimeout(sendNow, lingerMs);
+    else if (lingerTimer === undefined && sending === undefined) lingerTimer = lingerMs > 0 ? setTimeout(sendNow, lingerMs) : setImmediate(sendNow);
   }
 
   async function flush(): Promise<void> {
@@ -244,4 +253,33 @@ function isMessageList(messages: SinkMessage | readonly SinkMessage[]): messages
 
 function approxBytes(message: Message): number {
   return (typeof message.value === 'string' ? message.value.length : 0) + (typeof message.key === 'string' ? message.key.length : 0);
+}
+
+/** Keys remembered per partition count; a bound keeps memory flat for high-cardinality keys. */
+const PARTITION_CACHE_LIMIT = 100_000;
+
+/**
+ * `base` with string keys' partitions remembered. kafkajs's DefaultPartitioner filters the
+ * partition list and runs murmur2 with Long arithmetic for every message, a sizeable
+ * part of a send's cost, while results reuse the same keys window after window. A keyed
+ * partition depends only on the key and the partition count, so the cache is exact.
+ */
+function cachedKeyPartitioner(base: ICustomPartitioner): ICustomPartitioner {
+  return () => {
+    const partitionOf = base();
+    const cache = new Map<string, number>();
+    let cachedFor = -1;
+    return (args) => {
+      const { message, partitionMetadata } = args;
+      const key = message.key;
+      if (typeof key !== 'string' || (message.partition !== undefined && message.partition !== null)) return partitionOf(args);
+      if (partitionMetadata.length !== cachedFor || cache.size >= PARTITION_CACHE_LIMIT) {
+        cache.clear();
+        cachedFor = partitionMetadata.length;
+      }
+      let partition = cache.get(key);
+      if (partition === undefined) cache.set(key, (partition = partitionOf(args)));
+      return partition;
+    };
+  };
 }
