@@ -73,13 +73,25 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const restored = latest === undefined ? undefined : decodePipelineState(latest, metricsAggregator);
     if (latest !== undefined) logger?.info({ checkpoint: latest.id, positions: latest.positions, windows: restored?.windows.windows.length }, 'resuming from checkpoint');
 
+    /** Where the pipeline stands per partition: the next offset to hand over. */
+    const nextOffsets: Record<string, string> = { ...latest?.positions };
+    /** Partitions of the assignment before the current (re)join. */
+    let owned = new Set<string>();
     const source = kafkaSource({
       brokers,
       groupId: config.kafka.consumer.group_id,
       topics,
       bufferSize: config.buffer_size,
       offsetCommits: 'manual',
-      startOffset: (tp) => latest?.positions[positionKey(tp.topic, tp.partition)],
+      // After every rebalance kafkajs restarts even the partitions a member keeps at their
+      // committed offset (the last complete checkpoint, or the start): the records read since
+      // are already in the window state, and reading them again counted them twice. A kept
+      // partition continues where the pipeline stands; a newly assigned one starts at the
+      // restored checkpoint's position, or else at the committed offset.
+      startOffset: (tp) => {
+        const key = positionKey(tp.topic, tp.partition);
+        return owned.has(key) ? nextOffsets[key] : latest?.positions[key];
+      },
     });
     options.onSource?.(source);
     const commit = async (cp: Checkpoint): Promise<void> => {
@@ -94,10 +106,11 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     };
     const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics, onComplete: commit });
     const stats = new JobStats();
-    const nextOffsets: Record<string, string> = { ...latest?.positions };
 
     let ready = false;
     const assignments = source.assignments.subscribe((change) => {
+      // Emitted after the source has sought its partitions for this assignment.
+      owned = new Set(change.current.map((tp) => positionKey(tp.topic, tp.partition)));
       logger?.info({ assigned: change.assigned, revoked: change.revoked, current: change.current }, 'partition assignment');
       options.onAssignment?.(change);
       if (!ready) {

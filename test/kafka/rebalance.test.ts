@@ -39,58 +39,59 @@ interface Instance {
   source?: KafkaSource;
 }
 
+function jobConfig(dir: string, groupId: string, input: string, checkpointSecs: number): ProcessorConfig {
+  return parseConfig(
+    {
+      processor: {
+        source: { type: 'kafka' },
+        sink: { type: 'file', path: join(dir, 'results.ndjson') },
+        dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') },
+        state: { backend: 'level', path: join(dir, 'state') },
+        checkpoint_interval_secs: checkpointSecs,
+        // A large allowed lateness: records of a partition read behind the others (or read
+        // again after the handover) update their window instead of being dropped, so the
+        // final revision of each window is comparable with a brute-force count.
+        windows: { default_type: 'tumbling', tumbling: { size_secs: SIZE_MS / 1000, allowed_lateness_secs: 3_600 } },
+        // A revoked partition's watermark clock stays in the old owner's combined watermark
+        // until it counts as idle, and holds back every window of the old owner, also those
+        // of the partitions it keeps. A short idle timeout releases it within the test; with
+        // idle_timeout_secs 600 about a fifth of the windows got no result before the stop
+        // (assignWatermarks has no way yet to drop a partition on revocation).
+        watermark: { max_out_of_orderness_secs: 0, idle_timeout_secs: 2 },
+        kafka: { consumer: { group_id: groupId, topics: [input] } },
+        metrics: { port: 0 },
+        log: { level: 'silent' },
+      },
+    },
+    { PROCESSOR_KAFKA_BROKERS: brokers() },
+  );
+}
+
+function startJob(name: string, groupId: string, input: string, checkpointSecs = 1): Instance {
+  const dir = mkdtempSync(join(tmpdir(), `kafka-rebalance-${name}-`));
+  const stop = new AbortController();
+  const changes: AssignmentChange[] = [];
+  const instance: Instance = {
+    name,
+    dir,
+    stop,
+    changes,
+    done: runKafkaJob({
+      config: jobConfig(dir, groupId, input, checkpointSecs),
+      signal: stop.signal,
+      logger: createLogger({ level: 'silent' }),
+      onAssignment: (change) => changes.push(change),
+      onSource: (s) => (instance.source = s),
+    }),
+  };
+  return instance;
+}
+
 describe('two Kafka job instances in one group (real broker)', () => {
   it('both get partitions, and every window of the input has a final result with at least its true count', async () => {
     const input = unique('rb-events');
     const groupId = unique('rb-group');
     await ensureTopics({ brokers: brokers() }, [{ topic: input, numPartitions: PARTITIONS }]);
-
-    const configFor = (dir: string): ProcessorConfig =>
-      parseConfig(
-        {
-          processor: {
-            source: { type: 'kafka' },
-            sink: { type: 'file', path: join(dir, 'results.ndjson') },
-            dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') },
-            state: { backend: 'level', path: join(dir, 'state') },
-            checkpoint_interval_secs: 1,
-            // A large allowed lateness: records of a partition read behind the others (or read
-            // again after the handover) update their window instead of being dropped, so the
-            // final revision of each window is comparable with a brute-force count.
-            windows: { default_type: 'tumbling', tumbling: { size_secs: SIZE_MS / 1000, allowed_lateness_secs: 3_600 } },
-            // A revoked partition's watermark clock stays in the old owner's combined watermark
-            // until it counts as idle, and holds back every window of the old owner, also those
-            // of the partitions it keeps. A short idle timeout releases it within the test; with
-            // idle_timeout_secs 600 about a fifth of the windows got no result before the stop
-            // (assignWatermarks has no way yet to drop a partition on revocation).
-            watermark: { max_out_of_orderness_secs: 0, idle_timeout_secs: 2 },
-            kafka: { consumer: { group_id: groupId, topics: [input] } },
-            metrics: { port: 0 },
-            log: { level: 'silent' },
-          },
-        },
-        { PROCESSOR_KAFKA_BROKERS: brokers() },
-      );
-
-    const start = (name: string): Instance => {
-      const dir = mkdtempSync(join(tmpdir(), `kafka-rebalance-${name}-`));
-      const stop = new AbortController();
-      const changes: AssignmentChange[] = [];
-      const instance: Instance = {
-        name,
-        dir,
-        stop,
-        changes,
-        done: runKafkaJob({
-          config: configFor(dir),
-          signal: stop.signal,
-          logger: createLogger({ level: 'silent' }),
-          onAssignment: (change) => changes.push(change),
-          onSource: (s) => (instance.source = s),
-        }),
-      };
-      return instance;
-    };
 
     // Events in event-time order, keyed (and partitioned) by model: model i on partition i mod 4.
     const batches: { key: string; value: string; partition: number }[][] = [];
@@ -110,7 +111,7 @@ describe('two Kafka job instances in one group (real broker)', () => {
     }
     const total = n + PARTITIONS;
 
-    const a = start('a');
+    const a = startJob('a', groupId, input);
     let b: Instance | undefined;
     try {
       await waitFor('instance a to get its partitions', () => a.changes.length > 0);
@@ -119,7 +120,7 @@ describe('two Kafka job instances in one group (real broker)', () => {
         await produce(input, batches[i]!);
         // The second instance joins a third of the way in, while the first is consuming
         // and after it has committed some checkpoints (the new owner starts from those offsets).
-        if (i === Math.floor(BATCHES / 3)) b = start('b');
+        if (i === Math.floor(BATCHES / 3)) b = startJob('b', groupId, input);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       await waitFor('instance b to get partitions', () => b!.changes.some((c) => c.current.length > 0), 30_000);
@@ -187,6 +188,57 @@ describe('two Kafka job instances in one group (real broker)', () => {
     // No dead letters: every record is valid and nothing is too late.
     expect(readLines(join(a.dir, 'dlq.ndjson')).length + readLines(join(b!.dir, 'dlq.ndjson')).length).toBe(0);
   }, 90_000);
+  it('a member that keeps a partition through a rebalance does not count its records twice', async () => {
+    const input = unique('rb-keep-events');
+    const groupId = unique('rb-keep-group');
+    await ensureTopics({ brokers: brokers() }, [{ topic: input, numPartitions: 2 }]);
+    // Two models, one per partition, 60 s of event time: six windows each.
+    const sent: { key: string; value: string; partition: number }[] = [];
+    const truth = new Map<string, number>();
+    for (let i = 0; i < 1_200; i++) {
+      const p = i % 2;
+      const model = `m-${p}`;
+      const timestamp = T0 + i * 50;
+      sent.push({ key: model, partition: p, value: JSON.stringify({ timestamp, model, metrics: { latency_ms: i } }) });
+      const id = `${model}@${timestamp - (timestamp % SIZE_MS)}`;
+      truth.set(id, (truth.get(id) ?? 0) + 1);
+    }
+    await produce(input, sent);
+    // No checkpoint completes before the rebalance (60 s interval), so nothing is committed:
+    // whatever `a` read before `b` joined is in a's window state only.
+    const a = startJob('a', groupId, input, 60);
+    let b: Instance | undefined;
+    try {
+      await waitFor('instance a to read the input', () => a.source !== undefined && a.source.stats().handedOver >= sent.length);
+      b = startJob('b', groupId, input, 60);
+      await waitFor('instance b to get a partition', () => b!.changes.some((c) => c.current.length > 0), 30_000);
+      await waitFor('instance a to give one up', () => a.changes.some((c) => c.revoked.length > 0), 30_000);
+      await produce(input, [0, 1].map((p) => ({ key: 'sentinel', partition: p, value: JSON.stringify({ timestamp: T0 + 86_400_000, model: 'sentinel', metrics: {} }) })));
+      const kept = a.changes.at(-1)!.current.map((tp) => `m-${tp.partition}`);
+      expect(kept.length).toBe(1);
+      // File outputs are flushed at checkpoints and on stop; give the sentinel time to reach
+      // `a` and the revoked partition's clock time to turn idle (2 s), then stop and read.
+      await waitFor('a to read its sentinel', () => a.source!.stats().handedOver > sent.length && a.source!.inFlight === 0, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      a.stop.abort();
+      await a.done;
+      const last = new Map<string, Output>();
+      for (const o of resultLines(a.dir)) {
+        if (o.key.model !== kept[0]) continue;
+        const id = `${o.key.model}@${o.window.start}`;
+        if ((last.get(id)?.revision ?? -1) < o.revision) last.set(id, o);
+      }
+      const wrong = [...truth].filter(([id]) => id.startsWith(`${kept[0]}@`)).filter(([id, count]) => last.get(id)?.event_count !== count);
+      expect(
+        wrong.map(([id, count]) => `${id}: ${last.get(id)?.event_count} (revision ${last.get(id)?.revision}) instead of ${count}`),
+        'windows of the kept partition whose final count is not the true count',
+      ).toEqual([]);
+    } finally {
+      a.stop.abort();
+      b?.stop.abort();
+      await Promise.allSettled([a.done, b?.done]);
+    }
+  }, 60_000);
 });
 
 function readLines(path: string): string[] {
