@@ -243,7 +243,9 @@ try {
       ratio: round(jobRate / rawRate, 2),
       p50_latency_ms: round(percentile(sorted, 50), 2),
       p99_latency_ms: round(percentile(sorted, 99), 2),
+      // What the load producer reached (it shares the 2 cores with the broker and the job) versus asked for.
       latency_rate_events_per_sec: Math.round(produced / LATENCY_SECS),
+      latency_target_rate_events_per_sec: Math.round(latencyRate),
       latency_results: sorted.length,
       raw_runs: raw.map((x) => Math.round(x)),
       job_runs: job.map((x) => Math.round(x)),
