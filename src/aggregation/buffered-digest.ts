@@ -27,7 +27,11 @@ import { sortedQuantile, type QuantileSketch, type SketchCodec } from './quantil
 const MIN = 0;
 const MAX = 1;
 const HEADER = 2;
-const FORMAT_VERSION = 1;
+/** Version of the serialised layout; `bufferedDigestCodec().formatVersion`. */
+const FORMAT_VERSION = 2;
+/** Serialised modes: every value held exactly, or a digest. */
+const EXACT = 0;
+const DIGEST = 1;
 
 export interface BufferedDigestOptions {
   /** t-digest compression δ: about δ/2 centroids, rank error falls as δ grows. */
@@ -212,55 +216,62 @@ export class BufferedDigest implements QuantileSketch {
 
   serialise(): Uint8Array {
     const w = new ByteWriter().u8(FORMAT_VERSION);
+    this.serialiseInto(w);
+    return w.finish();
+  }
+
+  /** Writes the sketch without a version byte: for containers that version their layout once. */
+  serialiseInto(w: ByteWriter): void {
     const values = this.values;
     if (values !== null) {
-      // Exact: the capacity has no effect on later behaviour; min and max are
-      // written so the blob has the same layout as a digest's.
-      let min = Infinity;
-      let max = -Infinity;
-      for (let i = 0; i < values.length; i++) {
-        const x = values[i] as number;
-        if (x < min) min = x;
-        if (x > max) max = x;
-      }
-      return w.u32(HEADER + values.length).u32(0).u32(values.length).f64(this.total).f64(min).f64(max).f64s(values, 0, values.length).finish();
+      // Exact: the count is the number of values, and the capacity has no
+      // effect on later behaviour.
+      w.u8(EXACT).numbers(values, 0, values.length);
+      return;
     }
     // The capacity decides when the next merge happens: restoring it makes a
     // restored sketch evolve exactly like the original (replays after a crash
     // give the same percentiles).
-    return w
+    w.u8(DIGEST)
+      .f64(this.total)
       .u32(this.data.length)
       .u32(this.centroids)
       .u32(this.used - HEADER - 2 * this.centroids)
-      .f64(this.total)
-      .f64s(this.data, 0, this.used)
-      .finish();
+      .f64s(this.data, 0, this.used);
   }
 
   static deserialise(params: Params, bytes: Uint8Array): BufferedDigest {
     const r = new ByteReader(bytes);
     if (r.u8() !== FORMAT_VERSION) throw new RangeError('unknown digest format version');
+    const sketch = BufferedDigest.deserialiseFrom(params, r);
+    r.end();
+    return sketch;
+  }
+
+  /** Reads what `serialiseInto` wrote. */
+  static deserialiseFrom(params: Params, r: ByteReader): BufferedDigest {
+    const sketch = new BufferedDigest(params);
+    const mode = r.u8();
+    if (mode === EXACT) {
+      const values = r.numbers();
+      if (values.length > params.exactLimit) throw new RangeError('corrupt digest: more exact values than the limit');
+      sketch.values = values;
+      sketch.total = values.length;
+      return sketch;
+    }
+    if (mode !== DIGEST) throw new RangeError('corrupt digest: unknown mode');
+    const total = r.f64();
     const capacity = r.u32();
     const centroids = r.u32();
     const raw = r.u32();
     const used = HEADER + 2 * centroids + raw;
     if (capacity < used) throw new RangeError('corrupt digest: capacity below content');
-    const sketch = new BufferedDigest(params);
-    sketch.total = r.f64();
-    if (centroids === 0) {
-      // Only an exact sketch has no centroids; its min and max are implied by the values.
-      r.f64();
-      r.f64();
-      const values = sketch.values!;
-      for (let i = 0; i < raw; i++) values.push(r.f64());
-    } else {
-      sketch.values = null;
-      sketch.centroids = centroids;
-      sketch.used = used;
-      sketch.data = new Float64Array(capacity);
-      r.f64s(sketch.data, 0, used);
-    }
-    r.end();
+    sketch.values = null;
+    sketch.total = total;
+    sketch.centroids = centroids;
+    sketch.used = used;
+    sketch.data = new Float64Array(capacity);
+    r.f64s(sketch.data, 0, used);
     return sketch;
   }
 
@@ -416,7 +427,9 @@ export function bufferedDigestCodec(options: BufferedDigestOptions = {}): Sketch
   if (!(params.bufferSize >= 8) || !Number.isInteger(params.bufferSize)) throw new RangeError('bufferSize must be an integer ≥ 8');
   return {
     exactLimit: params.exactLimit,
+    formatVersion: FORMAT_VERSION,
     create: () => new BufferedDigest(params),
     deserialise: (bytes) => BufferedDigest.deserialise(params, bytes),
+    deserialiseFrom: (reader) => BufferedDigest.deserialiseFrom(params, reader),
   };
 }

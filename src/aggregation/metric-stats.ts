@@ -72,7 +72,10 @@ export function percentileKey(p: number): `p${string}` {
   return `p${String(p)}`;
 }
 
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
+/** Serialised phases: raw values (exact), or running statistics and a sketch. */
+const EXACT = 0;
+const RUNNING = 1;
 
 /** The running statistics of one MetricStats. */
 interface Moments {
@@ -310,29 +313,60 @@ export class MetricStats {
   }
 
   serialise(): Uint8Array {
-    const m = this.moments();
-    const w = new ByteWriter().u8(FORMAT_VERSION).f64(m.count).f64(m.sum).f64(m.mean).f64(m.m2).f64(m.min).f64(m.max);
-    const codec = this.spec.sketch;
-    w.u8(codec === null ? 0 : 1);
-    if (codec !== null) {
-      // Buffered values are written as the sketch they stand for, so the
-      // format does not depend on where the values were held.
-      let sketch = this.sketch;
-      const values = this.values;
-      if (values !== null) {
-        sketch = codec.create();
-        for (let i = 0; i < values.length; i++) sketch.add(values[i] as number);
-      }
-      w.blob(sketch!.serialise());
-    }
+    const w = new ByteWriter();
+    MetricStats.writeFormat(this.spec, w);
+    this.serialiseInto(w);
     return w.finish();
   }
 
-  /** A restored MetricStats keeps its values in the restored sketch (exact up to the same limit). */
   static deserialise(spec: StatsSpec, bytes: Uint8Array): MetricStats {
     const r = new ByteReader(bytes);
+    MetricStats.readFormat(spec, r);
+    const stats = MetricStats.deserialiseFrom(spec, r);
+    r.end();
+    return stats;
+  }
+
+  /** The versions of the layouts `serialiseInto` writes: once per blob, however many stats it holds. */
+  static writeFormat(spec: StatsSpec, w: ByteWriter): void {
+    w.u8(FORMAT_VERSION).u8(spec.sketch?.formatVersion ?? 0);
+  }
+
+  static readFormat(spec: StatsSpec, r: ByteReader): void {
     if (r.u8() !== FORMAT_VERSION) throw new RangeError('unknown metric stats format version');
+    const sketchVersion = r.u8();
+    // 0: written without a sketch, so every stats blob of the checkpoint has none.
+    if ((sketchVersion === 0) !== (spec.sketch === null)) throw new RangeError('checkpoint was written with a different percentile configuration');
+    if (spec.sketch !== null && sketchVersion !== spec.sketch.formatVersion) throw new RangeError('unknown quantile sketch format version');
+  }
+
+  /**
+   * Exact phase: just the values, in arrival order (the statistics are folded
+   * from them on demand, so they come back bit-identical). Past it: the
+   * running statistics and the sketch.
+   */
+  serialiseInto(w: ByteWriter): void {
+    const values = this.values;
+    if (values !== null) {
+      w.u8(EXACT).numbers(values, 0, values.length);
+      return;
+    }
+    w.u8(RUNNING).f64(this.runCount).f64(this.runSum).f64(this.runMean).f64(this.runM2).f64(this.runMin).f64(this.runMax);
+    // A sketch exists exactly when the spec has a codec (readFormat checked that).
+    this.sketch?.serialiseInto(w);
+  }
+
+  /** Restores exact-phase values as the same plain array, so the restored stats stay on the fast path. */
+  static deserialiseFrom(spec: StatsSpec, r: ByteReader): MetricStats {
     const stats = new MetricStats(spec);
+    const mode = r.u8();
+    if (mode === EXACT) {
+      const values = r.numbers();
+      if (values.length > spec.exactLimit) throw new RangeError('checkpoint was written with a different percentile configuration');
+      stats.values = values;
+      return stats;
+    }
+    if (mode !== RUNNING) throw new RangeError('corrupt metric stats: unknown mode');
     stats.values = null;
     stats.runCount = r.f64();
     stats.runSum = r.f64();
@@ -340,12 +374,7 @@ export class MetricStats {
     stats.runM2 = r.f64();
     stats.runMin = r.f64();
     stats.runMax = r.f64();
-    const hasSketch = r.u8() === 1;
-    if (hasSketch !== (spec.sketch !== null)) {
-      throw new RangeError('checkpoint was written with a different percentile configuration');
-    }
-    stats.sketch = spec.sketch === null ? null : spec.sketch.deserialise(r.blob());
-    r.end();
+    stats.sketch = spec.sketch === null ? null : spec.sketch.deserialiseFrom(r);
     return stats;
   }
 }

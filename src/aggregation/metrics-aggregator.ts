@@ -49,9 +49,19 @@ export interface MetricsAggregator<T extends MetricsInput = MetricsInput> extend
   serialise(accumulator: MetricsAccumulator): Uint8Array;
   /** Restores an accumulator written by `serialise` under the same options. */
   deserialise(bytes: Uint8Array): MetricsAccumulator;
+  /**
+   * The layout versions of `serialiseInto`, written once per blob: a
+   * checkpoint appends every open window's accumulator to one buffer, and
+   * `readFormat` checks them (and the percentile configuration) before
+   * `deserialiseFrom` reads the accumulators back.
+   */
+  writeFormat(writer: ByteWriter): void;
+  readFormat(reader: ByteReader): void;
+  serialiseInto(accumulator: MetricsAccumulator, writer: ByteWriter): void;
+  deserialiseFrom(reader: ByteReader): MetricsAccumulator;
 }
 
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 
 /** Values that count: JSON gives no NaN or Infinity, but library callers might. */
 function usable(v: unknown): v is number {
@@ -110,6 +120,57 @@ export function metricsAggregator<T extends MetricsInput = MetricsInput>(options
   const create = (): MetricsAccumulator =>
     fixed !== null ? { eventCount: 0, fields: fixed, stats: fixed.map(() => null) } : { eventCount: 0, fields: NO_FIELDS, stats: [] };
 
+  const writeFormat = (w: ByteWriter): void => {
+    w.u8(FORMAT_VERSION);
+    MetricStats.writeFormat(spec, w);
+  };
+
+  const readFormat = (r: ByteReader): void => {
+    if (r.u8() !== FORMAT_VERSION) throw new RangeError('unknown metrics accumulator format version');
+    MetricStats.readFormat(spec, r);
+  };
+
+  const serialiseInto = (acc: MetricsAccumulator, w: ByteWriter): void => {
+    w.f64(acc.eventCount);
+    let present = 0;
+    for (const s of acc.stats) if (s !== null) present++;
+    w.u32(present);
+    for (let i = 0; i < acc.fields.length; i++) {
+      const s = acc.stats[i];
+      if (s === null || s === undefined) continue;
+      w.str(acc.fields[i] as string);
+      s.serialiseInto(w);
+    }
+  };
+
+  const deserialiseFrom = (r: ByteReader): MetricsAccumulator => {
+    const acc = create();
+    acc.eventCount = r.f64();
+    const present = r.u32();
+    if (fixed !== null) {
+      for (let k = 0; k < present; k++) {
+        const field = r.str();
+        const i = fixed.indexOf(field);
+        if (i < 0) throw new RangeError(`checkpoint holds metric "${field}", which is not among the configured metric fields`);
+        acc.stats[i] = MetricStats.deserialiseFrom(spec, r);
+      }
+      return acc;
+    }
+    // The written slots are the window's fields in order: build the shared
+    // list and a stats array of the final size at once, not slot by slot.
+    let fields = NO_FIELDS;
+    const stats: MetricStats[] = new Array<MetricStats>(present);
+    for (let k = 0; k < present; k++) {
+      const field = r.str();
+      if (fields.includes(field)) throw new RangeError(`corrupt checkpoint: metric "${field}" twice in one window`);
+      fields = appended(fields, field);
+      stats[k] = MetricStats.deserialiseFrom(spec, r);
+    }
+    acc.fields = fields;
+    acc.stats = stats;
+    return acc;
+  };
+
   return {
     create,
 
@@ -158,32 +219,23 @@ export function metricsAggregator<T extends MetricsInput = MetricsInput>(options
     },
 
     serialise(acc) {
-      const w = new ByteWriter().u8(FORMAT_VERSION).f64(acc.eventCount);
-      let present = 0;
-      for (const s of acc.stats) if (s !== null) present++;
-      w.u32(present);
-      for (let i = 0; i < acc.fields.length; i++) {
-        const s = acc.stats[i];
-        if (s !== null && s !== undefined) w.str(acc.fields[i] as string).blob(s.serialise());
-      }
+      const w = new ByteWriter();
+      writeFormat(w);
+      serialiseInto(acc, w);
       return w.finish();
     },
 
     deserialise(bytes) {
       const r = new ByteReader(bytes);
-      if (r.u8() !== FORMAT_VERSION) throw new RangeError('unknown metrics accumulator format version');
-      const acc = create();
-      acc.eventCount = r.f64();
-      const present = r.u32();
-      for (let k = 0; k < present; k++) {
-        const field = r.str();
-        const stats = MetricStats.deserialise(spec, r.blob());
-        const i = fixed !== null ? fixed.indexOf(field) : slotOf(acc, field, k);
-        if (i < 0) throw new RangeError(`checkpoint holds metric "${field}", which is not among the configured metric fields`);
-        acc.stats[i] = stats;
-      }
+      readFormat(r);
+      const acc = deserialiseFrom(r);
       r.end();
       return acc;
     },
+
+    writeFormat,
+    readFormat,
+    serialiseInto,
+    deserialiseFrom,
   };
 }

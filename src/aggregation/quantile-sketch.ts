@@ -1,3 +1,5 @@
+import type { ByteReader, ByteWriter } from './binary.js';
+
 /**
  * The one seam between the statistics and the percentile estimator, so the
  * estimator can be swapped by benchmark without touching the aggregators.
@@ -16,6 +18,12 @@ export interface QuantileSketch {
   quantile(q: number): number;
   /** A self-contained binary form; `SketchCodec.deserialise` restores an equal sketch. */
   serialise(): Uint8Array;
+  /**
+   * The same without the version byte, appended to a larger blob (a
+   * checkpoint writes millions of sketches into one buffer); the container
+   * records `SketchCodec.formatVersion`. `SketchCodec.deserialiseFrom` reads it.
+   */
+  serialiseInto(writer: ByteWriter): void;
 }
 
 /** Creates and restores sketches of one implementation and configuration. */
@@ -26,8 +34,11 @@ export interface SketchCodec {
    * raw values itself and only create a sketch beyond (MetricStats does).
    */
   readonly exactLimit?: number;
+  /** Version of the layout `serialiseInto` writes. */
+  readonly formatVersion: number;
   create(): QuantileSketch;
   deserialise(bytes: Uint8Array): QuantileSketch;
+  deserialiseFrom(reader: ByteReader): QuantileSketch;
 }
 
 /**
