@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import { assignWatermarks } from '../operators/assignWatermarks.js';
 import { barrier } from '../src/stream/elements.js';
-import { rec, testScheduler, wm } from './helpers.js';
+import { rec, testScheduler, timeline, wm } from './helpers.js';
 
 describe('assignWatermarks', () => {
   it('emits a watermark after each record that advances it (bounded out-of-orderness)', () => {
@@ -89,6 +89,18 @@ describe('assignWatermarks', () => {
         '(aw) 6ms b 14ms x 4ms c 9ms d 9ms e',
         { a, b, c, d, e, w: wm(10), x: wm(50) },
       );
+    });
+  });
+
+  it('stops counting a released partition at once (a Kafka revocation), without waiting for idleness', () => {
+    testScheduler().run(({ cold, hot, expectObservable }) => {
+      const a = rec(10, 'k', 0), b = rec(50, 'k', 1), c = rec(60, 'k', 1), d = rec(20, 'k', 0);
+      const released = hot(timeline('', '', '', 'r'), { r: [0] });
+      const source = cold(timeline('a', 'b', '', '', '', 'c', 'd', '|'), { a, b, c, d });
+      // p0 holds W at 10 until it is released; then W = 50; c moves it to 60; d (p0, tracked anew) does not lower it.
+      expectObservable(source.pipe(assignWatermarks({ released, flushOnComplete: false }))).toBe(timeline('(aw)', 'b', '', 'x', '', '(cy)', 'd', '|'), {
+        a, b, c, d, w: wm(10), x: wm(50), y: wm(60),
+      });
     });
   });
 

@@ -1,4 +1,4 @@
-import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, asyncScheduler, from, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { StreamElement, StreamRecord } from '../src/stream/elements.js';
 
 export interface AssignWatermarksOptions<T> {
@@ -20,6 +20,12 @@ export interface AssignWatermarksOptions<T> {
   scheduler?: SchedulerLike;
   /** On completion of the input, emit a watermark at +∞ so every open window fires. Default true. */
   flushOnComplete?: boolean;
+  /**
+   * Partitions the source no longer reads (e.g. revoked in a Kafka rebalance): from
+   * each emission on, they stop holding the watermark back at once, without
+   * waiting for the idle timeout. A partition that sends again is tracked anew.
+   */
+  released?: ObservableInput<readonly number[]>;
   /** Called with the watermark state for each barrier, before the barrier is forwarded (checkpoints). */
   onBarrier?: (barrierId: number, snapshot: WatermarkSnapshot) => void;
   /** Restore this state before the first element (recovery). */
@@ -156,6 +162,14 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
       }
       if (tracksIdleness && partitions.size > 0) scheduleIdleCheck(idleTimeout);
 
+      const released =
+        options.released === undefined
+          ? undefined
+          : from(options.released).subscribe((ids) => {
+              for (const id of ids) partitions.delete(id);
+              if (partitions.size > 0) advanceTo(combined());
+            });
+
       const subscription = source.subscribe({
         next: (element) => {
           if (element.kind === 'record') {
@@ -178,6 +192,7 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
 
       return () => {
         subscription.unsubscribe();
+        released?.unsubscribe();
         idleCheck?.unsubscribe();
         partitions.clear();
       };

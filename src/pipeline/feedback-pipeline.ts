@@ -1,4 +1,4 @@
-import { pipe, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { pipe, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { aggregate, type AggregateState, type LateRecordObserver } from '../../operators/aggregate.js';
 import { assignWatermarks, type WatermarkSnapshot } from '../../operators/assignWatermarks.js';
 import type { WindowStateSnapshot } from '../../operators/internal/windowState.js';
@@ -23,6 +23,8 @@ export interface FeedbackPipelineHooks {
    * and leaving processing time out keeps their output deterministic.
    */
   idleness?: boolean;
+  /** Source partitions no longer read (Kafka revocations): they stop holding the watermark back at once. */
+  releasedPartitions?: ObservableInput<readonly number[]>;
   onWindowState?: (state: AggregateState<FeedbackAccumulator, FeedbackResult>) => void;
   onBarrier?: (barrierId: number, snapshot: PipelineSnapshot) => void;
   initialState?: PipelineSnapshot;
@@ -60,6 +62,7 @@ export function feedbackPipeline(
       maxOutOfOrdernessMs: config.watermark.max_out_of_orderness_secs * 1000,
       idleTimeoutMs: hooks.idleness === false ? undefined : config.watermark.idle_timeout_secs * 1000,
       scheduler: hooks.scheduler,
+      released: hooks.releasedPartitions,
       initialState: hooks.initialState?.watermarks,
       onBarrier: onBarrier && ((id, snapshot) => pendingWatermarks.set(id, snapshot)),
     }),

@@ -107,8 +107,13 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics, onComplete: commit });
     const stats = new JobStats();
 
+    const topicIndex = new Map(topics.map((topic, i) => [topic, i]));
+    const partitionId = (topic: string, partition: number): number => (topicIndex.get(topic) ?? 0) * PARTITIONS_PER_TOPIC + partition;
+    // Revoked partitions stop holding the watermark back at once (their new owner carries them on).
+    const released = new Subject<readonly number[]>();
     let ready = false;
     const assignments = source.assignments.subscribe((change) => {
+      if (change.revoked.length > 0) released.next(change.revoked.map((tp) => partitionId(tp.topic, tp.partition)));
       // Emitted after the source has sought its partitions for this assignment.
       owned = new Set(change.current.map((tp) => positionKey(tp.topic, tp.partition)));
       logger?.info({ assigned: change.assigned, revoked: change.revoked, current: change.current }, 'partition assignment');
@@ -127,7 +132,6 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     publish.unref();
 
     const parser = createEventParser({ timeField: config.event.time_field, keyFields: config.event.key_fields, metricFields: config.event.metric_fields });
-    const topicIndex = new Map(topics.map((topic, i) => [topic, i]));
     // Processing latency of a result: from the hand-over of the record that made it
     // (the one that moved the watermark past the window's end) to the broker's ack.
     let handedOverAt = 0;
@@ -147,7 +151,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         next: (message) => {
           handedOverAt = performance.now();
           stats.recordsIn++;
-          const parsed = parser(message.value, { partition: (topicIndex.get(message.topic) ?? 0) * PARTITIONS_PER_TOPIC + message.partition, offset: message.offset });
+          const parsed = parser(message.value, { partition: partitionId(message.topic, message.partition), offset: message.offset });
           nextOffsets[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
           if (parsed.kind === 'record') subscriber.next(parsed);
           else {
@@ -193,6 +197,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
           now,
           hooks: {
             initialState: restored,
+            releasedPartitions: released,
             ...options.hooks,
             onBarrier: coordinator && ((id, snapshot) => coordinator.snapshot(id, encodePipelineState(snapshot, metricsAggregator))),
           },

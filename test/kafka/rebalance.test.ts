@@ -52,12 +52,9 @@ function jobConfig(dir: string, groupId: string, input: string, checkpointSecs: 
         // again after the handover) update their window instead of being dropped, so the
         // final revision of each window is comparable with a brute-force count.
         windows: { default_type: 'tumbling', tumbling: { size_secs: SIZE_MS / 1000, allowed_lateness_secs: 3_600 } },
-        // A revoked partition's watermark clock stays in the old owner's combined watermark
-        // until it counts as idle, and holds back every window of the old owner, also those
-        // of the partitions it keeps. A short idle timeout releases it within the test; with
-        // idle_timeout_secs 600 about a fifth of the windows got no result before the stop
-        // (assignWatermarks has no way yet to drop a partition on revocation).
-        watermark: { max_out_of_orderness_secs: 0, idle_timeout_secs: 2 },
+        // A long idle timeout: a revoked partition must stop holding the old owner's
+        // watermark back at once (assignWatermarks `released`), not after idleness.
+        watermark: { max_out_of_orderness_secs: 0, idle_timeout_secs: 600 },
         kafka: { consumer: { group_id: groupId, topics: [input] } },
         metrics: { port: 0 },
         log: { level: 'silent' },
@@ -216,10 +213,8 @@ describe('two Kafka job instances in one group (real broker)', () => {
       await produce(input, [0, 1].map((p) => ({ key: 'sentinel', partition: p, value: JSON.stringify({ timestamp: T0 + 86_400_000, model: 'sentinel', metrics: {} }) })));
       const kept = a.changes.at(-1)!.current.map((tp) => `m-${tp.partition}`);
       expect(kept.length).toBe(1);
-      // File outputs are flushed at checkpoints and on stop; give the sentinel time to reach
-      // `a` and the revoked partition's clock time to turn idle (2 s), then stop and read.
+      // The outputs are flushed on stop: wait for the sentinel to reach `a`, then stop and read.
       await waitFor('a to read its sentinel', () => a.source!.stats().handedOver > sent.length && a.source!.inFlight === 0, 20_000);
-      await new Promise((resolve) => setTimeout(resolve, 4_000));
       a.stop.abort();
       await a.done;
       const last = new Map<string, Output>();
