@@ -16,6 +16,7 @@ export * from './state/index.js';
 export * from './observability/index.js';
 export { feedbackPipeline, feedbackMetrics, type FeedbackPipelineHooks, type FeedbackWindowResult, type PipelineSnapshot } from './pipeline/feedback-pipeline.js';
 export { windowingFromConfig, type Windowing } from './pipeline/windowing.js';
-export { runLineJob, type JobSummary, type LineJobOptions } from './runner/file-job.js';
+export { runLineJob, type LineJobOptions } from './runner/file-job.js';
+export type { JobSummary } from './runner/job-stats.js';
 export { runKafkaJob, type KafkaJobOptions } from './runner/kafka-job.js';
 export { runService, type ServiceOptions } from './service/service.js';

@@ -9,23 +9,11 @@ import type { Logger, ProcessorMetrics, ProgressReporter } from '../observabilit
 import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import { openStateStore, type StateStore } from '../state/index.js';
 import type { StreamElement } from '../stream/elements.js';
-import { JobStats } from './job-stats.js';
+import { JobStats, type JobSummary } from './job-stats.js';
+
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
 import { parseLines } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
-
-export interface JobSummary {
-  /** Input lines read in this run (each ends in exactly one of the three outcomes below). */
-  readonly recordsIn: number;
-  readonly aggregated: number;
-  readonly late: number;
-  readonly invalid: number;
-  /** Output records written (one per key, window and revision). */
-  readonly windowsEmitted: number;
-  readonly durationMs: number;
-  /** Byte offset the run resumed from (0 for a fresh start). */
-  readonly resumedFrom: number;
-}
 
 export interface LineJobOptions {
   readonly config: ProcessorConfig;
@@ -186,15 +174,7 @@ async function runWithOutputs(
   }
   await coordinator?.drain();
   if (metrics !== undefined) stats.publish(metrics);
-  return {
-    recordsIn: stats.recordsIn,
-    aggregated: stats.aggregated,
-    late: stats.late,
-    invalid: stats.invalid,
-    windowsEmitted: stats.windowsEmitted,
-    durationMs: now() - started,
-    resumedFrom,
-  };
+  return stats.summary(now() - started, resumedFrom);
 }
 
 function lineSource(config: ProcessorConfig, start: number, backpressure: () => PromiseLike<unknown> | undefined): Observable<LineBatch> {

@@ -1,6 +1,20 @@
 import type { ProcessorMetrics } from '../observability/index.js';
 import type { DeadLetterReason } from '../events/index.js';
 
+/** What a job reports when it ends. */
+export interface JobSummary {
+  /** Input records read in this run (each ends in exactly one of the three outcomes below). */
+  readonly recordsIn: number;
+  readonly aggregated: number;
+  readonly late: number;
+  readonly invalid: number;
+  /** Output records written (one per key, window and revision). */
+  readonly windowsEmitted: number;
+  readonly durationMs: number;
+  /** File jobs: the byte offset the run resumed from (0 for a fresh start). */
+  readonly resumedFrom: number;
+}
+
 /**
  * A job's running totals. The hot path bumps plain numbers; `publish` copies
  * the increments into the Prometheus instruments (prom-client costs ~0.1 µs per
@@ -18,6 +32,11 @@ export class JobStats {
 
   get aggregated(): number {
     return this.recordsIn - this.invalid - this.late;
+  }
+
+  summary(durationMs: number, resumedFrom = 0): JobSummary {
+    const { recordsIn, aggregated, late, invalid, windowsEmitted } = this;
+    return { recordsIn, aggregated, late, invalid, windowsEmitted, durationMs, resumedFrom };
   }
 
   countInvalid(reason: DeadLetterReason): void {

@@ -9,8 +9,7 @@ import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import { feedbackMetrics } from '../pipeline/feedback-pipeline.js';
 import { openStateStore, type Checkpoint } from '../state/index.js';
 import type { StreamElement } from '../stream/elements.js';
-import type { JobSummary } from './file-job.js';
-import { JobStats } from './job-stats.js';
+import { JobStats, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
@@ -214,15 +213,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       await source.stop(0);
       if (metrics !== undefined) stats.publish(metrics);
     }
-    return {
-      recordsIn: stats.recordsIn,
-      aggregated: stats.aggregated,
-      late: stats.late,
-      invalid: stats.invalid,
-      windowsEmitted: stats.windowsEmitted,
-      durationMs: now() - started,
-      resumedFrom: 0,
-    };
+    return stats.summary(now() - started);
   } finally {
     await store?.close();
     if (options.outputs === undefined) await outputs.close();

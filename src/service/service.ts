@@ -10,7 +10,8 @@ import {
   type ProcessorMetrics,
 } from '../observability/index.js';
 import type { FeedbackAccumulator, FeedbackResult } from '../pipeline/feedback-pipeline.js';
-import { runLineJob, type JobSummary } from '../runner/file-job.js';
+import { runLineJob } from '../runner/file-job.js';
+import type { JobSummary } from '../runner/job-stats.js';
 import { runKafkaJob } from '../runner/kafka-job.js';
 import { toWindowOutput } from '../events/index.js';
 

@@ -11,7 +11,7 @@ import { parseConfig, type ProcessorConfig } from '../../src/config/index.js';
 import { ensureTopics, type AssignmentChange, type KafkaSource } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { runKafkaJob } from '../../src/runner/kafka-job.js';
-import type { JobSummary } from '../../src/runner/file-job.js';
+import type { JobSummary } from '../../src/runner/job-stats.js';
 import { brokers, produce, unique, waitFor } from './helpers.js';
 
 const PARTITIONS = 4;
