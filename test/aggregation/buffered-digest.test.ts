@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bufferedDigestCodec, type BufferedDigest } from '../../src/aggregation/buffered-digest.js';
-import { bruteQuantile } from './brute-force.js';
+import { bruteQuantile } from '../support/brute-force.js';
 import { DISTRIBUTIONS, mulberry32, rankError, sample } from './random.js';
 
 const codec = bufferedDigestCodec();

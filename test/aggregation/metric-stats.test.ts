@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MetricStats, StatsSpec, percentileKey } from '../../src/aggregation/metric-stats.js';
-import { bruteQuantile, bruteStats, expectClose } from './brute-force.js';
+import { bruteQuantile, bruteStats, expectClose } from '../support/brute-force.js';
 import { DISTRIBUTIONS, mulberry32, rankError, sample } from './random.js';
 
 const spec = new StatsSpec();

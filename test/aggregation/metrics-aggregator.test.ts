@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { metricsAggregator, type MetricsInput } from '../../src/aggregation/metrics-aggregator.js';
-import { bruteQuantile, bruteStats, expectClose } from './brute-force.js';
+import { bruteQuantile, bruteStats, expectClose } from '../support/brute-force.js';
 import { mulberry32 } from './random.js';
 
 /** Feedback-like events: latency always, cost usually, rating sometimes null or missing. */

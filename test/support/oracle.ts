@@ -4,6 +4,8 @@
  * It walks the input once in arrival order with a single partition (file mode),
  * so `W` after each record is `max event time so far − out-of-orderness`.
  */
+import { bruteQuantile, bruteStats, type BruteStats } from './brute-force.js';
+
 export type OracleWindowing =
   | { type: 'tumbling'; sizeMs: number }
   | { type: 'sliding'; sizeMs: number; slideMs: number }
@@ -98,31 +100,14 @@ function windowsOf(t: number, windowing: Exclude<OracleWindowing, { type: 'sessi
   return out;
 }
 
-/** Exact percentile by linear interpolation between closest ranks (numpy's default). */
-export function exactPercentile(sorted: number[], p: number): number {
-  const h = (sorted.length - 1) * (p / 100);
-  const lo = Math.floor(h);
-  const hi = Math.ceil(h);
-  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
-}
+/** Exact percentile (0–100) of sorted values by linear interpolation between closest ranks. */
+export const exactPercentile = (sorted: number[], p: number): number => bruteQuantile(sorted, p / 100);
 
-export interface OracleStats {
-  count: number;
-  sum: number;
-  avg: number;
-  min: number;
-  max: number;
-  stddev: number;
+export interface OracleStats extends BruteStats {
   sorted: number[];
 }
 
-export function statsOf(values: number[]): OracleStats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const sum = values.reduce((a, b) => a + b, 0);
-  const avg = sum / values.length;
-  const variance = values.reduce((a, v) => a + (v - avg) ** 2, 0) / values.length;
-  return { count: values.length, sum, avg, min: sorted[0]!, max: sorted[sorted.length - 1]!, stddev: Math.sqrt(variance), sorted };
-}
+export const statsOf = (values: number[]): OracleStats => ({ ...bruteStats(values), sorted: [...values].sort((a, b) => a - b) });
 
 /** ISO-8601 with a real calendar date (Date.parse rolls 2026-11-31 over to December). */
 export function isoTime(text: string): number {
