@@ -93,6 +93,10 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   readonly startOffset?: (topicPartition: TopicPartition) => string | undefined;
 }
 
+export interface PartitionLag extends TopicPartition {
+  readonly lag: number;
+}
+
 export interface KafkaSourceStats {
   readonly inFlight: number;
   /** The most records ever in flight at once. */
@@ -121,6 +125,8 @@ export interface KafkaSource {
   readonly assignment: readonly TopicPartition[];
   readonly inFlight: number;
   stats(): KafkaSourceStats;
+  /** Per assigned partition: messages after the last one handed over, as of its last fetch. */
+  lag(): readonly PartitionLag[];
   /** Acknowledges a record handed downstream: its effects are safely in the sink. */
   ack(record: TopicPartitionOffset): void;
   /** Commits the acknowledged offsets now (they are also committed periodically). */
@@ -182,6 +188,8 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   let lastShutdown: Promise<void> = Promise.resolve();
   let committing: Promise<void> | undefined;
   let inFlight = 0;
+  /** Per assigned partition, as of its last fetched batch. */
+  const lags = new Map<string, PartitionLag>();
   const stats = { maxInFlight: 0, handedOver: 0, acked: 0, pauses: 0, resumes: 0, commits: 0 };
 
   function pause(s: Session): void {
@@ -212,6 +220,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       current,
     };
     assignment = current;
+    for (const tp of change.revoked) lags.delete(tpKey(tp.topic, tp.partition));
     const s = session;
     if (options.startOffset !== undefined && s !== undefined) {
       for (const tp of current) {
@@ -324,6 +333,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       // so resolve the last handed-over offset before each await and on the way out, and
       // ask isRunning/isStale only after an await.
       let unresolved: string | undefined;
+      let lastHandedOver: string | undefined;
       const resolveHandedOver = (): void => {
         if (unresolved === undefined) return;
         resolveOffset(unresolved);
@@ -350,6 +360,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
             : { kind: 'record', value, timestamp, key: message.key.toString('utf8'), topic, partition, offset };
         tracker?.handOver(offset);
         unresolved = offset;
+        lastHandedOver = offset;
         inFlight++;
         stats.handedOver++;
         if (inFlight > stats.maxInFlight) stats.maxInFlight = inFlight;
@@ -371,6 +382,8 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         }
       }
       resolveHandedOver();
+      // Consumer lag: messages of the partition after the last one handed over.
+      if (lastHandedOver !== undefined) lags.set(tpKey(topic, partition), { topic, partition, lag: Math.max(0, Number(batch.highWatermark) - Number(lastHandedOver) - 1) });
     };
 
     const start = async (): Promise<void> => {
@@ -408,6 +421,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       return inFlight;
     },
     stats: () => ({ inFlight, ...stats }),
+    lag: () => [...lags.values()],
     ack(record) {
       if (inFlight > 0) inFlight--;
       stats.acked++;

@@ -113,6 +113,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     let ready = false;
     const assignments = source.assignments.subscribe((change) => {
       if (change.revoked.length > 0) released.next(change.revoked.map((tp) => partitionId(tp.topic, tp.partition)));
+      for (const tp of change.revoked) metrics?.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
       // Emitted after the source has sought its partitions for this assignment.
       owned = new Set(change.current.map((tp) => positionKey(tp.topic, tp.partition)));
       logger?.info({ assigned: change.assigned, revoked: change.revoked, current: change.current }, 'partition assignment');
@@ -123,11 +124,13 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       }
     });
     const pausedState = source.paused.subscribe((paused) => metrics?.paused.set(paused ? 1 : 0));
-    const publish = setInterval(() => {
+    const publishMetrics = (): void => {
       if (metrics === undefined) return;
       stats.publish(metrics);
       metrics.inFlight.set(source.inFlight);
-    }, 1000);
+      for (const { topic, partition, lag } of source.lag()) metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
+    };
+    const publish = setInterval(publishMetrics, 1000);
     publish.unref();
 
     const parser = createEventParser({ timeField: config.event.time_field, keyFields: config.event.key_fields, metricFields: config.event.metric_fields });
@@ -211,7 +214,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       assignments.unsubscribe();
       pausedState.unsubscribe();
       await source.stop(0);
-      if (metrics !== undefined) stats.publish(metrics);
+      publishMetrics();
     }
     return stats.summary(now() - started);
   } finally {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../scripts/generate-sample.js';
 import { parseConfig, type ProcessorConfig } from '../../src/config/index.js';
-import { createLogger } from '../../src/observability/index.js';
+import { createLogger, createProcessorMetrics } from '../../src/observability/index.js';
 import { runKafkaJob } from '../../src/runner/kafka-job.js';
 import type { KafkaSource } from '../../src/kafka/index.js';
 import { exactPercentile, isoTime, statsOf } from '../support/oracle.js';
@@ -70,8 +70,10 @@ describe('Kafka to Kafka pipeline (real broker)', () => {
     const stop = new AbortController();
     let source: KafkaSource | undefined;
     let ready = false;
+    const metrics = createProcessorMetrics();
     const job = runKafkaJob({
       config,
+      metrics,
       signal: stop.signal,
       logger: createLogger({ level: 'silent' }),
       onSource: (s) => (source = s),
@@ -83,6 +85,10 @@ describe('Kafka to Kafka pipeline (real broker)', () => {
     await waitFor('every message acknowledged', () => source!.inFlight === 0);
     stop.abort();
     const summary = await job;
+    // Lag is published per partition; everything was read, so each is 0 (the sentinel is the last message).
+    const exposition = await metrics.registry.metrics();
+    for (let p = 0; p < PARTITIONS; p++) expect(exposition).toContain(`stream_processor_consumer_lag{topic="${input}",partition="${p}"} 0`);
+    expect(exposition).toMatch(new RegExp(`stream_processor_records_in_total\\{outcome="aggregated"\\} ${summary.aggregated}`));
 
     const out = (await readAll(results)).map((m) => ({ key: m.key, output: JSON.parse(m.value) as Output }));
     const dlq = (await readAll(deadLetters)).map((m) => JSON.parse(m.value) as { reason: string; raw: string });
