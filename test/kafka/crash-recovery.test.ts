@@ -55,11 +55,11 @@ interface RunOutcome {
 }
 
 /**
- * Runs the CLI. With `killAfterCheckpoint`, SIGKILLs it that many ms after its first
- * complete checkpoint; otherwise SIGTERMs it once it is ready and the group's committed
+ * Runs the CLI. With `killAfterReady`, SIGKILLs it that many ms after it is ready
+ * (state restored); otherwise SIGTERMs it once it is ready and the group's committed
  * offset reaches `end` (every input record is in a complete checkpoint, its results flushed).
  */
-async function run(config: string, group: string, input: string, end: number, killAfterCheckpoint?: number): Promise<RunOutcome> {
+async function run(config: string, group: string, input: string, end: number, killAfterReady?: number): Promise<RunOutcome> {
   const child = startCli(['--config', config]);
   const stderr: string[] = [];
   let checkpoints = 0;
@@ -67,24 +67,27 @@ async function run(config: string, group: string, input: string, end: number, ki
   let ready = false;
   onStderrLine(child, (line) => {
     stderr.push(line);
-    if (line.includes('"ready: state restored')) ready = true;
-    if (line.includes('"resuming from checkpoint"')) resumed = true;
-    if (line.includes('"checkpoint complete"') && ++checkpoints === 1 && killAfterCheckpoint !== undefined) {
-      setTimeout(() => child.kill('SIGKILL'), killAfterCheckpoint);
+    if (line.includes('"ready: state restored')) {
+      ready = true;
+      // Killed by the clock, not after a checkpoint: a run that resumed at the end of the
+      // input takes no further checkpoint (no new records), and must still be killed.
+      if (killAfterReady !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterReady);
     }
+    if (line.includes('"resuming from checkpoint"')) resumed = true;
+    if (line.includes('"checkpoint complete"')) checkpoints++;
   });
   const code = exited(child);
-  if (killAfterCheckpoint === undefined) {
+  if (killAfterReady === undefined) {
     let ended = false;
     void code.then(() => (ended = true));
     // A restart in the group of a killed member first waits out that member's session (30 s).
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 90_000;
     // Ready first: a SIGTERM before the process installed its handlers would kill it, and
     // the committed offset may already be at the end when an earlier run got that far.
     while (!ended && (!ready || (await committedTotal(group, input)) < end)) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`run with ${config} did not commit offset ${end} within 60 s; stderr tail:\n${stderr.slice(-20).join('\n')}`);
+        throw new Error(`run with ${config} did not commit offset ${end} within 90 s; stderr tail:\n${stderr.slice(-20).join('\n')}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -162,7 +165,7 @@ describe('Kafka mode crash recovery (real broker)', () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       crashed = { group: unique('crash-group'), ...crashedTopics };
       const config = writeConfig(dir, `crashed-${attempt}`, 'crashed', input, crashed);
-      const outcome = await run(config, crashed.group, input, lines.length, Math.floor(random() * 1_500));
+      const outcome = await run(config, crashed.group, input, lines.length, 300 + Math.floor(random() * 2_000));
       if (outcome.resumed) resumes++;
       expect(outcome.code, `seed ${seed}: a run to be killed ended by itself; stderr tail:\n${outcome.stderr.slice(-10).join('\n')}`).toBe('SIGKILL');
       kills++;
@@ -173,8 +176,8 @@ describe('Kafka mode crash recovery (real broker)', () => {
     expect(ref.code, `reference run exit; stderr tail:\n${ref.stderr.slice(-10).join('\n')}`).toBe(0);
     expect(final.code, `seed ${seed}: final run exit; stderr tail:\n${final.stderr.slice(-10).join('\n')}`).toBe(0);
     expect(kills).toBe(3);
-    // Every run but the first starts from a checkpoint.
-    expect(resumes, `seed ${seed}: runs that resumed from a checkpoint`).toBe(3);
+    // A kill may come before a run's first checkpoint; most runs still start from one.
+    expect(resumes, `seed ${seed}: runs that resumed from a checkpoint`).toBeGreaterThanOrEqual(2);
 
     const [refResults, crashedResults, refDlq, crashedDlq] = await Promise.all([
       readAll(reference.results),
@@ -198,5 +201,5 @@ describe('Kafka mode crash recovery (real broker)', () => {
     expect(wantDlq.size).toBe(refDlq.length);
     expect([...wantDlq].some((d) => d.includes('too_late'))).toBe(true);
     expect([...gotDlq].sort(), `seed ${seed}: dead letters`).toEqual([...wantDlq].sort());
-  }, 120_000);
+  }, 240_000);
 });
