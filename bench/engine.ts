@@ -137,12 +137,11 @@ const heapBytes = (): number => {
 };
 
 /**
- * Heap per open window: 100,000 windows (one per key) each holding `values`
+ * Heap per open window: `WINDOWS` windows (one per key) each holding `values`
  * values, none fired. Records go straight into `aggregate` (the assigner keeps
  * nothing), one reused record object per key, so the figure is the window state's.
  */
-function bytesPerWindow(values: number, metrics: string[]): number {
-  const WINDOWS = 100_000;
+function bytesPerWindow(values: number, metrics: string[], WINDOWS = 100_000): number {
   const input = new Subject<WindowedElement<FeedbackEvent>>();
   const sink: unknown[] = [];
   const windows = [{ start: 0, end: SIZE_MS }];
@@ -199,6 +198,7 @@ const result = {
   file_mode_events_per_sec: Math.round(fileRate),
   bytes_per_window_20: bytesPerWindow(20, ['latency_ms']),
   bytes_per_window_200: bytesPerWindow(200, ['latency_ms']),
-  bytes_per_window_200_4_metrics: bytesPerWindow(200, ['latency_ms', 'cost_usd', 'tokens', 'rating']),
+  // A quarter of the windows: the same per-window figure in a quarter of the time.
+  bytes_per_window_200_4_metrics: bytesPerWindow(200, ['latency_ms', 'cost_usd', 'tokens', 'rating'], 25_000),
 };
 console.log(JSON.stringify(result));
