@@ -33,6 +33,15 @@ describe('bundled configuration files', () => {
     expect(config.kafka.producer).toEqual({ result_topic: 'aggregated-metrics', dead_letter_topic: 'feedback-events-dlq' });
   });
 
+  it('config/stdin.yaml sits in a shell pipeline: stdin in, stdout out, logs and dead letters elsewhere', async () => {
+    const config = await loadConfig('config/stdin.yaml', {});
+    expect(config.source).toEqual({ type: 'stdin' });
+    expect(config.sink).toEqual({ type: 'stdout' });
+    expect(config.dead_letter).toEqual({ type: 'file', path: path.resolve('out/dead-letter.ndjson') });
+    expect(config.state).toEqual({ backend: 'memory' });
+    expect(config.metrics.port).toBe(0);
+  });
+
   it('names the file and the reason when it cannot be read or parsed', async () => {
     await expect(loadConfig('config/does-not-exist.yaml', {})).rejects.toThrow(/config\/does-not-exist\.yaml[\s\S]*ENOENT/);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'config-test-'));
