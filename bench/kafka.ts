@@ -18,7 +18,8 @@ import { CompressionTypes, Kafka, logLevel, Partitioners, type Message } from 'k
 import { parseConfig, type ProcessorConfig } from '../src/config/index.js';
 import { ensureTopics, type KafkaSource } from '../src/kafka/index.js';
 import { runKafkaJob } from '../src/runner/kafka-job.js';
-import { benchEvents, prng } from './events.js';
+import { createRandom } from '../scripts/generate-sample.js';
+import { benchEvent, benchEvents } from './events.js';
 
 const EVENTS = 1_000_000;
 const KEYS = 1_000;
@@ -182,19 +183,11 @@ async function latencies(rate: number, input: string, output: string, deadLetter
 async function loadProducer(input: string, rate: number, secs: number): Promise<void> {
   const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  const random = prng(7);
+  const random = createRandom(7);
   const models = Array.from({ length: KEYS }, (_, i) => `model-${i}`);
   const event = (i: number, now: number): Message => {
     const model = models[Math.floor(random() * KEYS)]!;
-    const tokens = 50 + Math.floor(random() * 1500);
-    const metrics: Record<string, number> = {
-      latency_ms: Math.round(Math.exp(6.2 + 0.6 * (random() + random() + random() - 1.5)) * 10) / 10,
-      cost_usd: Math.round(tokens * 4e-6 * 1e6) / 1e6,
-      tokens,
-    };
-    if (random() < 0.3) metrics['rating'] = 1 + Math.floor(random() * 5);
-    const value = { event_id: `l-${i}`, timestamp: new Date(now).toISOString(), event_type: 'inference', model, variant: random() < 0.5 ? 'a' : 'b', metrics };
-    return { key: model, value: JSON.stringify(value) };
+    return { key: model, value: JSON.stringify(benchEvent(`l-${i}`, now, model, random)) };
   };
   const t0 = Date.now();
   let sent = 0;
