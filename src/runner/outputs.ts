@@ -1,7 +1,7 @@
 import type { DeadLetterConfig, ProcessorConfig, SinkConfig } from '../config/index.js';
 import { formatDeadLetter, formatWindowResult, toWindowOutput } from '../events/index.js';
 import { FileSink, fileSink, streamSink, type LineSink } from '../io/index.js';
-import { kafkaSink, type KafkaSink } from '../kafka/index.js';
+import type { KafkaSink } from '../kafka/index.js';
 import type { FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
 
 /** A dead letter on its way out: DESIGN.md's `{"reason", "raw"}` plus context fields. */
@@ -84,7 +84,7 @@ function kafkaChannel(sink: KafkaSink): OutputChannel {
   };
 }
 
-export function openChannel(target: SinkConfig | DeadLetterConfig, topic: string, config: ProcessorConfig): OutputChannel {
+export async function openChannel(target: SinkConfig | DeadLetterConfig, topic: string, config: ProcessorConfig): Promise<OutputChannel> {
   switch (target.type) {
     case 'file':
       return lineChannel(fileSink(target.path));
@@ -92,8 +92,11 @@ export function openChannel(target: SinkConfig | DeadLetterConfig, topic: string
       return lineChannel(streamSink(process.stdout));
     case 'stderr':
       return lineChannel(streamSink(process.stderr));
-    case 'kafka':
+    case 'kafka': {
+      // Loaded on demand: runs without Kafka do not pay for the client at start-up.
+      const { kafkaSink } = await import('../kafka/sink.js');
       return kafkaChannel(kafkaSink({ brokers: config.kafka.consumer.bootstrap_servers, topic }));
+    }
   }
 }
 
@@ -105,10 +108,10 @@ export class ChannelOutputs implements JobOutputs {
   ) {}
 
   /** The outputs `sink` and `dead_letter` name. */
-  static open(config: ProcessorConfig): ChannelOutputs {
-    const results = openChannel(config.sink, config.kafka.producer.result_topic, config);
+  static async open(config: ProcessorConfig): Promise<ChannelOutputs> {
+    const results = await openChannel(config.sink, config.kafka.producer.result_topic, config);
     try {
-      return new ChannelOutputs(results, openChannel(config.dead_letter, config.kafka.producer.dead_letter_topic, config));
+      return new ChannelOutputs(results, await openChannel(config.dead_letter, config.kafka.producer.dead_letter_topic, config));
     } catch (error) {
       void results.close();
       throw error;

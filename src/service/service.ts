@@ -12,7 +12,6 @@ import {
 import type { FeedbackAccumulator, FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { runLineJob } from '../runner/file-job.js';
 import type { JobSummary } from '../runner/job-stats.js';
-import { runKafkaJob } from '../runner/kafka-job.js';
 import { toWindowOutput } from '../events/index.js';
 
 export interface ServiceOptions {
@@ -64,6 +63,8 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
   try {
     health = { ready: false, reason: config.source.type === 'kafka' ? 'restoring state, waiting for partitions' : 'restoring state' };
     if (config.source.type === 'kafka') {
+      // Loaded on demand: file and stdin runs do not load the Kafka client.
+      const { runKafkaJob } = await import('../runner/kafka-job.js');
       const summary = await runKafkaJob({ config, metrics, logger, signal: options.signal, hooks, onReady });
       logger.info(summary, 'stopped');
       return summary;

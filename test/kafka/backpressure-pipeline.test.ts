@@ -127,7 +127,7 @@ describe('Kafka job backpressure (real broker)', () => {
     messages.push({ key: 'sentinel', value: JSON.stringify({ timestamp: T0 + 86_400_000, model: 'sentinel', metrics: {} }) });
     await produce(input, messages);
 
-    const outputs = new SlowResults(ChannelOutputs.open(config));
+    const outputs = new SlowResults(await ChannelOutputs.open(config));
     const stop = new AbortController();
     let source: KafkaSource | undefined;
     let sampledMax = 0;
