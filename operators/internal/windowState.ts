@@ -5,6 +5,8 @@ import { TimerQueue } from './timerQueue.js';
 /** The state of one (key, window): an accumulator, never the raw records. */
 interface WindowSlot<A> {
   readonly key: string;
+  /** Source partition of the record that opened the window (keyed input keeps a key in one partition). */
+  readonly partition: number | undefined;
   start: number;
   end: number;
   accumulator: A;
@@ -21,6 +23,8 @@ interface WindowSlot<A> {
 /** A plain copy of one window's state, for checkpoints. */
 export interface WindowSnapshot<A> {
   readonly key: string;
+  /** Source partition of the record that opened the window, where records carry one. */
+  readonly partition?: number;
   readonly start: number;
   readonly end: number;
   readonly accumulator: A;
@@ -97,7 +101,8 @@ export class KeyedWindowState<T, A, R> {
   snapshot(): WindowStateSnapshot<A> {
     const windows: WindowSnapshot<A>[] = [];
     for (const s of [...this.slots()].sort((a, b) => a.timerOrder - b.timerOrder)) {
-      windows.push({ key: s.key, start: s.start, end: s.end, accumulator: s.accumulator, count: s.count, revision: s.revision });
+      const window = { key: s.key, start: s.start, end: s.end, accumulator: s.accumulator, count: s.count, revision: s.revision };
+      windows.push(s.partition === undefined ? window : { ...window, partition: s.partition });
     }
     return { watermark: this.watermark, windowType: this.windowType, windows };
   }
@@ -107,7 +112,7 @@ export class KeyedWindowState<T, A, R> {
     this.watermark = snapshot.watermark;
     this.windowType = snapshot.windowType;
     for (const w of snapshot.windows) {
-      const slot = this.createSlot(w.key, w, w.accumulator);
+      const slot = this.createSlot(w.key, w.partition, w, w.accumulator);
       slot.count = w.count;
       slot.revision = w.revision;
       if (this.windowType === 'session') this.sessionsOf(w.key).push(slot);
@@ -133,7 +138,7 @@ export class KeyedWindowState<T, A, R> {
       byStart ??= this.windowsOf(record.key);
       let slot = byStart.get(window.start);
       if (slot === undefined) {
-        slot = this.createSlot(record.key, window, this.aggregator.create());
+        slot = this.createSlot(record.key, record.partition, window, this.aggregator.create());
         byStart.set(window.start, slot);
         this.scheduleOrPurge(slot);
       }
@@ -162,17 +167,24 @@ export class KeyedWindowState<T, A, R> {
       if (sessions.length === 0) this.sessions.delete(record.key);
       return false;
     }
-    const slot = this.mergeSessions(record.key, sessions, overlapping, start, end);
+    const slot = this.mergeSessions(record.key, record.partition, sessions, overlapping, start, end);
     this.accumulate(slot, record.value);
     return true;
   }
 
   /** The slot for `[start, end)`: one of `overlapping` with the others merged in, or a new one. */
-  private mergeSessions(key: string, sessions: WindowSlot<A>[], overlapping: WindowSlot<A>[], start: number, end: number): WindowSlot<A> {
+  private mergeSessions(
+    key: string,
+    partition: number | undefined,
+    sessions: WindowSlot<A>[],
+    overlapping: WindowSlot<A>[],
+    start: number,
+    end: number,
+  ): WindowSlot<A> {
     const sameBounds = overlapping.find((s) => s.start === start && s.end === end);
     const target = sameBounds ?? overlapping[0];
     if (target === undefined) {
-      const created = this.createSlot(key, { start, end }, this.aggregator.create());
+      const created = this.createSlot(key, partition, { start, end }, this.aggregator.create());
       sessions.push(created);
       this.scheduleOrPurge(created);
       return created;
@@ -235,9 +247,9 @@ export class KeyedWindowState<T, A, R> {
     return this.watermark >= end + this.allowedLateness;
   }
 
-  private createSlot(key: string, window: TimeWindow, accumulator: A): WindowSlot<A> {
+  private createSlot(key: string, partition: number | undefined, window: TimeWindow, accumulator: A): WindowSlot<A> {
     this.openCount++;
-    return { key, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true };
+    return { key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true };
   }
 
   private retire(slot: WindowSlot<A>): void {

@@ -9,13 +9,17 @@ import type { WindowType } from '../stream/elements.js';
 
 /** How a pipeline snapshot is laid out in a checkpoint: operator name → bytes. */
 export interface EncodedPipelineState {
-  /** Global state: the window operator's windows and the combined watermark. */
+  /** Global state: the combined watermark, and windows opened by records without a partition. */
   readonly operators: Record<string, Uint8Array>;
-  /** Per source partition: that partition's watermark clock. */
+  /**
+   * Per source partition (DESIGN.md: state organised per partition, so that it can
+   * move): that partition's watermark clock and the windows its records opened.
+   * With input keyed by the key fields a key lives in one partition, and so do its windows.
+   */
   readonly partitions: Record<string, Record<string, Uint8Array>>;
 }
 
-const FORMAT_VERSION = 2;
+const FORMAT_VERSION = 3;
 /**
  * Initial buffer size per open window: about what a window of 4 metrics × 50
  * values takes. An underestimate costs a few doublings, an overestimate only
@@ -34,36 +38,87 @@ const WATERMARK = 'watermark';
  */
 export function encodePipelineState(snapshot: PipelineSnapshot, metrics: MetricsAggregator<FeedbackEvent>): EncodedPipelineState {
   const { windows } = snapshot.windows;
-  const w = new ByteWriter(64 + windows.length * BYTES_PER_WINDOW).u8(FORMAT_VERSION);
-  metrics.writeFormat(w);
-  w.f64(snapshot.windows.watermark).str(snapshot.windows.windowType ?? '').u32(windows.length);
-  for (const win of windows) {
-    w.str(win.key).f64(win.start).f64(win.end).f64(win.count).f64(win.revision);
-    w.str(JSON.stringify(win.accumulator.keyFields ?? null));
-    metrics.serialiseInto(win.accumulator.inner, w);
+  // Group by partition, remembering each window's place in the snapshot: that order is
+  // the order ties fire in, and a restore must keep it (see KeyedWindowState.snapshot).
+  const byPartition = new Map<number | undefined, number[]>();
+  for (let i = 0; i < windows.length; i++) {
+    const partition = windows[i]!.partition;
+    let indexes = byPartition.get(partition);
+    if (indexes === undefined) byPartition.set(partition, (indexes = []));
+    indexes.push(i);
   }
-  const partitions: Record<string, Record<string, Uint8Array>> = {};
-  for (const { partition, maxEventTime } of snapshot.watermarks.partitions) {
-    partitions[String(partition)] = { [WATERMARK]: new ByteWriter().u8(FORMAT_VERSION).f64(maxEventTime).finish() };
-  }
-  return {
-    operators: { [WINDOWS]: w.finish(), [WATERMARK]: new ByteWriter().u8(FORMAT_VERSION).f64(snapshot.watermarks.watermark).finish() },
-    partitions,
+  const encodeWindows = (indexes: readonly number[]): Uint8Array => {
+    const w = new ByteWriter(64 + indexes.length * BYTES_PER_WINDOW).u8(FORMAT_VERSION);
+    metrics.writeFormat(w);
+    w.f64(snapshot.windows.watermark).str(snapshot.windows.windowType ?? '').u32(indexes.length);
+    for (const i of indexes) {
+      const win = windows[i]!;
+      w.u32(i).str(win.key).f64(win.start).f64(win.end).f64(win.count).f64(win.revision);
+      w.str(JSON.stringify(win.accumulator.keyFields ?? null));
+      metrics.serialiseInto(win.accumulator.inner, w);
+    }
+    return w.finish();
   };
+
+  const partitions: Record<string, Record<string, Uint8Array>> = {};
+  const of = (partition: number): Record<string, Uint8Array> => (partitions[String(partition)] ??= {});
+  for (const { partition, maxEventTime } of snapshot.watermarks.partitions) {
+    of(partition)[WATERMARK] = new ByteWriter().u8(FORMAT_VERSION).f64(maxEventTime).finish();
+  }
+  const operators: Record<string, Uint8Array> = {
+    [WATERMARK]: new ByteWriter().u8(FORMAT_VERSION).f64(snapshot.watermarks.watermark).finish(),
+    // Always present, even empty: it carries the window operator's own watermark and type.
+    [WINDOWS]: encodeWindows(byPartition.get(undefined) ?? []),
+  };
+  for (const [partition, indexes] of byPartition) if (partition !== undefined) of(partition)[WINDOWS] = encodeWindows(indexes);
+  return { operators, partitions };
 }
 
 export function decodePipelineState(encoded: EncodedPipelineState, metrics: MetricsAggregator<FeedbackEvent>): PipelineSnapshot {
-  const windowBytes = encoded.operators[WINDOWS];
+  const globalWindows = encoded.operators[WINDOWS];
   const watermarkBytes = encoded.operators[WATERMARK];
-  if (windowBytes === undefined || watermarkBytes === undefined) throw new RangeError('checkpoint lacks the pipeline state');
-  const r = new ByteReader(windowBytes);
+  if (globalWindows === undefined || watermarkBytes === undefined) throw new RangeError('checkpoint lacks the pipeline state');
+  const placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[] = [];
+  const header = decodeWindows(globalWindows, undefined, metrics, placed);
+
+  const partitions: { partition: number; maxEventTime: number }[] = [];
+  for (const [name, states] of Object.entries(encoded.partitions)) {
+    const partition = Number(name);
+    const windowBytes = states[WINDOWS];
+    if (windowBytes !== undefined) decodeWindows(windowBytes, partition, metrics, placed);
+    const bytes = states[WATERMARK];
+    if (bytes === undefined) continue;
+    const pr = new ByteReader(bytes);
+    checkVersion(pr);
+    partitions.push({ partition, maxEventTime: pr.f64() });
+    pr.end();
+  }
+  placed.sort((a, b) => a.order - b.order);
+  const wr = new ByteReader(watermarkBytes);
+  checkVersion(wr);
+  const watermark: WatermarkSnapshot = { watermark: wr.f64(), partitions };
+  wr.end();
+  return {
+    watermarks: watermark,
+    windows: { watermark: header.watermark, windowType: header.windowType, windows: placed.map((p) => p.window) },
+  };
+}
+
+/** Decodes one blob of windows into `placed`; returns the window operator's header (the same in every blob). */
+function decodeWindows(
+  bytes: Uint8Array,
+  partition: number | undefined,
+  metrics: MetricsAggregator<FeedbackEvent>,
+  placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[],
+): { watermark: number; windowType: WindowType | undefined } {
+  const r = new ByteReader(bytes);
   checkVersion(r);
   metrics.readFormat(r);
-  const windowWatermark = r.f64();
+  const watermark = r.f64();
   const type = r.str();
   const count = r.u32();
-  const windows: WindowSnapshot<FeedbackAccumulator>[] = [];
   for (let i = 0; i < count; i++) {
+    const order = r.u32();
     const key = r.str();
     const start = r.f64();
     const end = r.f64();
@@ -71,27 +126,11 @@ export function decodePipelineState(encoded: EncodedPipelineState, metrics: Metr
     const revision = r.f64();
     const keyFields = JSON.parse(r.str()) as KeyFields | null;
     const inner = metrics.deserialiseFrom(r);
-    windows.push({ key, start, end, count: windowCount, revision, accumulator: { keyFields: keyFields ?? undefined, inner } });
+    const window = { key, start, end, count: windowCount, revision, accumulator: { keyFields: keyFields ?? undefined, inner } };
+    placed.push({ order, window: partition === undefined ? window : { ...window, partition } });
   }
   r.end();
-
-  const partitions: { partition: number; maxEventTime: number }[] = [];
-  for (const [partition, states] of Object.entries(encoded.partitions)) {
-    const bytes = states[WATERMARK];
-    if (bytes === undefined) continue;
-    const pr = new ByteReader(bytes);
-    checkVersion(pr);
-    partitions.push({ partition: Number(partition), maxEventTime: pr.f64() });
-    pr.end();
-  }
-  const wr = new ByteReader(watermarkBytes);
-  checkVersion(wr);
-  const watermark: WatermarkSnapshot = { watermark: wr.f64(), partitions };
-  wr.end();
-  return {
-    watermarks: watermark,
-    windows: { watermark: windowWatermark, windowType: type === '' ? undefined : (type as WindowType), windows },
-  };
+  return { watermark, windowType: type === '' ? undefined : (type as WindowType) };
 }
 
 function checkVersion(r: ByteReader): void {

@@ -37,6 +37,27 @@ function snapshot(): PipelineSnapshot {
 }
 
 describe('pipeline state codec', () => {
+  it('stores windows under the partition that opened them, and restores them in their original order', () => {
+    const metrics = feedbackMetrics(config);
+    const original = snapshot();
+    // Windows 0, 3, 6 of partition 3, windows 1, 4, 7 of partition 0, the others without a partition.
+    const partitioned: PipelineSnapshot = {
+      ...original,
+      windows: {
+        ...original.windows,
+        windows: original.windows.windows.map((w, i) => (i % 3 === 2 ? w : { ...w, partition: i % 3 === 0 ? 3 : 0 })),
+      },
+    };
+    const encoded = encodePipelineState(partitioned, metrics);
+    expect(Object.keys(encoded.partitions).sort()).toEqual(['0', '3']);
+    expect(Object.keys(encoded.partitions['3']!).sort()).toEqual(['watermark', 'windows']);
+    const restored = decodePipelineState(encoded, metrics);
+    expect(restored.windows.windows.map((w) => [w.key, w.partition])).toEqual(partitioned.windows.windows.map((w) => [w.key, w.partition]));
+    expect(restored.windows.windows.map((w) => metrics.result(w.accumulator.inner))).toEqual(
+      partitioned.windows.windows.map((w) => metrics.result(w.accumulator.inner)),
+    );
+  });
+
   it('restores every window, and restored windows go on exactly like the originals', () => {
     const agg = withKeyFields(feedbackMetrics(config), ['model']);
     const metrics = feedbackMetrics(config);
