@@ -20,8 +20,6 @@ export interface ServiceOptions {
   /** Aborted on SIGTERM/SIGINT: stop taking input, checkpoint, flush, exit. */
   readonly signal: AbortSignal;
   readonly metrics?: ProcessorMetrics;
-  /** Called once the HTTP endpoint listens (tests use port 0). */
-  readonly onListening?: (port: number) => void;
 }
 
 /**
@@ -46,7 +44,6 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
     logger: logger.child({ component: 'http' }),
   });
   logger.info({ port: server.port }, 'http endpoint listening (/metrics, /healthz, /readyz, /windows)');
-  options.onListening?.(server.port);
 
   const refresh = setIntervalUnref(() => {
     if (windows !== undefined) metrics.windowsOpen.set(windows.openWindows);
