@@ -120,6 +120,9 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       options.onAssignment?.(change);
       if (!ready) {
         ready = true;
+        // The restored checkpoint is complete, but a crash may have come between its write and
+        // its commit: commit it now, or the group would lag behind until new input arrives.
+        if (latest !== undefined) commit(latest).catch((error: unknown) => logger?.warn({ err: error }, 'committing the restored checkpoint failed'));
         options.onReady?.();
       }
     });
