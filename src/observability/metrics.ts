@@ -78,11 +78,11 @@ export interface ProcessorMetrics {
   /** `stream_processor_windows_fired_total{revision_kind}`: window results emitted. */
   readonly windowsFired: Readonly<Record<RevisionKind, Counter.Internal>>;
   /**
-   * `stream_processor_processing_latency_seconds`: wall time from a batch leaving
-   * the source to its results reaching the sink; one observation per batch.
+   * `stream_processor_processing_latency_seconds`: per window result, wall time from
+   * the hand-over of the record that fired it to the sink's acknowledgement (Kafka mode).
    */
   readonly processingLatency: Histogram;
-  /** `stream_processor_consumer_lag{topic,partition}`: high watermark − committed position; `remove()` a partition when it is revoked. */
+  /** `stream_processor_consumer_lag{topic,partition}`: messages after the last one handed over, as of the last fetch; `remove()` a partition when it is revoked. */
   readonly consumerLag: Gauge<'topic' | 'partition'>;
   /** `stream_processor_in_flight_records`: records read but not yet acknowledged by the sink. */
   readonly inFlight: Gauge;
