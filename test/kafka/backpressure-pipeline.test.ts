@@ -3,8 +3,7 @@
  * output that acknowledges only every 200 ms must pause the consumer, keep the records in
  * flight at or under `buffer_size`, and still let every record through in the end.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type ProcessorConfig } from '../../src/config/index.js';
@@ -14,6 +13,7 @@ import type { FeedbackWindowResult } from '../../src/pipeline/feedback-pipeline.
 import { runKafkaJob } from '../../src/runner/kafka-job.js';
 import { ChannelOutputs, type DeadLetterOut, type JobOutputs } from '../../src/runner/outputs.js';
 import { brokers, produce, unique, waitFor } from './helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const BUFFER_SIZE = 50;
 const KEYS = 100;
@@ -94,7 +94,7 @@ interface Output {
 
 describe('Kafka job backpressure (real broker)', () => {
   it('a slow results sink pauses the consumer, keeps in-flight records ≤ buffer_size, and loses nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kafka-backpressure-'));
+    const dir = tempDir('kafka-backpressure-');
     const input = unique('bp-events');
     // One partition: event time then rises with the offset, so no record is late and
     // every (key, window) has exactly one result (revision 0): the count check is exact.

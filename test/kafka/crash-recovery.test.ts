@@ -4,14 +4,14 @@
  * (key, window, revision) their results must equal an uninterrupted run's, with no window
  * lost and every dead letter present.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createRandom, generateEvents } from '../../scripts/generate-sample.js';
 import { ensureTopics } from '../../src/kafka/index.js';
 import { exited, onStderrLine, startCli } from '../support/cli.js';
 import { brokers, committedTotal, produce, readAll, unique } from './helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const T0 = Date.UTC(2026, 10, 26, 10);
 
@@ -132,7 +132,7 @@ function deadLetterSet(values: string[]): Set<string> {
 
 describe('Kafka mode crash recovery (real broker)', () => {
   it('results after SIGKILLs at random points equal an uninterrupted run once de-duplicated', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kafka-crash-'));
+    const dir = tempDir('kafka-crash-');
     // One input partition: the uninterrupted run is then deterministic. With several
     // partitions the interleaving of their records, and so which records are late (and
     // which revisions exist), differs from run to run, and no two runs could be compared.

@@ -3,8 +3,7 @@
  * the same group takes over half the partitions"; "every window's result produced, none
  * lost on rebalance"). The second instance joins while the first is consuming.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type ProcessorConfig } from '../../src/config/index.js';
@@ -13,6 +12,7 @@ import { createLogger } from '../../src/observability/index.js';
 import { runKafkaJob } from '../../src/runner/kafka-job.js';
 import type { JobSummary } from '../../src/runner/job-stats.js';
 import { brokers, produce, unique, waitFor } from './helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const PARTITIONS = 4;
 const MODELS = 12;
@@ -65,7 +65,7 @@ function jobConfig(dir: string, groupId: string, input: string, checkpointSecs: 
 }
 
 function startJob(name: string, groupId: string, input: string, checkpointSecs = 1): Instance {
-  const dir = mkdtempSync(join(tmpdir(), `kafka-rebalance-${name}-`));
+  const dir = tempDir(`kafka-rebalance-${name}-`);
   const stop = new AbortController();
   const changes: AssignmentChange[] = [];
   const instance: Instance = {

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createRandom, generateEvents } from '../../scripts/generate-sample.js';
 import { exited, onStderrLine, startCli } from '../support/cli.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const withoutEmittedAt = (path: string): string[] =>
   readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => l.replace(/"emitted_at":\d+,/, ''));
@@ -42,7 +42,7 @@ async function run(config: string, killAfterCheckpoint?: number): Promise<{ code
 
 describe('file mode crash recovery', () => {
   it('output after SIGKILLs at random points equals an uninterrupted run, line for line', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'crash-'));
+    const dir = tempDir('crash-');
     const lines = generateEvents({ count: 1_000_000, seed: 11, startMs: Date.UTC(2026, 10, 26, 10), durationMs: 12 * 3_600_000, invalidPerKind: 20 });
     writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
 

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../scripts/generate-sample.js';
 import { parseConfig } from '../../src/config/index.js';
 import { runLineJob } from '../../src/runner/file-job.js';
 import { exactPercentile, isoTime, runOracle, statsOf, type OracleEvent, type OracleWindowing } from '../support/oracle.js';
+import { tempDir } from '../support/temp-dir.js';
 
 interface OutputLine {
   key: Record<string, string | null>;
@@ -45,7 +45,7 @@ const cases: { name: string; windows: Record<string, unknown>; windowing: Oracle
 
 describe('file job end to end against a brute-force model of the semantics', () => {
   it.each(cases)('$name windows', async ({ windows, windowing, lateness, keyFields }) => {
-    const dir = mkdtempSync(join(tmpdir(), 'file-job-'));
+    const dir = tempDir('file-job-');
     const lines = generateEvents({ count: 6000, seed: 7, startMs: Date.UTC(2026, 10, 26, 10), durationMs: 40 * 60_000, invalidPerKind: 3 });
     writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
     const config = parseConfig(

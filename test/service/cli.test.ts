@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../scripts/generate-sample.js';
 import { exited, onStderrLine, startCli } from '../support/cli.js';
+import { tempDir } from '../support/temp-dir.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'cli-'));
+const tmp = (): string => tempDir('cli-');
 
 function yaml(dir: string, name: string, body: string): string {
   const path = join(dir, `${name}.yaml`);
