@@ -21,6 +21,7 @@ import type { FeedbackEvent } from '../src/events/index.js';
 import { runLineJob } from '../src/runner/file-job.js';
 import type { StreamElement, StreamRecord, WindowedElement, WindowedRecord } from '../src/stream/elements.js';
 import { benchEvents } from './events.js';
+import { median } from './stats.js';
 
 const EVENTS = 1_000_000;
 const KEYS = 1_000;
@@ -31,7 +32,6 @@ const RUNS = 3;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc (npm run bench:engine does)');
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function timeRuns(run: () => void): number {
   run(); // warm-up: JIT and inline caches

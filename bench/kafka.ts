@@ -20,6 +20,7 @@ import { ensureTopics, type KafkaSource } from '../src/kafka/index.js';
 import { runKafkaJob } from '../src/runner/kafka-job.js';
 import { createRandom } from '../scripts/generate-sample.js';
 import { benchEvent, benchEvents } from './events.js';
+import { median } from './stats.js';
 
 const EVENTS = 1_000_000;
 const KEYS = 1_000;
@@ -32,7 +33,6 @@ const LATENCY_SECS = 20;
 const LATENCY_WARMUP_SECS = 4;
 const BROKERS = process.env['PROCESSOR_KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const runId = randomUUID().slice(0, 8);
 const name = (what: string): string => `bench-kafka-${what}-${runId}`;
 const kafka = (): Kafka => new Kafka({ clientId: 'bench-kafka', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });

@@ -24,6 +24,7 @@ import { runLineJob } from '../src/runner/file-job.js';
 import { openStateStore } from '../src/state/index.js';
 import type { StreamElement } from '../src/stream/elements.js';
 import { benchEvents } from './events.js';
+import { median } from './stats.js';
 
 const WINDOWS = 100_000;
 const VALUES = 50;
@@ -46,10 +47,6 @@ const config = (overrides: Record<string, unknown>): ProcessorConfig =>
     {},
   );
 
-function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** 100,000 windows (one per key) of 50 events each, held by a live `aggregate`. */
 function openWindows(cfg: ProcessorConfig): AggregateState<FeedbackAccumulator, FeedbackResult> {

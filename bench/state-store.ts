@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Level } from 'level';
 import { type Checkpoint, openStateStore, type StateBackendConfig } from '../src/state/index.js';
+import { median } from './stats.js';
 
 const WINDOWS = 100_000;
 const CHECKPOINTS = 6; // enough for retention to delete older checkpoints in steady state
@@ -41,7 +42,6 @@ function checkpoint(id: number, partitions: number): Checkpoint {
   };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 async function measureStore(config: StateBackendConfig, chunkBytes: number, partitions: number) {
