@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import { assignWatermarks } from '../operators/assignWatermarks.js';
-import { barrier } from '../src/stream/elements.js';
-import { rec, testScheduler, timeline, wm } from './helpers.js';
+import { barrier, type StreamElement } from '../src/stream/elements.js';
+import { rec, testScheduler, timeline, wm, type Reading } from './helpers.js';
 
 describe('assignWatermarks', () => {
   it('emits a watermark after each record that advances it (bounded out-of-orderness)', () => {
@@ -56,14 +56,15 @@ describe('assignWatermarks', () => {
     });
   });
 
-  it('releases an idle partition after the idle timeout', () => {
+  it('a quiet partition advances with processing time from the moment it went quiet', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const a = rec(10, 'k', 0), b = rec(20, 'k', 1), c = rec(30, 'k', 1);
-      // p0 sends once at 0 and goes idle at 25; p1 then moves the watermark alone.
+      // p0 sends once at 0 and is quiet from 25 on: W_p0 = 10 + (now − 25), checked every 5 ms,
+      // while p1 (at 30) is still active.
       const source = cold('a 9ms b 9ms c -', { a, b, c });
-      expectObservable(source.pipe(assignWatermarks({ idleTimeoutMs: 25 })), '^ 25ms !').toBe(
-        '(aw) 6ms b 9ms c 4ms x',
-        { a, b, c, w: wm(10), x: wm(30) },
+      expectObservable(source.pipe(assignWatermarks({ idleTimeoutMs: 25, progressIntervalMs: 5 })), '^ 41ms !').toBe(
+        '(aw) 6ms b 9ms c 9ms x 4ms y 4ms z',
+        { a, b, c, w: wm(10), x: wm(15), y: wm(20), z: wm(25) },
       );
     });
   });
@@ -72,33 +73,69 @@ describe('assignWatermarks', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const a = rec(100);
       const source = cold('a -', { a });
-      expectObservable(source.pipe(assignWatermarks({ maxOutOfOrdernessMs: 3, idleTimeoutMs: 5 })), '^ 11ms !').toBe(
-        '(aw) 1ms x 4ms y',
+      // Quiet from 5 (W 97); checked every 5 ms (min(idle timeout, 1 s)).
+      expectObservable(source.pipe(assignWatermarks({ maxOutOfOrdernessMs: 3, idleTimeoutMs: 5 })), '^ 16ms !').toBe(
+        '(aw) 6ms x 4ms y',
         { a, w: wm(97), x: wm(102), y: wm(107) },
       );
     });
   });
 
-  it('a record on an idle partition makes it active again without moving the watermark back', () => {
+  it('counts quiet time in this subscription only: a restored state starts a new quiet spell', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      const a = rec(10, 'k', 0), b = rec(50, 'k', 1), c = rec(20, 'k', 0), d = rec(60, 'k', 1), e = rec(40, 'k', 0);
-      // p0 idle at 25 → W = 50. c (20) re-activates p0: W stays 50. At d, min(20, 60) = 20 < 50: no change.
-      // e (40) on p0 is still under 50: no watermark.
-      const source = cold('a 9ms b 19ms c 9ms d 9ms e -', { a, b, c, d, e });
-      expectObservable(source.pipe(assignWatermarks({ idleTimeoutMs: 25 })), '^ 52ms !').toBe(
-        '(aw) 6ms b 14ms x 4ms c 9ms d 9ms e',
-        { a, b, c, d, e, w: wm(10), x: wm(50) },
+      // Restored at event time 1,000,000 (a checkpoint long ago): without a record W waits
+      // out the idle timeout, then grows from the restored value, never by the time in between.
+      const initialState = { watermark: 999_997, partitions: [{ partition: 0, maxEventTime: 1_000_000 }] };
+      const source = cold<StreamElement<Reading>>('-');
+      expectObservable(source.pipe(assignWatermarks({ maxOutOfOrdernessMs: 3, idleTimeoutMs: 5, initialState })), '^ 16ms !').toBe(
+        '10ms x 4ms y',
+        { x: wm(1_000_002), y: wm(1_000_007) },
       );
     });
   });
 
-  it('stops counting a released partition at once (a Kafka revocation), without waiting for idleness', () => {
+  it('is not quiet while the source is behind: lag, pause or an unreachable broker never advance W', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const a = rec(100);
+      const source = cold('a -', { a });
+      // Idle from 5, but the source catches up only at 12: quiet from the check at 15, W 105 at 20.
+      const caughtUp = (): boolean => scheduler.now() >= 12;
+      expectObservable(source.pipe(assignWatermarks({ idleTimeoutMs: 5, caughtUp })), '^ 21ms !').toBe('(aw) 16ms x', { a, w: wm(100), x: wm(105) });
+    });
+  });
+
+  it('a record ends a quiet spell without moving the watermark back', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const a = rec(100), b = rec(103);
+      // Quiet from 5: W 105 at 10, 110 at 15. b (103) at 17 ends the spell (W stays 110); quiet
+      // again from 22, W_p = 103 + (now − 22) passes 110 only at 32.
+      const source = cold('a 16ms b -', { a, b });
+      expectObservable(source.pipe(assignWatermarks({ idleTimeoutMs: 5 })), '^ 33ms !').toBe(
+        '(aw) 6ms x 4ms y 1ms b 14ms z',
+        { a, b, w: wm(100), x: wm(105), y: wm(110), z: wm(113) },
+      );
+    });
+  });
+
+  it('an assigned partition holds the watermark back before its first record (a fresh start on a backlog)', () => {
+    testScheduler().run(({ cold, hot, expectObservable }) => {
+      const a = rec(10, 'k', 0), b = rec(20, 'k', 0), c = rec(15, 'k', 1);
+      const assigned = hot('a', { a: [0, 1] });
+      // p1 has delivered nothing: W stays at −∞ (no watermark) until c; then min(20, 15).
+      const source = cold(timeline('a', 'b', 'c', '|'), { a, b, c });
+      expectObservable(source.pipe(assignWatermarks({ assigned, flushOnComplete: false }))).toBe(timeline('a', 'b', '(cw)', '|'), { a, b, c, w: wm(15) });
+    });
+  });
+
+  it('stops counting a partition that leaves the assignment at once (a Kafka revocation), without waiting for idleness', () => {
     testScheduler().run(({ cold, hot, expectObservable }) => {
       const a = rec(10, 'k', 0), b = rec(50, 'k', 1), c = rec(60, 'k', 1), d = rec(20, 'k', 0);
-      const released = hot(timeline('', '', '', 'r'), { r: [0] });
+      const assigned = hot(timeline('a', '', '', 'r'), { a: [0, 1], r: [1] });
       const source = cold(timeline('a', 'b', '', '', '', 'c', 'd', '|'), { a, b, c, d });
-      // p0 holds W at 10 until it is released; then W = 50; c moves it to 60; d (p0, tracked anew) does not lower it.
-      expectObservable(source.pipe(assignWatermarks({ released, flushOnComplete: false }))).toBe(timeline('(aw)', 'b', '', 'x', '', '(cy)', 'd', '|'), {
+      // W waits for both partitions (10 after b); p0 holds it at 10 until it is revoked; then
+      // W = 50; c moves it to 60; d (p0 again) does not lower it.
+      expectObservable(source.pipe(assignWatermarks({ assigned, flushOnComplete: false }))).toBe(timeline('a', '(bw)', '', 'x', '', '(cy)', 'd', '|'), {
         a, b, c, d, w: wm(10), x: wm(50), y: wm(60),
       });
     });

@@ -13,8 +13,8 @@ describe('assignWatermarks → tumblingWindow → aggregate', () => {
         tumblingWindow({ sizeMs: 10 }),
         aggregate({ aggregator: countSum }),
       );
-      // W = 3 after the record; quiet steps at 5 and 10 move it to 8, then 13 ≥ 10: the window fires.
-      expectObservable(pipeline, '^ 11ms !').toBe('w 4ms x 4ms (ry)', { w: wm(3), x: wm(8), r: result('k', 'tumbling', 0, 10, 0, 1), y: wm(13) });
+      // W = 3 after the record; quiet from 5, checked every 5 ms: 8 at 10, then 13 ≥ 10 at 15: the window fires.
+      expectObservable(pipeline, '^ 16ms !').toBe('w 9ms x 4ms (ry)', { w: wm(3), x: wm(8), r: result('k', 'tumbling', 0, 10, 0, 1), y: wm(13) });
     });
   });
 

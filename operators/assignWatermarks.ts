@@ -10,29 +10,50 @@ export interface AssignWatermarksOptions<T> {
   /** Bounded out-of-orderness: `W_p = max event time seen on p − maxOutOfOrdernessMs`. Default 0. */
   maxOutOfOrdernessMs?: number;
   /**
-   * A partition that sends nothing for this long (processing time) stops holding
-   * the watermark back. When every partition is idle the input is *quiet*, and the
-   * watermark then advances with processing time, one step per idle timeout, so
-   * that open windows still fire. Default: no idleness detection.
+   * A partition is *quiet* once nothing arrived on it for this long (processing time)
+   * and its source says it is caught up (`caughtUp`). From that moment on its watermark
+   * advances with processing time, so that open windows still fire when input stops:
+   * `W_p = maxEventTime − maxOutOfOrdernessMs + (now − quietSince)`. A record ends
+   * the quiet spell. Default: no idleness, the watermark moves with records only.
    */
   idleTimeoutMs?: number;
+  /**
+   * Whether the source has read everything partition `p` holds (Kafka: connected,
+   * running, fetch position at the high watermark). Asked only at idleness checks,
+   * never per record. Lag, a paused consumer, a rebalance or an unreachable broker
+   * must answer false: they are not quiet input. Default: always caught up (a
+   * stream that delivered nothing for the idle timeout has nothing pending).
+   */
+  caughtUp?: (partition: number) => boolean;
+  /**
+   * While a partition is quiet (or idle but not yet caught up), how often its state is
+   * checked again, ms of processing time. Default `min(idleTimeoutMs, 1000)`.
+   */
+  progressIntervalMs?: number;
   /** Clock and timers for idleness; pass a `TestScheduler` in tests. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
   /** On completion of the input, emit a watermark at +∞ so every open window fires. Default true. */
   flushOnComplete?: boolean;
   /**
-   * Partitions the source no longer reads (e.g. revoked in a Kafka rebalance): from
-   * each emission on, they stop holding the watermark back at once, without
-   * waiting for the idle timeout. A partition that sends again is tracked anew.
+   * The partitions the source reads, each emission the whole current set (e.g. a
+   * Kafka consumer's assignment). A partition holds the watermark back from the
+   * moment it is assigned (at −∞ until its first record, or at its restored value),
+   * so a partition that has not delivered yet is never overtaken; a partition that
+   * leaves the set stops holding it back at once. Without it, the partitions are
+   * those that delivered a record (or were restored).
    */
-  released?: ObservableInput<readonly number[]>;
+  assigned?: ObservableInput<readonly number[]>;
   /** Called with the watermark state for each barrier, before the barrier is forwarded (checkpoints). */
   onBarrier?: (barrierId: number, snapshot: WatermarkSnapshot) => void;
   /** Restore this state before the first element (recovery). */
   initialState?: WatermarkSnapshot;
 }
 
-/** The watermark state that a checkpoint keeps: per-partition maxima and the combined watermark. */
+/**
+ * The watermark state that a checkpoint keeps: per-partition maxima and the combined
+ * watermark. Nothing measured on a clock is in it: quiet spells start anew in the
+ * process that restores it.
+ */
 export interface WatermarkSnapshot {
   readonly watermark: number;
   readonly partitions: readonly { readonly partition: number; readonly maxEventTime: number }[];
@@ -41,12 +62,15 @@ export interface WatermarkSnapshot {
 interface PartitionClock {
   maxEventTime: number;
   lastSeenAt: number;
-  idle: boolean;
+  /** Processing time at which the partition became quiet in this subscription; undefined while it is not. */
+  quietSince: number | undefined;
+  /** Holds the watermark back: assigned (or, without `assigned`, seen). */
+  held: boolean;
 }
 
 /**
  * Assigns event timestamps and emits punctuated watermarks, per source partition,
- * min-combined across the active partitions (DESIGN.md "Time semantics").
+ * min-combined across the partitions the source reads (DESIGN.md "Time semantics").
  *
  * A watermark follows immediately after every record that advances the combined
  * watermark `W`, so the output is deterministic for a given input order. `W`
@@ -60,32 +84,53 @@ interface PartitionClock {
  * ```
  * Here `b` (3) does not advance `W` (still 3): no watermark follows it. The
  * record `c` (8) moves `W` to 6. Completion emits `W = +∞`.
+ *
+ * Quiet input (`idleTimeoutMs: 5`, `maxOutOfOrdernessMs: 3`, one partition whose
+ * source is caught up; each `-` is 1 ms, checks every 5 ms):
+ * ```
+ * source:  a(100)---------------
+ * result:  a W97------W102----W107
+ * ```
+ * Quiet from 5 on (W stays 97 then), W follows processing time: 102 at 10, 107 at 15.
  */
 export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): OperatorFunction<StreamElement<T>, StreamElement<T>> {
   const outOfOrderness = options.maxOutOfOrdernessMs ?? 0;
   const idleTimeout = options.idleTimeoutMs ?? Infinity;
   const scheduler = options.scheduler ?? asyncScheduler;
   const flushOnComplete = options.flushOnComplete ?? true;
+  const caughtUp = options.caughtUp ?? (() => true);
   const eventTimeOf = timestampExtractor(options.timestamp);
   const tracksIdleness = Number.isFinite(idleTimeout) && idleTimeout > 0;
+  const progressInterval = options.progressIntervalMs ?? Math.min(idleTimeout, 1000);
+  if (tracksIdleness && !(progressInterval > 0)) throw new RangeError(`assignWatermarks progressIntervalMs must be > 0, got ${String(progressInterval)}`);
 
   return (source) =>
     new Observable<StreamElement<T>>((subscriber) => {
       const partitions = new Map<number, PartitionClock>();
       let current = options.initialState?.watermark ?? -Infinity;
-      let lastRecordAt = 0;
       let idleCheck: Subscription | undefined;
+      let idleCheckAt = Infinity;
+      const assignedBySource = options.assigned !== undefined;
 
       const snapshot = (): WatermarkSnapshot => ({
         watermark: current,
         partitions: [...partitions].map(([partition, clock]) => ({ partition, maxEventTime: clock.maxEventTime })),
       });
 
-      /** `W = min over active partitions of W_p`, or −∞ when none is active. */
-      const combined = (): number => {
+      /**
+       * `W = min over held partitions of W_p`; a quiet partition that never had a
+       * record has nothing to hold back. −∞ when no partition counts.
+       */
+      const combined = (now: number): number => {
         let min = Infinity;
         for (const clock of partitions.values()) {
-          if (!clock.idle && clock.maxEventTime - outOfOrderness < min) min = clock.maxEventTime - outOfOrderness;
+          if (!clock.held) continue;
+          let w = clock.maxEventTime - outOfOrderness;
+          if (clock.quietSince !== undefined) {
+            if (clock.maxEventTime === -Infinity) continue;
+            w += now - clock.quietSince;
+          }
+          if (w < min) min = w;
         }
         return min === Infinity ? -Infinity : min;
       };
@@ -97,37 +142,48 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
         }
       };
 
-      // One timer at a time, set for the earliest moment a partition can turn idle
-      // (or for the next quiet step): records only update `lastSeenAt`, never timers.
-      const scheduleIdleCheck = (delay: number): void => {
+      const clockOf = (partition: number, now: number): PartitionClock => {
+        let clock = partitions.get(partition);
+        if (clock === undefined) {
+          clock = { maxEventTime: -Infinity, lastSeenAt: now, quietSince: undefined, held: !assignedBySource };
+          partitions.set(partition, clock);
+        }
+        return clock;
+      };
+
+      // One timer at a time, set for the earliest moment something can change: a
+      // partition reaching its idle timeout, or the next check of a quiet (or idle but
+      // lagging) partition. Records only update `lastSeenAt`, never timers.
+      const scheduleIdleCheck = (at: number, now: number): void => {
+        if (at >= idleCheckAt) return;
         idleCheck?.unsubscribe();
-        idleCheck = scheduler.schedule(onIdleCheck, Math.max(0, delay));
+        idleCheckAt = at;
+        idleCheck = scheduler.schedule(onIdleCheck, Math.max(0, at - now));
       };
 
       const onIdleCheck = (): void => {
         idleCheck = undefined;
+        idleCheckAt = Infinity;
         const now = scheduler.now();
-        let nextDue = Infinity;
-        let anyActive = false;
-        for (const clock of partitions.values()) {
-          if (clock.idle) continue;
-          const due = clock.lastSeenAt + idleTimeout;
-          if (due <= now) clock.idle = true;
-          else {
-            anyActive = true;
-            nextDue = Math.min(nextDue, due);
+        let next = Infinity;
+        for (const [partition, clock] of partitions) {
+          if (!clock.held) continue;
+          if (clock.quietSince === undefined) {
+            const due = clock.lastSeenAt + idleTimeout;
+            if (due > now) {
+              next = Math.min(next, due);
+              continue;
+            }
+            if (caughtUp(partition)) clock.quietSince = now;
+          } else if (!caughtUp(partition)) {
+            // More input is waiting (or the source lost its connection): not quiet any more.
+            // The spell ends; W stays where it got to, as it never decreases.
+            clock.quietSince = undefined;
           }
+          next = Math.min(next, now + progressInterval);
         }
-        if (anyActive) {
-          advanceTo(combined());
-          scheduleIdleCheck(nextDue - now);
-          return;
-        }
-        // Quiet input: let event time follow processing time from the last record on.
-        let maxEventTime = -Infinity;
-        for (const clock of partitions.values()) maxEventTime = Math.max(maxEventTime, clock.maxEventTime);
-        advanceTo(maxEventTime - outOfOrderness + (now - lastRecordAt));
-        scheduleIdleCheck(idleTimeout);
+        advanceTo(combined(now));
+        if (next !== Infinity) scheduleIdleCheck(next, now);
       };
 
       const onRecord = (input: StreamRecord<T>): void => {
@@ -137,37 +193,49 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
           if (!Number.isFinite(timestamp)) throw new TypeError(`assignWatermarks: invalid event time ${String(timestamp)}`);
           record = { ...input, timestamp };
         }
-        const partitionId = record.partition ?? 0;
-        let clock = partitions.get(partitionId);
         const now = tracksIdleness ? scheduler.now() : 0;
-        if (clock === undefined) {
-          clock = { maxEventTime: -Infinity, lastSeenAt: now, idle: false };
-          partitions.set(partitionId, clock);
-          if (tracksIdleness && idleCheck === undefined) scheduleIdleCheck(idleTimeout);
-        }
-        const wasIdle = clock.idle;
-        clock.idle = false;
+        const clock = clockOf(record.partition ?? 0, now);
+        // A partition that delivers is read by the source, whatever its last assignment said.
+        const wasHeld = clock.held;
+        const wasQuiet = clock.quietSince !== undefined;
+        clock.held = true;
+        clock.quietSince = undefined;
         clock.lastSeenAt = now;
-        lastRecordAt = now;
-        if (wasIdle && tracksIdleness && idleCheck === undefined) scheduleIdleCheck(idleTimeout);
+        if (tracksIdleness) scheduleIdleCheck(now + idleTimeout, now);
         const advancedPartition = record.timestamp > clock.maxEventTime;
         if (advancedPartition) clock.maxEventTime = record.timestamp;
         subscriber.next(record);
-        if (advancedPartition || wasIdle) advanceTo(combined());
+        if (advancedPartition || wasQuiet || !wasHeld) advanceTo(combined(now));
       };
 
-      // Recovery: restored partitions count as just seen, so they hold W until they prove idle.
+      // Recovery: restored partitions count as just seen, so they hold W until they prove quiet.
+      const startedAt = tracksIdleness ? scheduler.now() : 0;
       for (const { partition, maxEventTime } of options.initialState?.partitions ?? []) {
-        partitions.set(partition, { maxEventTime, lastSeenAt: tracksIdleness ? scheduler.now() : 0, idle: false });
+        clockOf(partition, startedAt).maxEventTime = maxEventTime;
       }
-      if (tracksIdleness && partitions.size > 0) scheduleIdleCheck(idleTimeout);
+      if (tracksIdleness && partitions.size > 0) scheduleIdleCheck(startedAt + idleTimeout, startedAt);
 
-      const released =
-        options.released === undefined
+      const assigned =
+        options.assigned === undefined
           ? undefined
-          : from(options.released).subscribe((ids) => {
-              for (const id of ids) partitions.delete(id);
-              if (partitions.size > 0) advanceTo(combined());
+          : from(options.assigned).subscribe((ids) => {
+              const now = tracksIdleness ? scheduler.now() : 0;
+              const set = new Set(ids);
+              for (const [partition, clock] of partitions) {
+                if (set.has(partition)) continue;
+                // Its clock stays known (a partition that comes back resumes from it), but no longer counts.
+                clock.held = false;
+                clock.quietSince = undefined;
+              }
+              for (const partition of set) {
+                const clock = clockOf(partition, now);
+                if (!clock.held) {
+                  clock.held = true;
+                  clock.lastSeenAt = now;
+                }
+              }
+              if (tracksIdleness && set.size > 0) scheduleIdleCheck(now + idleTimeout, now);
+              advanceTo(combined(now));
             });
 
       const subscription = source.subscribe({
@@ -192,7 +260,7 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
 
       return () => {
         subscription.unsubscribe();
-        released?.unsubscribe();
+        assigned?.unsubscribe();
         idleCheck?.unsubscribe();
         partitions.clear();
       };

@@ -21,13 +21,17 @@ export interface CoordinatorOptions {
  * has been written, so the output positions belong to the same cut. The
  * checkpoint is complete once the outputs are flushed and the store's atomic
  * batch is written; only then does the source commit. Checkpoints complete in
- * barrier order, one at a time.
+ * barrier order, one at a time. A checkpoint still waiting for the one before it
+ * when a newer one arrives is superseded (skipped): while the outputs cannot flush
+ * (a broker outage) the queue holds one encoded state, not one per interval.
  */
 export class CheckpointCoordinator {
   private readonly states = new Map<number, EncodedPipelineState>();
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown;
   private lastCompleted: Checkpoint | undefined;
+  /** The newest checkpoint that waits for the running one; the chain takes it when its turn comes. */
+  private queued: { id: number; positions: SourcePositions; sinks: Record<string, number>; state: EncodedPipelineState } | undefined;
 
   constructor(private readonly options: CoordinatorOptions) {}
 
@@ -65,7 +69,15 @@ export class CheckpointCoordinator {
     const { store, outputs, logger, metrics } = this.options;
     // Positions now, synchronously: later results must not count in this checkpoint.
     const sinks = outputs.positions();
+    const superseded = this.queued;
+    this.queued = { id, positions, sinks, state };
+    if (superseded !== undefined) {
+      logger?.debug({ checkpoint: superseded.id, by: id }, 'checkpoint superseded while the previous one completes');
+      return;
+    }
     this.chain = this.chain.then(async () => {
+      const { id, positions, sinks, state } = this.queued!;
+      this.queued = undefined;
       if (this.failure !== undefined) return;
       const started = performance.now();
       try {

@@ -55,3 +55,16 @@ export function connectError(what: string, brokers: readonly string[] | string, 
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new Error(`${what}: cannot connect to Kafka brokers ${parseBrokers(brokers).join(',')}: ${reason}`, { cause });
 }
+
+/**
+ * Whether a kafkajs error is worth retrying: kafkajs's own rule for restarting a crashed
+ * consumer (retries exhausted on a retriable error, or a retriable root cause). Connection
+ * losses and leader moves are; a message too large or an authorisation failure is not.
+ */
+export function isTransientKafkaError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  let root: unknown = error;
+  for (let depth = 0; depth < 10 && root instanceof Error && root.cause !== undefined; depth++) root = root.cause;
+  return (root as { retriable?: unknown }).retriable === true;
+}

@@ -15,12 +15,16 @@
  *   natural place to acknowledge the item's source records (see `KafkaSource.ack`).
  * - `sink.write(message)`: a promise per message, for code outside a pipeline.
  *
- * A send that fails (after kafkajs's retries) fails its messages and every later write:
- * the output order could not be kept otherwise. `flush()` and `close()` reject with it.
+ * A send that fails for a transient reason (the broker unreachable, a leader moving) is
+ * retried, after kafkajs's own retries, without end and with backoff, so a broker outage
+ * holds results back (the unacknowledged messages keep the source paused) instead of
+ * losing them; only `close()` bounds the wait. A send that fails for good (a message too
+ * large, no authorisation) fails its messages and every later write: the output order
+ * could not be kept otherwise. `flush()` and `close()` reject with it.
  */
 import { CompressionTypes, Partitioners, type ICustomPartitioner, type Message, type Producer } from 'kafkajs';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+import { connectError, createKafka, isTransientKafkaError, type KafkaConnectionOptions } from './client.js';
 
 export interface SinkMessage {
   /** Message key (determines the partition); none for null/undefined. */
@@ -64,8 +68,12 @@ export interface KafkaSink {
   writer<T>(toMessages: (item: T) => SinkMessage | readonly SinkMessage[] | null | undefined): OperatorFunction<T, T>;
   /** Sends what is buffered; resolves when everything written so far is acknowledged. */
   flush(): Promise<void>;
-  /** Flushes, then disconnects the producer. Idempotent; later writes throw. */
-  close(): Promise<void>;
+  /**
+   * Flushes, then disconnects the producer. Idempotent; later writes throw. Transient send
+   * failures are retried for at most `timeoutMs` (default 10,000) from here on; past that
+   * the unsent messages fail and `close` rejects.
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 interface Pending {
@@ -77,6 +85,11 @@ interface Pending {
 const DEFAULT_LINGER_MS = 0;
 const DEFAULT_MAX_BATCH_MESSAGES = 1_000;
 const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
+/** Backoff between retries of a send that failed transiently: doubling up to the maximum. */
+const RETRY_INITIAL_MS = 200;
+const RETRY_MAX_MS = 5_000;
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
   const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
@@ -99,26 +112,37 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
   let connecting: Promise<void> | undefined;
   let failure: unknown;
   let closing: Promise<void> | undefined;
+  /** Once closing: when transient failures stop being retried. */
+  let giveUpAt = Infinity;
 
   const connect = (): Promise<void> =>
     (connecting ??= producer.connect().catch((error: unknown) => {
+      // Forget the failed attempt: the next send connects afresh.
+      connecting = undefined;
       throw connectError(`kafkaSink (topic ${options.topic})`, options.brokers, error);
     }));
 
   async function send(batch: Pending[]): Promise<void> {
-    try {
-      await connect();
-      await producer.send({
-        topic: options.topic,
-        acks: -1,
-        compression: options.compression ?? CompressionTypes.None,
-        messages: batch.map((p) => p.message),
-      });
-    } catch (error) {
-      failure ??= error;
-      inFlight -= batch.length;
-      for (const p of batch) p.done(error);
-      return;
+    for (let backoff = RETRY_INITIAL_MS; ; backoff = Math.min(backoff * 2, RETRY_MAX_MS)) {
+      try {
+        await connect();
+        await producer.send({
+          topic: options.topic,
+          acks: -1,
+          compression: options.compression ?? CompressionTypes.None,
+          messages: batch.map((p) => p.message),
+        });
+        break;
+      } catch (error) {
+        if (isTransientKafkaError(error) && Date.now() + backoff < giveUpAt) {
+          await sleep(backoff);
+          continue;
+        }
+        failure ??= error;
+        inFlight -= batch.length;
+        for (const p of batch) p.done(error);
+        return;
+      }
     }
     inFlight -= batch.length;
     for (const p of batch) p.done();
@@ -236,8 +260,9 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
       }),
     writer,
     flush,
-    close: () =>
+    close: (timeoutMs = DEFAULT_CLOSE_TIMEOUT_MS) =>
       (closing ??= (async () => {
+        giveUpAt = Date.now() + timeoutMs;
         try {
           await flush();
         } finally {

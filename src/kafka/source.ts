@@ -27,6 +27,7 @@ import { BehaviorSubject, Observable, Subject, distinctUntilChanged, type Subscr
 import type { StreamRecord } from '../stream/elements.js';
 import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
 import { PartitionOffsets } from './offset-tracker.js';
+import { PartitionProgress } from './partition-progress.js';
 
 export interface TopicPartition {
   readonly topic: string;
@@ -125,13 +126,26 @@ export interface KafkaSource {
   readonly assignment: readonly TopicPartition[];
   readonly inFlight: number;
   stats(): KafkaSourceStats;
-  /** Per assigned partition: messages after the last one handed over, as of its last fetch. */
+  /** Per assigned partition: messages after the consumer's position, as of the last fetch or poll. */
   lag(): readonly PartitionLag[];
+  /**
+   * Whether everything `topicPartition` holds has been handed over, with the consumer
+   * running: connected (a fetch completed lately), not paused, not rebalancing, and its
+   * position at the partition's high watermark. Lag, backpressure, a rebalance or an
+   * unreachable broker all answer false (DESIGN.md: none of them is quiet input).
+   */
+  caughtUp(topicPartition: TopicPartition): boolean;
+  /** Whether the brokers answer (polled every second while subscribed; hot, current value first). */
+  readonly reachable: Observable<boolean>;
   /** Acknowledges a record handed downstream: its effects are safely in the sink. */
   ack(record: TopicPartitionOffset): void;
   /** Commits the acknowledged offsets now (they are also committed periodically). */
   commit(): Promise<void>;
-  /** Commits exactly these offsets (each the next offset to read): the `manual` mode's commits. */
+  /**
+   * Commits exactly these offsets (each the next offset to read): the `manual` mode's commits.
+   * Rejects when the commit fails, e.g. with a stale generation during a rebalance: the
+   * caller decides what to retry (it knows which partitions it still owns after the rejoin).
+   */
   commitOffsets(offsets: readonly TopicPartitionOffset[]): Promise<void>;
   /**
    * Graceful stop: stops fetching, completes `records`, waits up to `drainTimeoutMs`
@@ -150,6 +164,8 @@ const HEARTBEAT_CHECK_MS = 500;
  */
 const YIELD_EVERY_MS = 1;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** A consumer whose last fetch completed longer ago than this (and 5 × maxWaitTime) is not connected. */
+const FETCH_FRESH_MS = 2_000;
 
 /** Commit errors after which the next periodic commit simply tries again. */
 const TRANSIENT_COMMIT_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS']);
@@ -188,8 +204,16 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   let lastShutdown: Promise<void> = Promise.resolve();
   let committing: Promise<void> | undefined;
   let inFlight = 0;
-  /** Per assigned partition, as of its last fetched batch. */
-  const lags = new Map<string, PartitionLag>();
+  const progress = new PartitionProgress({
+    ...options,
+    groupId: options.groupId,
+    topics: options.topics,
+    fromBeginning: options.fromBeginning ?? true,
+  });
+  const fetchFreshMs = Math.max(FETCH_FRESH_MS, 5 * (options.maxWaitTimeMs ?? 100));
+  /** When the consumer's last fetch completed; 0 while it is not fetching (start, crash, rebalance). */
+  let lastFetchAt = 0;
+  let rebalancing = false;
   const stats = { maxInFlight: 0, handedOver: 0, acked: 0, pauses: 0, resumes: 0, commits: 0 };
 
   function pause(s: Session): void {
@@ -220,12 +244,15 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       current,
     };
     assignment = current;
-    for (const tp of change.revoked) lags.delete(tpKey(tp.topic, tp.partition));
+    rebalancing = false;
+    progress.assign(current);
     const s = session;
     if (options.startOffset !== undefined && s !== undefined) {
       for (const tp of current) {
         const offset = options.startOffset(tp);
-        if (offset !== undefined) s.consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
+        if (offset === undefined) continue;
+        s.consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
+        progress.seek(tp.topic, tp.partition, offset);
       }
     }
     // kafkajs restarts every assigned partition at its committed offset after a join, so
@@ -281,6 +308,8 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       s.removeListeners();
       if (session === s) session = undefined;
       assignment = [];
+      lastFetchAt = 0;
+      await progress.stop();
       trackers = new Map();
       if (paused.value) paused.next(false);
     }
@@ -311,8 +340,15 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     };
     const removers = [
       consumer.on(consumer.events.GROUP_JOIN, (event) => onJoin(event.payload.memberAssignment)),
+      consumer.on(consumer.events.FETCH, () => {
+        lastFetchAt = Date.now();
+      }),
+      consumer.on(consumer.events.REBALANCING, () => {
+        rebalancing = true;
+      }),
       // kafkajs restarts the consumer itself after retriable failures; anything else ends the stream.
       consumer.on(consumer.events.CRASH, (event) => {
+        lastFetchAt = 0;
         if (!event.payload.restart) fail(event.payload.error);
       }),
     ];
@@ -333,10 +369,10 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       // so resolve the last handed-over offset before each await and on the way out, and
       // ask isRunning/isStale only after an await.
       let unresolved: string | undefined;
-      let lastHandedOver: string | undefined;
       const resolveHandedOver = (): void => {
         if (unresolved === undefined) return;
         resolveOffset(unresolved);
+        progress.handedOver(topic, partition, unresolved, batch.highWatermark);
         unresolved = undefined;
       };
       if (!isRunning() || isStale()) return;
@@ -360,7 +396,6 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
             : { kind: 'record', value, timestamp, key: message.key.toString('utf8'), topic, partition, offset };
         tracker?.handOver(offset);
         unresolved = offset;
-        lastHandedOver = offset;
         inFlight++;
         stats.handedOver++;
         if (inFlight > stats.maxInFlight) stats.maxInFlight = inFlight;
@@ -382,8 +417,6 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         }
       }
       resolveHandedOver();
-      // Consumer lag: messages of the partition after the last one handed over.
-      if (lastHandedOver !== undefined) lags.set(tpKey(topic, partition), { topic, partition, lag: Math.max(0, Number(batch.highWatermark) - Number(lastHandedOver) - 1) });
     };
 
     const start = async (): Promise<void> => {
@@ -395,6 +428,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       if (s.stopped) return;
       await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
       if (s.stopped) return;
+      progress.start();
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
       s.commitTimer = setInterval(() => {
         commit(s).catch(fail);
@@ -421,7 +455,20 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       return inFlight;
     },
     stats: () => ({ inFlight, ...stats }),
-    lag: () => [...lags.values()],
+    lag: () => progress.lag(),
+    caughtUp(tp) {
+      const s = session;
+      return (
+        s !== undefined &&
+        !s.stopped &&
+        !paused.value &&
+        !rebalancing &&
+        Date.now() - lastFetchAt <= fetchFreshMs &&
+        progress.isReachable &&
+        progress.caughtUp(tp.topic, tp.partition)
+      );
+    },
+    reachable: progress.reachable,
     ack(record) {
       if (inFlight > 0) inFlight--;
       stats.acked++;
@@ -431,16 +478,10 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     commit: () => (session === undefined ? Promise.resolve() : commit(session)),
     async commitOffsets(offsets) {
       const s = session;
-      if (s === undefined || s.stopped || offsets.length === 0) return;
-      try {
-        await s.consumer.commitOffsets([...offsets]);
-        stats.commits++;
-      } catch (error) {
-        const type = (error as { type?: unknown }).type;
-        // A rebalance moved the partitions: the next checkpoint commits what this member still owns.
-        if (typeof type === 'string' && TRANSIENT_COMMIT_ERRORS.has(type)) return;
-        throw error;
-      }
+      if (offsets.length === 0) return;
+      if (s === undefined || s.stopped) throw new Error('kafkaSource: no running consumer to commit offsets with');
+      await s.consumer.commitOffsets([...offsets]);
+      stats.commits++;
     },
     async stop(drainTimeoutMs = 5_000) {
       const s = session;

@@ -23,8 +23,10 @@ export interface FeedbackPipelineHooks {
    * and leaving processing time out keeps their output deterministic.
    */
   idleness?: boolean;
-  /** Source partitions no longer read (Kafka revocations): they stop holding the watermark back at once. */
-  releasedPartitions?: ObservableInput<readonly number[]>;
+  /** The partitions the source reads (a Kafka assignment): each holds the watermark back from its assignment on. */
+  assignedPartitions?: ObservableInput<readonly number[]>;
+  /** Whether the source has read everything a partition holds (see `assignWatermarks`'s `caughtUp`). */
+  caughtUp?: (partition: number) => boolean;
   onWindowState?: (state: AggregateState<FeedbackAccumulator, FeedbackResult>) => void;
   onBarrier?: (barrierId: number, snapshot: PipelineSnapshot) => void;
   initialState?: PipelineSnapshot;
@@ -62,7 +64,8 @@ export function feedbackPipeline(
       maxOutOfOrdernessMs: config.watermark.max_out_of_orderness_secs * 1000,
       idleTimeoutMs: hooks.idleness === false ? undefined : config.watermark.idle_timeout_secs * 1000,
       scheduler: hooks.scheduler,
-      released: hooks.releasedPartitions,
+      assigned: hooks.assignedPartitions,
+      caughtUp: hooks.caughtUp,
       initialState: hooks.initialState?.watermarks,
       onBarrier: onBarrier && ((id, snapshot) => pendingWatermarks.set(id, snapshot)),
     }),

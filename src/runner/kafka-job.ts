@@ -4,7 +4,9 @@ import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
 import { createEventParser, type FeedbackEvent } from '../events/index.js';
-import { ensureTopics, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartitionOffset } from '../kafka/index.js';
+import { ensureTopics, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource } from '../kafka/index.js';
+import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
+import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import { feedbackMetrics } from '../pipeline/feedback-pipeline.js';
 import { openStateStore, type Checkpoint } from '../state/index.js';
@@ -25,6 +27,14 @@ export interface KafkaJobOptions {
   readonly hooks?: PipelineRunOptions['hooks'];
   /** Called once state is restored and the consumer has its first assignment. */
   readonly onReady?: () => void;
+  /** Whether the brokers answer, on every change (the service's `/readyz`). */
+  readonly onBrokerReachable?: (reachable: boolean) => void;
+  /**
+   * How long a stop waits for its final checkpoint (outputs flushed, offsets committed)
+   * before it gives up with an error, leaving the last complete checkpoint as it is.
+   * Default 20,000 ms.
+   */
+  readonly stopTimeoutMs?: number;
   /** Every assignment change of the consumer. */
   readonly onAssignment?: (change: AssignmentChange) => void;
   /** The running source, for observation (tests read its backpressure statistics). */
@@ -33,12 +43,7 @@ export interface KafkaJobOptions {
   readonly onLatency?: (ms: number) => void;
 }
 
-/**
- * Kafka partitions of several topics get distinct numbers in the stream model
- * (per-partition watermarks key on `partition`): topic index × 1,000,000 + partition.
- */
-const PARTITIONS_PER_TOPIC = 1_000_000;
-const positionKey = (topic: string, partition: number): string => `${topic}:${partition}`;
+const DEFAULT_STOP_TIMEOUT_MS = 20_000;
 
 /**
  * Runs the pipeline from Kafka topics to the configured outputs until `signal`.
@@ -93,26 +98,18 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       },
     });
     options.onSource?.(source);
-    const commit = async (cp: Checkpoint): Promise<void> => {
-      const owned = new Set(source.assignment.map((tp) => positionKey(tp.topic, tp.partition)));
-      const offsets: TopicPartitionOffset[] = [];
-      for (const [key, offset] of Object.entries(cp.positions)) {
-        if (!owned.has(key)) continue;
-        const at = key.lastIndexOf(':');
-        offsets.push({ topic: key.slice(0, at), partition: Number(key.slice(at + 1)), offset });
-      }
-      await source.commitOffsets(offsets);
-    };
-    const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics, onComplete: commit });
+    const committer = new OffsetCommitter(source, logger);
+    const coordinator =
+      store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics, onComplete: (cp) => committer.commit(cp.positions) });
     const stats = new JobStats();
 
-    const topicIndex = new Map(topics.map((topic, i) => [topic, i]));
-    const partitionId = (topic: string, partition: number): number => (topicIndex.get(topic) ?? 0) * PARTITIONS_PER_TOPIC + partition;
-    // Revoked partitions stop holding the watermark back at once (their new owner carries them on).
-    const released = new Subject<readonly number[]>();
+    const ids = new PartitionIds(topics);
+    // Every assigned partition holds the watermark back from its assignment on; revoked
+    // ones stop at once (their new owner carries them on).
+    const assigned = new Subject<readonly number[]>();
     let ready = false;
     const assignments = source.assignments.subscribe((change) => {
-      if (change.revoked.length > 0) released.next(change.revoked.map((tp) => partitionId(tp.topic, tp.partition)));
+      assigned.next(change.current.map((tp) => ids.id(tp.topic, tp.partition)));
       for (const tp of change.revoked) metrics?.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
       // Emitted after the source has sought its partitions for this assignment.
       owned = new Set(change.current.map((tp) => positionKey(tp.topic, tp.partition)));
@@ -122,9 +119,17 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         ready = true;
         // The restored checkpoint is complete, but a crash may have come between its write and
         // its commit: commit it now, or the group would lag behind until new input arrives.
-        if (latest !== undefined) commit(latest).catch((error: unknown) => logger?.warn({ err: error }, 'committing the restored checkpoint failed'));
+        if (latest !== undefined) void committer.commit(latest.positions);
         options.onReady?.();
+      } else {
+        // A commit that a rebalance rejected (stale generation) goes through in the new one.
+        void committer.retry();
       }
+    });
+    const reachable = source.reachable.subscribe((up) => {
+      if (up) void committer.retry();
+      else logger?.warn({ brokers }, 'Kafka brokers unreachable: retrying; the watermark holds and checkpoints wait');
+      options.onBrokerReachable?.(up);
     });
     const pausedState = source.paused.subscribe((paused) => metrics?.paused.set(paused ? 1 : 0));
     const publishMetrics = (): void => {
@@ -156,7 +161,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         next: (message) => {
           handedOverAt = performance.now();
           stats.recordsIn++;
-          const parsed = parser(message.value, { partition: partitionId(message.topic, message.partition), offset: message.offset });
+          const parsed = parser(message.value, { partition: ids.id(message.topic, message.partition), offset: message.offset });
           nextOffsets[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
           if (parsed.kind === 'record') subscriber.next(parsed);
           else {
@@ -185,11 +190,19 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     }
 
     // Stop: the final barrier is already on its way (trigger); once its checkpoint
-    // is committed, the pipeline is unsubscribed and the consumer leaves the group.
+    // is committed, the pipeline is unsubscribed and the consumer leaves the group. With the
+    // brokers gone the checkpoint cannot complete: after `stopTimeoutMs` the stop gives up,
+    // and the last complete checkpoint stays what a restart resumes from.
     const stopped = new AbortController();
+    const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    let finalCheckpoint: Promise<void> = Promise.resolve();
     options.signal.addEventListener('abort', () => {
-      if (coordinator === undefined) stopped.abort();
-      else void coordinator.drain().finally(() => stopped.abort());
+      finalCheckpoint = coordinator === undefined ? Promise.resolve() : withTimeout(coordinator.drain(), stopTimeoutMs, () => stopError(coordinator, stopTimeoutMs, source));
+      // Settled either way: the outcome is awaited (and reported) below.
+      void finalCheckpoint.then(
+        () => stopped.abort(),
+        () => stopped.abort(),
+      );
     }, { once: true });
     try {
       await runPipeline(
@@ -202,7 +215,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
           now,
           hooks: {
             initialState: restored,
-            releasedPartitions: released,
+            assignedPartitions: assigned,
+            caughtUp: (id) => source.caughtUp(ids.topicPartition(id)),
             ...options.hooks,
             onBarrier: coordinator && ((id, snapshot) => coordinator.snapshot(id, encodePipelineState(snapshot, metricsAggregator))),
           },
@@ -211,12 +225,17 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         },
         stopped.signal,
       );
+      await finalCheckpoint;
       await coordinator?.drain();
     } finally {
       clearInterval(publish);
       assignments.unsubscribe();
+      reachable.unsubscribe();
       pausedState.unsubscribe();
-      await source.stop(0);
+      // Leaving the group needs the brokers too; without them the session timeout does it.
+      await withTimeout(source.stop(0), stopTimeoutMs / 2, () => new Error('leaving the consumer group timed out')).catch((error: unknown) =>
+        logger?.warn({ err: error }, 'stopping the Kafka consumer'),
+      );
       publishMetrics();
     }
     return stats.summary(now() - started);
@@ -224,6 +243,24 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     await store?.close();
     if (options.outputs === undefined) await outputs.close();
   }
+}
+
+/** `promise`, or a rejection with `error()` after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function stopError(coordinator: CheckpointCoordinator, ms: number, source: KafkaSource): Error {
+  const last = coordinator.latest?.id;
+  const brokers = source.assignment.length === 0 ? 'no partitions assigned' : 'outputs not acknowledged';
+  return new Error(
+    `stopping: the final checkpoint did not complete within ${ms / 1000} s (${brokers}; are the Kafka brokers reachable?). ` +
+      `Nothing is lost: a restart resumes from the last complete checkpoint${last === undefined ? ' restored at start' : ` (${last})`}.`,
+  );
 }
 
 /** Emits once when the signal aborts: the final checkpoint's barrier. */

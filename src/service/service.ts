@@ -53,8 +53,18 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
       windows = state;
     },
   };
+  let brokersReachable = true;
+  let started = false;
+  const updateHealth = (): void => {
+    health = !started ? health : brokersReachable ? { ready: true } : { ready: false, reason: 'Kafka brokers unreachable' };
+  };
+  const onBrokerReachable = (reachable: boolean): void => {
+    brokersReachable = reachable;
+    updateHealth();
+  };
   const onReady = (): void => {
-    health = { ready: true };
+    started = true;
+    updateHealth();
     logger.info({ windows: windows?.openWindows ?? 0, sinceStartMs: Math.round(performance.now()) }, 'ready: state restored, reading input');
   };
   try {
@@ -62,7 +72,7 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
     if (config.source.type === 'kafka') {
       // Loaded on demand: file and stdin runs do not load the Kafka client.
       const { runKafkaJob } = await import('../runner/kafka-job.js');
-      const summary = await runKafkaJob({ config, metrics, logger, signal: options.signal, hooks, onReady });
+      const summary = await runKafkaJob({ config, metrics, logger, signal: options.signal, hooks, onReady, onBrokerReachable });
       logger.info(summary, 'stopped');
       return summary;
     }

@@ -37,16 +37,25 @@ function kafkaConfig(overrides: Record<string, unknown>): ProcessorConfig {
   );
 }
 
-/** Events keyed by model (co-partitioned, as Kafka Streams requires), then one far-future sentinel per partition to fire every window. */
+/**
+ * Events keyed by model (co-partitioned, as Kafka Streams requires), then one far-future
+ * sentinel per partition to fire every window. Models are spread over the partitions by
+ * hand so that every partition delivers from the start: a partition that delivers nothing
+ * holds the watermark back (DESIGN.md), and no record would be late.
+ */
 function messages(count: number): { key: string | null; value: string; partition?: number }[] {
   const lines = generateEvents({ count, seed: 5, startMs: Date.UTC(2026, 10, 26, 10), durationMs: 30 * 60_000, invalidPerKind: 2 });
-  const out: { key: string | null; value: string; partition?: number }[] = lines.map((value) => {
+  const models = new Map<string, number>();
+  const out: { key: string | null; value: string; partition?: number }[] = lines.map((value, i) => {
+    let model: unknown;
     try {
-      const model = (JSON.parse(value) as { model?: unknown }).model;
-      return { key: typeof model === 'string' ? model : null, value };
+      model = (JSON.parse(value) as { model?: unknown }).model;
     } catch {
-      return { key: null, value };
+      // Not JSON: no key.
     }
+    if (typeof model !== 'string') return { key: null, value, partition: i % PARTITIONS };
+    if (!models.has(model)) models.set(model, models.size % PARTITIONS);
+    return { key: model, value, partition: models.get(model)! };
   });
   for (let p = 0; p < PARTITIONS; p++) {
     out.push({ key: 'sentinel', partition: p, value: JSON.stringify({ timestamp: Date.UTC(2026, 10, 28), model: 'sentinel', metrics: {} }) });

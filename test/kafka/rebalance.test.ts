@@ -53,7 +53,7 @@ function jobConfig(dir: string, groupId: string, input: string, checkpointSecs: 
         // final revision of each window is comparable with a brute-force count.
         windows: { default_type: 'tumbling', tumbling: { size_secs: SIZE_MS / 1000, allowed_lateness_secs: 3_600 } },
         // A long idle timeout: a revoked partition must stop holding the old owner's
-        // watermark back at once (assignWatermarks `released`), not after idleness.
+        // watermark back at once (assignWatermarks `assigned`), not after idleness.
         watermark: { max_out_of_orderness_secs: 0, idle_timeout_secs: 600 },
         kafka: { consumer: { group_id: groupId, topics: [input] } },
         metrics: { port: 0 },

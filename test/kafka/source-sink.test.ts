@@ -135,8 +135,12 @@ describe('kafkaSource → kafkaSink', () => {
     expect((error as Error).message).toMatch(/kafkaSource \(group unreachable-.*\): cannot connect to Kafka brokers 127\.0\.0\.1:1/);
     expect(Date.now() - started).toBeLessThan(10_000);
 
+    // The sink keeps retrying an unreachable broker (an outage must not lose results);
+    // closing bounds the wait, and then the messages fail with the reason.
     const out = kafkaSink({ brokers: '127.0.0.1:1', topic: 'nowhere', retry: { retries: 2, initialRetryTime: 100 } });
-    await expect(out.write({ value: 'x' })).rejects.toThrow(/kafkaSink \(topic nowhere\): cannot connect to Kafka brokers 127\.0\.0\.1:1/);
-    await expect(out.close()).rejects.toThrow(/cannot connect/);
+    const written = out.write({ value: 'x' });
+    const closed = out.close(1_000);
+    await expect(written).rejects.toThrow(/kafkaSink \(topic nowhere\): cannot connect to Kafka brokers 127\.0\.0\.1:1/);
+    await expect(closed).rejects.toThrow(/cannot connect/);
   });
 });
