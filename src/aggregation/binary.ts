@@ -277,6 +277,11 @@ export class ByteReader {
     return textDecoder.decode(this.bytes.subarray(at, at + n));
   }
 
+  /** Bytes not read yet (optional trailing fields of a layout that grew). */
+  get remaining(): number {
+    return this.bytes.length - this.offset;
+  }
+
   /** Throws unless every byte was consumed: trailing bytes mean a format mismatch. */
   end(): void {
     if (this.offset !== this.bytes.length) throw new RangeError('trailing bytes in checkpoint blob');

@@ -47,18 +47,7 @@ export function encodePipelineState(snapshot: PipelineSnapshot, metrics: Metrics
     if (indexes === undefined) byPartition.set(partition, (indexes = []));
     indexes.push(i);
   }
-  const encodeWindows = (indexes: readonly number[]): Uint8Array => {
-    const w = new ByteWriter(64 + indexes.length * BYTES_PER_WINDOW).u8(FORMAT_VERSION);
-    metrics.writeFormat(w);
-    w.f64(snapshot.windows.watermark).str(snapshot.windows.windowType ?? '').u32(indexes.length);
-    for (const i of indexes) {
-      const win = windows[i]!;
-      w.u32(i).str(win.key).f64(win.start).f64(win.end).f64(win.count).f64(win.revision);
-      w.str(JSON.stringify(win.accumulator.keyFields ?? null));
-      metrics.serialiseInto(win.accumulator.inner, w);
-    }
-    return w.finish();
-  };
+  const encodeWindows = (indexes: readonly number[]): Uint8Array => encodeWindowList(snapshot, indexes, metrics);
 
   const partitions: Record<string, Record<string, Uint8Array>> = {};
   const of = (partition: number): Record<string, Uint8Array> => (partitions[String(partition)] ??= {});
@@ -72,6 +61,50 @@ export function encodePipelineState(snapshot: PipelineSnapshot, metrics: Metrics
   };
   for (const [partition, indexes] of byPartition) if (partition !== undefined) of(partition)[WINDOWS] = encodeWindows(indexes);
   return { operators, partitions };
+}
+
+/**
+ * One task's state (a task's pipeline reads one partition: DESIGN.md "Tasks"): its
+ * watermark clock, its combined watermark and its windows, under the operator names a
+ * checkpoint keeps per partition. Decoded by `decodeTaskState`.
+ */
+export function encodeTaskState(snapshot: PipelineSnapshot, metrics: MetricsAggregator<FeedbackEvent>): Record<string, Uint8Array> {
+  const maxEventTime = snapshot.watermarks.partitions.reduce((max, p) => Math.max(max, p.maxEventTime), -Infinity);
+  return {
+    [WATERMARK]: new ByteWriter().u8(FORMAT_VERSION).f64(maxEventTime).f64(snapshot.watermarks.watermark).finish(),
+    [WINDOWS]: encodeWindowList(snapshot, snapshot.windows.windows.map((_, i) => i), metrics),
+  };
+}
+
+/**
+ * A task's state for `partition`, from `encodeTaskState`, or from a checkpoint of the
+ * single pipeline that read every partition (its partition entries have the same layout,
+ * without the task's own watermark: it is then the partition's `maxEventTime − outOfOrderness`).
+ */
+export function decodeTaskState(
+  operators: Readonly<Record<string, Uint8Array>>,
+  partition: number,
+  outOfOrdernessMs: number,
+  metrics: MetricsAggregator<FeedbackEvent>,
+): PipelineSnapshot {
+  const placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[] = [];
+  const windowBytes = operators[WINDOWS];
+  const header = windowBytes === undefined ? { watermark: -Infinity, windowType: undefined } : decodeWindows(windowBytes, partition, metrics, placed);
+  placed.sort((a, b) => a.order - b.order);
+  let maxEventTime = -Infinity;
+  let watermark = -Infinity;
+  const bytes = operators[WATERMARK];
+  if (bytes !== undefined) {
+    const r = new ByteReader(bytes);
+    checkVersion(r);
+    maxEventTime = r.f64();
+    watermark = r.remaining > 0 ? r.f64() : maxEventTime - outOfOrdernessMs;
+    r.end();
+  }
+  return {
+    watermarks: { watermark, partitions: maxEventTime === -Infinity && bytes === undefined ? [] : [{ partition, maxEventTime }] },
+    windows: { watermark: Math.min(header.watermark, watermark), windowType: header.windowType, windows: placed.map((p) => p.window) },
+  };
 }
 
 export function decodePipelineState(encoded: EncodedPipelineState, metrics: MetricsAggregator<FeedbackEvent>): PipelineSnapshot {
@@ -102,6 +135,21 @@ export function decodePipelineState(encoded: EncodedPipelineState, metrics: Metr
     watermarks: watermark,
     windows: { watermark: header.watermark, windowType: header.windowType, windows: placed.map((p) => p.window) },
   };
+}
+
+/** The windows at `indexes` of the snapshot as one blob, with the window operator's header. */
+function encodeWindowList(snapshot: PipelineSnapshot, indexes: readonly number[], metrics: MetricsAggregator<FeedbackEvent>): Uint8Array {
+  const { windows } = snapshot.windows;
+  const w = new ByteWriter(64 + indexes.length * BYTES_PER_WINDOW).u8(FORMAT_VERSION);
+  metrics.writeFormat(w);
+  w.f64(snapshot.windows.watermark).str(snapshot.windows.windowType ?? '').u32(indexes.length);
+  for (const i of indexes) {
+    const win = windows[i]!;
+    w.u32(i).str(win.key).f64(win.start).f64(win.end).f64(win.count).f64(win.revision);
+    w.str(JSON.stringify(win.accumulator.keyFields ?? null));
+    metrics.serialiseInto(win.accumulator.inner, w);
+  }
+  return w.finish();
 }
 
 /** Decodes one blob of windows into `placed`; returns the window operator's header (the same in every blob). */

@@ -26,12 +26,17 @@ export interface PartitionProgressOptions extends KafkaConnectionOptions {
 interface Progress {
   /** Next offset the consumer hands over, as of its last hand-over or seek in this generation. */
   position: number | undefined;
+  /** Sought to the partition's start (true) or end (false) rather than to an offset. */
+  fromStart: boolean | undefined;
   high: number | undefined;
   low: number | undefined;
   committed: number | undefined;
 }
 
 const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+/** kafkajs's special seek offsets. */
+const EARLIEST = -2;
+const LATEST = -1;
 const DEFAULT_POLL_MS = 1_000;
 
 export class PartitionProgress {
@@ -86,12 +91,16 @@ export class PartitionProgress {
     for (const tp of current) {
       const progress = this.of(tp.topic, tp.partition);
       progress.position = undefined;
+      progress.fromStart = undefined;
     }
   }
 
-  /** The consumer will read `partition` from `offset` on (a seek). */
+  /** The consumer will read `partition` from `offset` on (a seek; a negative offset is kafkajs's earliest or latest). */
   seek(topic: string, partition: number, offset: string): void {
-    this.of(topic, partition).position = Number(offset);
+    const progress = this.of(topic, partition);
+    const at = Number(offset);
+    progress.position = at >= 0 ? at : undefined;
+    progress.fromStart = at === EARLIEST ? true : at === LATEST ? false : undefined;
   }
 
   /** A hand-over up to `lastOffset`, from a batch that saw the partition end at `highWatermark`. */
@@ -124,6 +133,7 @@ export class PartitionProgress {
 
   private positionOf(progress: Progress): number | undefined {
     if (progress.position !== undefined) return progress.position;
+    if (progress.fromStart !== undefined) return progress.fromStart ? progress.low : progress.high;
     // Nothing handed over or sought in this generation: the consumer starts at the committed offset.
     if (progress.committed !== undefined && progress.committed >= 0) return progress.committed;
     return this.options.fromBeginning ? progress.low : progress.high;
@@ -133,7 +143,7 @@ export class PartitionProgress {
     const k = key(topic, partition);
     let progress = this.partitions.get(k);
     if (progress === undefined) {
-      progress = { position: undefined, high: undefined, low: undefined, committed: undefined };
+      progress = { position: undefined, fromStart: undefined, high: undefined, low: undefined, committed: undefined };
       this.partitions.set(k, progress);
     }
     return progress;
@@ -146,10 +156,10 @@ export class PartitionProgress {
         this.connected = true;
       }
       const topics = [...this.options.topics];
-      const [ends, committed] = await Promise.all([
-        Promise.all(topics.map(async (topic) => ({ topic, partitions: await this.admin.fetchTopicOffsets(topic) }))),
-        this.admin.fetchOffsets({ groupId: this.options.groupId, topics }),
-      ]);
+      // The committed offsets are the fallback position only; the group coordinator may be
+      // loading or moving, which says nothing about whether the brokers answer.
+      const committed = this.admin.fetchOffsets({ groupId: this.options.groupId, topics }).catch(() => []);
+      const ends = await Promise.all(topics.map(async (topic) => ({ topic, partitions: await this.admin.fetchTopicOffsets(topic) })));
       for (const { topic, partitions } of ends) {
         for (const p of partitions) {
           const progress = this.partitions.get(key(topic, p.partition));
@@ -158,7 +168,7 @@ export class PartitionProgress {
           progress.low = Number(p.low);
         }
       }
-      for (const { topic, partitions } of committed) {
+      for (const { topic, partitions } of await committed) {
         for (const p of partitions) {
           const progress = this.partitions.get(key(topic, p.partition));
           if (progress !== undefined) progress.committed = Number(p.offset);

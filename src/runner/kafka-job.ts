@@ -1,19 +1,19 @@
-import { Observable, Subject } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
-import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
-import { createEventParser, type FeedbackEvent } from '../events/index.js';
+import { createEventParser } from '../events/index.js';
 import { ensureTopics, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource } from '../kafka/index.js';
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import { feedbackMetrics } from '../pipeline/feedback-pipeline.js';
-import { openStateStore, type Checkpoint } from '../state/index.js';
-import type { StreamElement } from '../stream/elements.js';
+import { openStateStore } from '../state/index.js';
+import type { Barrier, StreamElement } from '../stream/elements.js';
+import { TaskManager } from '../tasks/task-manager.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
-import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
+import { pipelineWriter, type PipelineRunOptions } from './run-pipeline.js';
 
 export interface KafkaJobOptions {
   readonly config: ProcessorConfig;
@@ -44,15 +44,19 @@ export interface KafkaJobOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 20_000;
+/** kafkajs's seek offset for a partition's first retained record. */
+const EARLIEST_OFFSET = '-2';
 
 /**
  * Runs the pipeline from Kafka topics to the configured outputs until `signal`.
  *
- * Offsets are committed when a checkpoint completes, and cover exactly what it
- * holds (DESIGN.md "Checkpoints and recovery"); a restart restores the last
- * complete checkpoint and seeks each partition to its position there. With
- * `state.backend: memory` nothing survives a restart, so no offsets are
- * committed at all: the group re-reads its topics from the start (at-least-once).
+ * Each assigned partition is a task (`src/tasks`) with its own watermark and windows;
+ * records are parsed here (invalid ones become dead letters) and handed to their task.
+ * Offsets are committed when a checkpoint completes, and cover exactly what it holds
+ * (DESIGN.md "Checkpoints and recovery"); a task restores the newest complete
+ * checkpoint known for its partition and resumes at that checkpoint's position, or
+ * starts empty at the partition's start. With `state.backend: memory` nothing survives
+ * a restart, so no offsets are committed at all: a restart re-reads the topics.
  *
  * Backpressure: each record is acknowledged to the source once processed, unless
  * the outputs hold more than `buffer_size` unacknowledged messages; then the
@@ -74,45 +78,76 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   try {
     const metricsAggregator = feedbackMetrics(config);
     const latest = await store?.latestCheckpoint();
-    const restored = latest === undefined ? undefined : decodePipelineState(latest, metricsAggregator);
-    if (latest !== undefined) logger?.info({ checkpoint: latest.id, positions: latest.positions, windows: restored?.windows.windows.length }, 'resuming from checkpoint');
+    if (latest !== undefined) logger?.info({ checkpoint: latest.id, positions: latest.positions, tasks: Object.keys(latest.partitions).length }, 'resuming from checkpoint');
 
-    /** Where the pipeline stands per partition: the next offset to hand over. */
-    const nextOffsets: Record<string, string> = { ...latest?.positions };
-    /** Partitions of the assignment before the current (re)join. */
-    let owned = new Set<string>();
-    const source = kafkaSource({
+    const ids = new PartitionIds(topics);
+    const keyOf = (id: number): string => {
+      const tp = ids.topicPartition(id);
+      return positionKey(tp.topic, tp.partition);
+    };
+    /** Where each task stands: the next offset to hand over, per `topic:partition`. */
+    const nextOffsets: Record<string, string> = {};
+    let failure: ((error: unknown) => void) | undefined;
+    const stats = new JobStats();
+    let handedOverAt = 0;
+    const writer = pipelineWriter({ config, outputs, stats, metrics, now, onResult: resultLatency(metrics, options.onLatency, () => handedOverAt) });
+
+    let source: KafkaSource | undefined;
+    const tasks = new TaskManager({
+      config,
+      writer,
+      metrics: metricsAggregator,
+      caughtUp: (id) => source?.caughtUp(ids.topicPartition(id)) ?? false,
+      onError: (error) => failure?.(error),
+      restored: latest,
+      positionKey: keyOf,
+    });
+    options.hooks?.onWindowState?.(tasks.windowState());
+
+    source = kafkaSource({
       brokers,
       groupId: config.kafka.consumer.group_id,
       topics,
       bufferSize: config.buffer_size,
       offsetCommits: 'manual',
       // After every rebalance kafkajs restarts even the partitions a member keeps at their
-      // committed offset (the last complete checkpoint, or the start): the records read since
-      // are already in the window state, and reading them again counted them twice. A kept
-      // partition continues where the pipeline stands; a newly assigned one starts at the
-      // restored checkpoint's position, or else at the committed offset.
+      // committed offset: a kept task continues where it stands instead (reading those
+      // records again would count them twice). A new task starts where the state it is
+      // restored from stands, or at the partition's start when there is none (EARLIEST).
       startOffset: (tp) => {
         const key = positionKey(tp.topic, tp.partition);
-        return owned.has(key) ? nextOffsets[key] : latest?.positions[key];
+        const kept = nextOffsets[key];
+        if (kept !== undefined) return kept;
+        const position = tasks.startPosition(ids.id(tp.topic, tp.partition));
+        if (position !== undefined) nextOffsets[key] = position;
+        return position ?? EARLIEST_OFFSET;
       },
     });
     options.onSource?.(source);
-    const committer = new OffsetCommitter(source, logger);
+    const consumer = source;
+    const committer = new OffsetCommitter(consumer, logger);
     const coordinator =
-      store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics, onComplete: (cp) => committer.commit(cp.positions) });
-    const stats = new JobStats();
+      store === undefined
+        ? undefined
+        : new CheckpointCoordinator({
+            store,
+            outputs,
+            logger,
+            metrics,
+            onComplete: (cp) => {
+              tasks.completed(cp);
+              return committer.commit(cp.positions);
+            },
+          });
 
-    const ids = new PartitionIds(topics);
-    // Every assigned partition holds the watermark back from its assignment on; revoked
-    // ones stop at once (their new owner carries them on).
-    const assigned = new Subject<readonly number[]>();
     let ready = false;
-    const assignments = source.assignments.subscribe((change) => {
-      assigned.next(change.current.map((tp) => ids.id(tp.topic, tp.partition)));
-      for (const tp of change.revoked) metrics?.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
+    const assignments = consumer.assignments.subscribe((change) => {
       // Emitted after the source has sought its partitions for this assignment.
-      owned = new Set(change.current.map((tp) => positionKey(tp.topic, tp.partition)));
+      for (const tp of change.revoked) {
+        metrics?.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
+        delete nextOffsets[positionKey(tp.topic, tp.partition)];
+      }
+      tasks.assign(change.current.map((tp) => ids.id(tp.topic, tp.partition)));
       logger?.info({ assigned: change.assigned, revoked: change.revoked, current: change.current }, 'partition assignment');
       options.onAssignment?.(change);
       if (!ready) {
@@ -126,114 +161,90 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         void committer.retry();
       }
     });
-    const reachable = source.reachable.subscribe((up) => {
+    const reachable = consumer.reachable.subscribe((up) => {
       if (up) void committer.retry();
-      else logger?.warn({ brokers }, 'Kafka brokers unreachable: retrying; the watermark holds and checkpoints wait');
+      else logger?.warn({ brokers }, 'Kafka brokers unreachable: retrying; watermarks hold and checkpoints wait');
       options.onBrokerReachable?.(up);
     });
-    const pausedState = source.paused.subscribe((paused) => metrics?.paused.set(paused ? 1 : 0));
+    const pausedState = consumer.paused.subscribe((paused) => metrics?.paused.set(paused ? 1 : 0));
     const publishMetrics = (): void => {
       if (metrics === undefined) return;
       stats.publish(metrics);
-      metrics.inFlight.set(source.inFlight);
-      for (const { topic, partition, lag } of source.lag()) metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
+      metrics.inFlight.set(consumer.inFlight);
+      for (const { topic, partition, lag } of consumer.lag()) metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
     };
     const publish = setInterval(publishMetrics, 1000);
     publish.unref();
 
     const parser = createEventParser({ timeField: config.event.time_field, keyFields: config.event.key_fields, metricFields: config.event.metric_fields });
-    // Processing latency of a result: from the hand-over of the record that made it
-    // (the one that moved the watermark past the window's end) to the broker's ack.
-    let handedOverAt = 0;
-    const onResult = (_result: unknown, acknowledged: Promise<void> | undefined): void => {
-      const from = handedOverAt;
-      const observe = (): void => {
-        const ms = performance.now() - from;
-        metrics?.processingLatency.observe(ms / 1000);
-        options.onLatency?.(ms);
-      };
-      if (acknowledged === undefined) observe();
-      else acknowledged.then(observe, () => undefined);
+    const acknowledge = releaseWhenFlushed(outputs, config.buffer_size, (r: KafkaRecord) => consumer.ack(r));
+    const onMessage = (message: KafkaRecord): void => {
+      handedOverAt = performance.now();
+      stats.recordsIn++;
+      const partition = ids.id(message.topic, message.partition);
+      const parsed = parser(message.value, { partition, offset: message.offset });
+      nextOffsets[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
+      if (parsed.kind === 'record') tasks.task(partition).process(parsed);
+      else {
+        stats.countInvalid(parsed.reason);
+        outputs.writeDeadLetter({
+          reason: parsed.reason,
+          raw: parsed.raw,
+          extra: { field: parsed.field, topic: message.topic, partition: message.partition, offset: message.offset },
+        });
+      }
+      acknowledge(message);
     };
-    const acknowledge = releaseWhenFlushed(outputs, config.buffer_size, (r: KafkaRecord) => source.ack(r));
-    let records = new Observable<StreamElement<FeedbackEvent>>((subscriber) =>
-      source.records.subscribe({
-        next: (message) => {
-          handedOverAt = performance.now();
-          stats.recordsIn++;
-          const parsed = parser(message.value, { partition: ids.id(message.topic, message.partition), offset: message.offset });
-          nextOffsets[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
-          if (parsed.kind === 'record') subscriber.next(parsed);
-          else {
-            stats.countInvalid(parsed.reason);
-            outputs.writeDeadLetter({
-              reason: parsed.reason,
-              raw: parsed.raw,
-              extra: { field: parsed.field, topic: message.topic, partition: message.partition, offset: message.offset },
-            });
-          }
-          acknowledge(message);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    );
-    if (coordinator !== undefined) {
-      records = records.pipe(
-        checkpoint({
-          intervalMs: config.checkpoint_interval_secs * 1000,
-          firstId: (latest?.id ?? 0) + 1,
-          positions: () => ({ ...nextOffsets }),
-          trigger: stopBarrier(options.signal),
-        }),
-      );
-    }
+    const onBarrier = (barrier: Barrier): void => {
+      // Every task passes the barrier now (synchronously), so all of them are cut at one point.
+      const partitions = tasks.snapshot(barrier.id);
+      coordinator?.snapshot(barrier.id, { operators: {}, partitions });
+      coordinator?.barrierAtSink(barrier);
+    };
+
+    const input: Observable<StreamElement<string>> =
+      coordinator === undefined
+        ? consumer.records
+        : consumer.records.pipe(
+            checkpoint<string>({
+              intervalMs: config.checkpoint_interval_secs * 1000,
+              firstId: (latest?.id ?? 0) + 1,
+              positions: () => ({ ...nextOffsets }),
+              trigger: stopBarrier(options.signal),
+            }),
+          );
 
     // Stop: the final barrier is already on its way (trigger); once its checkpoint
-    // is committed, the pipeline is unsubscribed and the consumer leaves the group. With the
+    // is committed, the tasks are dropped and the consumer leaves the group. With the
     // brokers gone the checkpoint cannot complete: after `stopTimeoutMs` the stop gives up,
     // and the last complete checkpoint stays what a restart resumes from.
-    const stopped = new AbortController();
     const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-    let finalCheckpoint: Promise<void> = Promise.resolve();
-    options.signal.addEventListener('abort', () => {
-      finalCheckpoint = coordinator === undefined ? Promise.resolve() : withTimeout(coordinator.drain(), stopTimeoutMs, () => stopError(coordinator, stopTimeoutMs, source));
-      // Settled either way: the outcome is awaited (and reported) below.
-      void finalCheckpoint.then(
-        () => stopped.abort(),
-        () => stopped.abort(),
-      );
-    }, { once: true });
     try {
-      await runPipeline(
-        records,
-        {
-          config,
-          outputs,
-          stats,
-          metrics,
-          now,
-          hooks: {
-            initialState: restored,
-            assignedPartitions: assigned,
-            caughtUp: (id) => source.caughtUp(ids.topicPartition(id)),
-            ...options.hooks,
-            onBarrier: coordinator && ((id, snapshot) => coordinator.snapshot(id, encodePipelineState(snapshot, metricsAggregator))),
+      await new Promise<void>((resolve, reject) => {
+        failure = reject;
+        const subscription = input.subscribe({
+          next: (element) => {
+            if (element.kind === 'record') onMessage(element as KafkaRecord);
+            else if (element.kind === 'barrier') onBarrier(element);
           },
-          onBarrier: (barrier) => coordinator?.barrierAtSink(barrier),
-          onResult,
-        },
-        stopped.signal,
-      );
-      await finalCheckpoint;
+          error: reject,
+          complete: resolve,
+        });
+        options.signal.addEventListener('abort', () => {
+          const finalCheckpoint = coordinator === undefined ? Promise.resolve() : withTimeout(coordinator.drain(), stopTimeoutMs, () => stopError(coordinator, stopTimeoutMs, consumer));
+          finalCheckpoint.then(resolve, reject).finally(() => subscription.unsubscribe());
+        }, { once: true });
+      });
+      await outputs.flush();
       await coordinator?.drain();
     } finally {
+      tasks.close();
       clearInterval(publish);
       assignments.unsubscribe();
       reachable.unsubscribe();
       pausedState.unsubscribe();
       // Leaving the group needs the brokers too; without them the session timeout does it.
-      await withTimeout(source.stop(0), stopTimeoutMs / 2, () => new Error('leaving the consumer group timed out')).catch((error: unknown) =>
+      await withTimeout(consumer.stop(0), stopTimeoutMs / 2, () => new Error('leaving the consumer group timed out')).catch((error: unknown) =>
         logger?.warn({ err: error }, 'stopping the Kafka consumer'),
       );
       publishMetrics();
@@ -243,6 +254,27 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     await store?.close();
     if (options.outputs === undefined) await outputs.close();
   }
+}
+
+/**
+ * Processing latency of each result: from the hand-over of the record that made it (the
+ * one that moved the watermark past the window's end) to the broker's acknowledgement.
+ */
+function resultLatency(
+  metrics: ProcessorMetrics | undefined,
+  onLatency: ((ms: number) => void) | undefined,
+  handedOverAt: () => number,
+): (result: unknown, acknowledged: Promise<void> | undefined) => void {
+  return (_result, acknowledged) => {
+    const from = handedOverAt();
+    const observe = (): void => {
+      const ms = performance.now() - from;
+      metrics?.processingLatency.observe(ms / 1000);
+      onLatency?.(ms);
+    };
+    if (acknowledged === undefined) observe();
+    else acknowledged.then(observe, () => undefined);
+  };
 }
 
 /** `promise`, or a rejection with `error()` after `ms`. */

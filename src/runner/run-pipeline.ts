@@ -21,6 +21,43 @@ export interface PipelineRunOptions {
   readonly onBarrier?: (barrier: Barrier) => void;
 }
 
+/** What the pipeline's output elements turn into: results and too-late dead letters written, watermarks observed. */
+export interface PipelineWriter {
+  /** A too-late record: the `late` side output. */
+  late(record: WindowedRecord<FeedbackEvent>): void;
+  /** An element out of the pipeline (results, watermarks, barriers). */
+  element(element: StreamElement<FeedbackWindowResult>): void;
+}
+
+/** Writes a pipeline's output to `options.outputs` and counts it in `options.stats`. */
+export function pipelineWriter(options: PipelineRunOptions): PipelineWriter {
+  const { outputs, stats, metrics } = options;
+  const now = options.now ?? Date.now;
+  return {
+    late(record) {
+      stats.late++;
+      outputs.writeDeadLetter({ reason: 'too_late', raw: JSON.stringify(record.value), extra: { partition: record.partition, offset: record.offset } });
+    },
+    element(element) {
+      switch (element.kind) {
+        case 'record': {
+          stats.windowsEmitted++;
+          if (element.value.revision > 0) stats.updates++;
+          const acknowledged = outputs.writeResult(element.value, now());
+          options.onResult?.(element.value, acknowledged);
+          break;
+        }
+        case 'watermark':
+          metrics?.observeWatermark(element.time);
+          break;
+        case 'barrier':
+          options.onBarrier?.(element);
+          break;
+      }
+    },
+  };
+}
+
 /**
  * Runs the feedback pipeline over parsed records and writes what comes out:
  * results to the outputs, too-late records as dead letters. Resolves when the
@@ -28,32 +65,11 @@ export interface PipelineRunOptions {
  * Unsubscribing (`signal`) stops the pipeline without flushing windows.
  */
 export function runPipeline(records: Observable<StreamElement<FeedbackEvent>>, options: PipelineRunOptions, signal?: AbortSignal): Promise<void> {
-  const { config, outputs, stats, metrics } = options;
-  const now = options.now ?? Date.now;
-  const late = {
-    next: (record: WindowedRecord<FeedbackEvent>) => {
-      stats.late++;
-      outputs.writeDeadLetter({ reason: 'too_late', raw: JSON.stringify(record.value), extra: { partition: record.partition, offset: record.offset } });
-    },
-  };
+  const { config, outputs } = options;
+  const writer = pipelineWriter(options);
   return new Promise<void>((resolve, reject) => {
-    const subscription = records.pipe(feedbackPipeline(config, { ...options.hooks, late })).subscribe({
-      next: (element) => {
-        switch (element.kind) {
-          case 'record':
-            stats.windowsEmitted++;
-            if (element.value.revision > 0) stats.updates++;
-            const acknowledged = outputs.writeResult(element.value, now());
-            options.onResult?.(element.value, acknowledged);
-            break;
-          case 'watermark':
-            metrics?.observeWatermark(element.time);
-            break;
-          case 'barrier':
-            options.onBarrier?.(element);
-            break;
-        }
-      },
+    const subscription = records.pipe(feedbackPipeline(config, { ...options.hooks, late: { next: writer.late } })).subscribe({
+      next: writer.element,
       error: reject,
       complete: () => outputs.flush().then(resolve, reject),
     });

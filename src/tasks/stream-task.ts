@@ -1,0 +1,82 @@
+/**
+ * A task (DESIGN.md "Tasks"; Kafka Streams' StreamTask): the pipeline of one input
+ * partition, with its own watermark, windows and state. Its results depend on that
+ * partition's records alone, never on how fetches of other partitions interleave, so a
+ * task re-run from any of its complete checkpoints emits the same results again.
+ */
+import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import type { AggregateState } from '../../operators/aggregate.js';
+import type { ProcessorConfig } from '../config/index.js';
+import type { FeedbackEvent } from '../events/index.js';
+import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import type { PipelineWriter } from '../runner/run-pipeline.js';
+import type { StreamRecord } from '../stream/elements.js';
+
+export interface StreamTaskOptions {
+  readonly config: ProcessorConfig;
+  /** Where results and too-late records go (shared by the tasks of a job). */
+  readonly writer: PipelineWriter;
+  /** The state to start from (a checkpoint), or none for the partition's first record on. */
+  readonly restored?: PipelineSnapshot;
+  /** Whether the source has read everything this partition holds (quiet input, see `assignWatermarks`). */
+  readonly caughtUp: () => boolean;
+  /** Timers for idleness; a `TestScheduler` in tests. */
+  readonly scheduler?: SchedulerLike;
+  /** The pipeline failed (a bug: bad input never fails it). */
+  readonly onError: (error: unknown) => void;
+}
+
+export class StreamTask {
+  private readonly input = new Subject<StreamRecord<FeedbackEvent> | { readonly kind: 'barrier'; readonly id: number }>();
+  private readonly subscription: Subscription;
+  private windowState: AggregateState<FeedbackAccumulator, FeedbackResult> | undefined;
+  private taken: PipelineSnapshot | undefined;
+
+  constructor(
+    /** The partition's id in the stream model. */
+    readonly partition: number,
+    options: StreamTaskOptions,
+  ) {
+    const { writer } = options;
+    this.subscription = this.input
+      .pipe(
+        feedbackPipeline(options.config, {
+          initialState: options.restored,
+          caughtUp: options.caughtUp,
+          scheduler: options.scheduler,
+          late: { next: writer.late },
+          onWindowState: (state) => (this.windowState = state),
+          onBarrier: (_id, snapshot) => (this.taken = snapshot),
+        }),
+      )
+      .subscribe({
+        // Barriers end here: the task manager completes the checkpoint across its tasks.
+        next: (element) => element.kind !== 'barrier' && writer.element(element),
+        error: options.onError,
+      });
+  }
+
+  /** The task's windows, for queries and metrics. */
+  get windows(): AggregateState<FeedbackAccumulator, FeedbackResult> | undefined {
+    return this.windowState;
+  }
+
+  process(record: StreamRecord<FeedbackEvent>): void {
+    this.input.next(record);
+  }
+
+  /** Passes barrier `id` through the pipeline (synchronously) and returns the state it took. */
+  snapshot(id: number): PipelineSnapshot {
+    this.taken = undefined;
+    this.input.next({ kind: 'barrier', id });
+    const taken = this.taken;
+    if (taken === undefined) throw new Error(`task ${this.partition}: barrier ${id} passed without a snapshot`);
+    return taken;
+  }
+
+  /** Drops the task: timers, windows and state go (another owner carries the partition on). */
+  close(): void {
+    this.subscription.unsubscribe();
+    this.windowState = undefined;
+  }
+}
