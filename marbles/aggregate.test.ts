@@ -138,7 +138,7 @@ describe('aggregate', () => {
       expectObservable(source.pipe(tumblingWindow({ sizeMs: 10 }), op)).toBe(timeline('', 'k', '(r|)'), { k, r: result('k', T, 0, 10, 0, 1) });
     });
     expect(snapshots).toEqual([
-      { watermark: -Infinity, windowType: 'tumbling', windows: [{ key: 'k', start: 0, end: 10, accumulator: { count: 1, sum: 1 }, count: 1, revision: -1 }] },
+      { watermark: -Infinity, windowType: 'tumbling', windows: [{ id: 0, key: 'k', start: 0, end: 10, accumulator: { count: 1, sum: 1 }, count: 1, revision: -1 }] },
     ]);
   });
 
@@ -148,8 +148,8 @@ describe('aggregate', () => {
         watermark: 10,
         windowType: 'tumbling',
         windows: [
-          { key: 'k', start: 0, end: 10, accumulator: { count: 2, sum: 2 }, count: 2, revision: 0 },
-          { key: 'k', start: 10, end: 20, accumulator: { count: 1, sum: 1 }, count: 1, revision: -1 },
+          { id: 0, key: 'k', start: 0, end: 10, accumulator: { count: 2, sum: 2 }, count: 2, revision: 0 },
+          { id: 1, key: 'k', start: 10, end: 20, accumulator: { count: 1, sum: 1 }, count: 1, revision: -1 },
         ],
       };
       const source = cold(timeline('a', 'w', '|'), { a: rec(9), w: wm(20) });

@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Aggregator } from '../src/stream/aggregator.js';
 import type { StreamElement, WindowResult, WindowedElement, WindowedRecord } from '../src/stream/elements.js';
-import { KeyedWindowState, type WindowStateSnapshot } from './internal/windowState.js';
+import { KeyedWindowState, type WindowChanges, type WindowStateSnapshot } from './internal/windowState.js';
 
 /** Where records too late for every window they belong to go (a `Subject` fits). */
 export interface LateRecordObserver<T> {
@@ -23,6 +23,11 @@ export interface AggregateOptions<T, A, R> {
   onBarrier?: (barrierId: number, snapshot: WindowStateSnapshot<A>) => void;
   /** Restore this state before the first element (recovery). */
   initialState?: WindowStateSnapshot<A>;
+  /**
+   * Keep a record of the windows changed and removed, for `AggregateState.takeChanges`
+   * (incremental checkpoints, e.g. a changelog topic). Default false: nothing is kept.
+   */
+  trackChanges?: boolean;
 }
 
 /** The view of a running `aggregate` that checkpoints and live queries use. */
@@ -30,8 +35,13 @@ export interface AggregateState<A, R> {
   readonly watermark: number;
   readonly openWindows: number;
   snapshot(): WindowStateSnapshot<A>;
+  /** Windows changed and removed since the previous call (needs `trackChanges`); resets the record. */
+  takeChanges(): WindowChanges<A>;
   peek(key?: string): Iterable<WindowResult<R>>;
 }
+
+/** The read-only part of `AggregateState`: what queries and gauges need, also over several states. */
+export type AggregateView<R> = Pick<AggregateState<unknown, R>, 'watermark' | 'openWindows' | 'peek'>;
 
 /**
  * Incremental aggregation per (key, window), fired by watermarks.
@@ -63,7 +73,7 @@ export function aggregate<T, A, R>(
     new Observable<StreamElement<WindowResult<R>>>((subscriber) => {
       const emit = (result: WindowResult<R>): void =>
         subscriber.next({ kind: 'record', value: result, timestamp: result.window.end - 1, key: result.key });
-      const state = new KeyedWindowState<T, A, R>(options.aggregator, allowedLateness, emit);
+      const state = new KeyedWindowState<T, A, R>(options.aggregator, allowedLateness, emit, options.trackChanges ?? false);
       if (options.initialState !== undefined) state.restore(options.initialState);
       options.onState?.({
         get watermark() {
@@ -73,6 +83,7 @@ export function aggregate<T, A, R>(
           return state.openWindows;
         },
         snapshot: () => state.snapshot(),
+        takeChanges: () => state.takeChanges(),
         peek: (key) => state.peek(key),
       });
 

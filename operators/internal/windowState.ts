@@ -4,6 +4,8 @@ import { TimerQueue } from './timerQueue.js';
 
 /** The state of one (key, window): an accumulator, never the raw records. */
 interface WindowSlot<A> {
+  /** Stable identity across merges and restores: what a changelog keys the window by. */
+  readonly id: number;
   readonly key: string;
   /** Source partition of the record that opened the window (keyed input keeps a key in one partition). */
   readonly partition: number | undefined;
@@ -18,10 +20,14 @@ interface WindowSlot<A> {
   /** When that timer was set, relative to the others: snapshots keep this order so a restore fires ties alike. */
   timerOrder: number;
   alive: boolean;
+  /** Changed since the last `takeChanges` (and listed in `changed`). */
+  dirty: boolean;
 }
 
 /** A plain copy of one window's state, for checkpoints. */
 export interface WindowSnapshot<A> {
+  /** The window's stable identity; absent in snapshots written before identities existed. */
+  readonly id?: number;
   readonly key: string;
   /** Source partition of the record that opened the window, where records carry one. */
   readonly partition?: number;
@@ -36,6 +42,14 @@ export interface WindowStateSnapshot<A> {
   readonly watermark: number;
   readonly windowType: WindowType | undefined;
   readonly windows: readonly WindowSnapshot<A>[];
+}
+
+/** What changed since the previous `takeChanges`: an incremental checkpoint (a changelog). */
+export interface WindowChanges<A> {
+  /** Windows created or updated (accumulated, fired, merged into), with their current state. */
+  readonly changed: readonly WindowSnapshot<A>[];
+  /** Identities of windows purged or merged away. */
+  readonly removed: readonly number[];
 }
 
 export type EmitResult<R> = (result: WindowResult<R>) => void;
@@ -57,11 +71,16 @@ export class KeyedWindowState<T, A, R> {
   private readonly timers = new TimerQueue<WindowSlot<A>>();
   private openCount = 0;
   private timersSet = 0;
+  private nextId = 0;
+  private changed: WindowSlot<A>[] = [];
+  private removed: number[] = [];
 
   constructor(
     private readonly aggregator: Aggregator<T, A, R>,
     private readonly allowedLateness: number,
     private readonly emit: EmitResult<R>,
+    /** Record changes for `takeChanges` (incremental checkpoints); off, nothing is kept. */
+    private readonly tracksChanges = false,
   ) {}
 
   get currentWatermark(): number {
@@ -100,19 +119,33 @@ export class KeyedWindowState<T, A, R> {
 
   snapshot(): WindowStateSnapshot<A> {
     const windows: WindowSnapshot<A>[] = [];
-    for (const s of [...this.slots()].sort((a, b) => a.timerOrder - b.timerOrder)) {
-      const window = { key: s.key, start: s.start, end: s.end, accumulator: s.accumulator, count: s.count, revision: s.revision };
-      windows.push(s.partition === undefined ? window : { ...window, partition: s.partition });
-    }
+    for (const s of [...this.slots()].sort((a, b) => a.timerOrder - b.timerOrder)) windows.push(this.copyOf(s));
     return { watermark: this.watermark, windowType: this.windowType, windows };
+  }
+
+  /**
+   * The windows changed and removed since the previous call (or the restore), and resets
+   * that record. The accumulators are the live ones: encode them before the next record.
+   */
+  takeChanges(): WindowChanges<A> {
+    const changed: WindowSnapshot<A>[] = [];
+    for (const slot of this.changed) {
+      slot.dirty = false;
+      if (slot.alive) changed.push(this.copyOf(slot));
+    }
+    const removed = this.removed;
+    this.changed = [];
+    this.removed = [];
+    return { changed, removed };
   }
 
   restore(snapshot: WindowStateSnapshot<A>): void {
     this.clear();
     this.watermark = snapshot.watermark;
     this.windowType = snapshot.windowType;
+    for (const w of snapshot.windows) if (w.id !== undefined && w.id >= this.nextId) this.nextId = w.id + 1;
     for (const w of snapshot.windows) {
-      const slot = this.createSlot(w.key, w.partition, w, w.accumulator);
+      const slot = this.createSlot(w.key, w.partition, w, w.accumulator, w.id);
       slot.count = w.count;
       slot.revision = w.revision;
       if (this.windowType === 'session') this.sessionsOf(w.key).push(slot);
@@ -126,6 +159,8 @@ export class KeyedWindowState<T, A, R> {
     this.sessions.clear();
     this.timers.clear();
     this.openCount = 0;
+    this.changed = [];
+    this.removed = [];
   }
 
   private addToFixed(record: WindowedRecord<T>): boolean {
@@ -193,6 +228,7 @@ export class KeyedWindowState<T, A, R> {
       if (other === target) continue;
       target.accumulator = this.aggregator.merge(target.accumulator, other.accumulator);
       target.count += other.count;
+      this.markChanged(target);
       this.retire(other);
       sessions.splice(sessions.indexOf(other), 1);
     }
@@ -201,6 +237,7 @@ export class KeyedWindowState<T, A, R> {
       target.start = start;
       target.end = end;
       target.revision = -1;
+      this.markChanged(target);
       this.scheduleOrPurge(target);
     }
     return target;
@@ -209,12 +246,14 @@ export class KeyedWindowState<T, A, R> {
   private accumulate(slot: WindowSlot<A>, value: T): void {
     slot.accumulator = this.aggregator.add(slot.accumulator, value);
     slot.count++;
+    if (!slot.dirty) this.markChanged(slot);
     // Already due (late but accepted, or created after W passed its end): emit now.
     if (this.watermark >= slot.end) this.fire(slot);
   }
 
   private fire(slot: WindowSlot<A>): void {
     slot.revision++;
+    if (!slot.dirty) this.markChanged(slot);
     this.emit(this.resultOf(slot));
   }
 
@@ -247,14 +286,26 @@ export class KeyedWindowState<T, A, R> {
     return this.watermark >= end + this.allowedLateness;
   }
 
-  private createSlot(key: string, partition: number | undefined, window: TimeWindow, accumulator: A): WindowSlot<A> {
+  private createSlot(key: string, partition: number | undefined, window: TimeWindow, accumulator: A, id = this.nextId++): WindowSlot<A> {
     this.openCount++;
-    return { key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true };
+    return { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false };
+  }
+
+  private markChanged(slot: WindowSlot<A>): void {
+    if (slot.dirty || !this.tracksChanges) return;
+    slot.dirty = true;
+    this.changed.push(slot);
   }
 
   private retire(slot: WindowSlot<A>): void {
     slot.alive = false;
     this.openCount--;
+    if (this.tracksChanges) this.removed.push(slot.id);
+  }
+
+  private copyOf(s: WindowSlot<A>): WindowSnapshot<A> {
+    const window = { id: s.id, key: s.key, start: s.start, end: s.end, accumulator: s.accumulator, count: s.count, revision: s.revision };
+    return s.partition === undefined ? window : { ...window, partition: s.partition };
   }
 
   private purge(slot: WindowSlot<A>): void {

@@ -19,7 +19,9 @@ export interface EncodedPipelineState {
   readonly partitions: Record<string, Record<string, Uint8Array>>;
 }
 
-const FORMAT_VERSION = 3;
+/** 4: windows carry their identity (changelog key). 3 is read too. */
+const FORMAT_VERSION = 4;
+const OLDEST_READABLE_VERSION = 3;
 /**
  * Initial buffer size per open window: about what a window of 4 metrics × 50
  * values takes. An underestimate costs a few doublings, an overestimate only
@@ -143,13 +145,30 @@ function encodeWindowList(snapshot: PipelineSnapshot, indexes: readonly number[]
   const w = new ByteWriter(64 + indexes.length * BYTES_PER_WINDOW).u8(FORMAT_VERSION);
   metrics.writeFormat(w);
   w.f64(snapshot.windows.watermark).str(snapshot.windows.windowType ?? '').u32(indexes.length);
-  for (const i of indexes) {
-    const win = windows[i]!;
-    w.u32(i).str(win.key).f64(win.start).f64(win.end).f64(win.count).f64(win.revision);
-    w.str(JSON.stringify(win.accumulator.keyFields ?? null));
-    metrics.serialiseInto(win.accumulator.inner, w);
-  }
+  for (const i of indexes) writeWindow(w.u32(i), windows[i]!, metrics);
   return w.finish();
+}
+
+/** One window: identity, bounds, counters, key fields and accumulator (no header). */
+export function writeWindow(w: ByteWriter, win: WindowSnapshot<FeedbackAccumulator>, metrics: MetricsAggregator<FeedbackEvent>): ByteWriter {
+  w.f64(win.id ?? -1).str(win.key).f64(win.start).f64(win.end).f64(win.count).f64(win.revision);
+  w.str(JSON.stringify(win.accumulator.keyFields ?? null));
+  metrics.serialiseInto(win.accumulator.inner, w);
+  return w;
+}
+
+/** The window `writeWindow` wrote; `version` 3 had no identity. */
+export function readWindow(r: ByteReader, metrics: MetricsAggregator<FeedbackEvent>, version = FORMAT_VERSION): WindowSnapshot<FeedbackAccumulator> {
+  const id = version >= 4 ? r.f64() : -1;
+  const key = r.str();
+  const start = r.f64();
+  const end = r.f64();
+  const count = r.f64();
+  const revision = r.f64();
+  const keyFields = JSON.parse(r.str()) as KeyFields | null;
+  const inner = metrics.deserialiseFrom(r);
+  const window = { key, start, end, count, revision, accumulator: { keyFields: keyFields ?? undefined, inner } };
+  return id < 0 ? window : { id, ...window };
 }
 
 /** Decodes one blob of windows into `placed`; returns the window operator's header (the same in every blob). */
@@ -160,28 +179,22 @@ function decodeWindows(
   placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[],
 ): { watermark: number; windowType: WindowType | undefined } {
   const r = new ByteReader(bytes);
-  checkVersion(r);
+  const version = checkVersion(r);
   metrics.readFormat(r);
   const watermark = r.f64();
   const type = r.str();
   const count = r.u32();
   for (let i = 0; i < count; i++) {
     const order = r.u32();
-    const key = r.str();
-    const start = r.f64();
-    const end = r.f64();
-    const windowCount = r.f64();
-    const revision = r.f64();
-    const keyFields = JSON.parse(r.str()) as KeyFields | null;
-    const inner = metrics.deserialiseFrom(r);
-    const window = { key, start, end, count: windowCount, revision, accumulator: { keyFields: keyFields ?? undefined, inner } };
+    const window = readWindow(r, metrics, version);
     placed.push({ order, window: partition === undefined ? window : { ...window, partition } });
   }
   r.end();
   return { watermark, windowType: type === '' ? undefined : (type as WindowType) };
 }
 
-function checkVersion(r: ByteReader): void {
+function checkVersion(r: ByteReader): number {
   const version = r.u8();
-  if (version !== FORMAT_VERSION) throw new RangeError(`unknown pipeline state format version ${version}`);
+  if (version < OLDEST_READABLE_VERSION || version > FORMAT_VERSION) throw new RangeError(`unknown pipeline state format version ${version}`);
+  return version;
 }

@@ -7,13 +7,14 @@ import { ensureTopics, kafkaSource, type AssignmentChange, type KafkaRecord, typ
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
-import { feedbackMetrics } from '../pipeline/feedback-pipeline.js';
+import type { AggregateView } from '../../operators/aggregate.js';
+import { feedbackMetrics, type FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { openStateStore } from '../state/index.js';
 import type { Barrier, StreamElement } from '../stream/elements.js';
 import { TaskManager } from '../tasks/task-manager.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
-import { pipelineWriter, type PipelineRunOptions } from './run-pipeline.js';
+import { pipelineWriter } from './run-pipeline.js';
 
 export interface KafkaJobOptions {
   readonly config: ProcessorConfig;
@@ -24,7 +25,8 @@ export interface KafkaJobOptions {
   readonly metrics?: ProcessorMetrics;
   readonly logger?: Logger;
   readonly now?: () => number;
-  readonly hooks?: PipelineRunOptions['hooks'];
+  /** The open windows of every task, for queries and gauges (once, at start). */
+  readonly onWindows?: (view: AggregateView<FeedbackResult>) => void;
   /** Called once state is restored and the consumer has its first assignment. */
   readonly onReady?: () => void;
   /** Whether the brokers answer, on every change (the service's `/readyz`). */
@@ -102,7 +104,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       restored: latest,
       positionKey: keyOf,
     });
-    options.hooks?.onWindowState?.(tasks.windowState());
+    options.onWindows?.(tasks.windowState());
 
     source = kafkaSource({
       brokers,

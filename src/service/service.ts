@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { ProcessorConfig } from '../config/index.js';
-import type { AggregateState } from '../../operators/aggregate.js';
+import type { AggregateView } from '../../operators/aggregate.js';
 import {
   createProcessorMetrics,
   createProgressReporter,
@@ -9,7 +9,7 @@ import {
   type Logger,
   type ProcessorMetrics,
 } from '../observability/index.js';
-import type { FeedbackAccumulator, FeedbackResult } from '../pipeline/feedback-pipeline.js';
+import type { FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { runLineJob } from '../runner/file-job.js';
 import type { JobSummary } from '../runner/job-stats.js';
 import { toWindowOutput } from '../events/index.js';
@@ -30,7 +30,7 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
   const { config, logger } = options;
   const metrics = options.metrics ?? createProcessorMetrics();
   let health: HealthState = { ready: false, reason: 'starting' };
-  let windows: AggregateState<FeedbackAccumulator, FeedbackResult> | undefined;
+  let windows: AggregateView<FeedbackResult> | undefined;
 
   const server = await startHttpServer({
     port: config.metrics.port,
@@ -49,7 +49,7 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
     if (windows !== undefined) metrics.windowsOpen.set(windows.openWindows);
   }, 1000);
   const hooks = {
-    onWindowState: (state: AggregateState<FeedbackAccumulator, FeedbackResult>) => {
+    onWindowState: (state: AggregateView<FeedbackResult>) => {
       windows = state;
     },
   };
@@ -72,7 +72,7 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
     if (config.source.type === 'kafka') {
       // Loaded on demand: file and stdin runs do not load the Kafka client.
       const { runKafkaJob } = await import('../runner/kafka-job.js');
-      const summary = await runKafkaJob({ config, metrics, logger, signal: options.signal, hooks, onReady, onBrokerReachable });
+      const summary = await runKafkaJob({ config, metrics, logger, signal: options.signal, onWindows: hooks.onWindowState, onReady, onBrokerReachable });
       logger.info(summary, 'stopped');
       return summary;
     }

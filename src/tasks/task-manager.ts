@@ -9,7 +9,7 @@
  * is deterministic (see `StreamTask`), re-reading from an older checkpoint than the
  * previous owner's last one only repeats results it already emitted, identically.
  */
-import type { AggregateState } from '../../operators/aggregate.js';
+import type { AggregateState, AggregateView } from '../../operators/aggregate.js';
 import type { MetricsAggregator } from '../aggregation/index.js';
 import { decodeTaskState, encodeTaskState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
@@ -106,7 +106,7 @@ export class TaskManager {
   }
 
   /** One view over every task's windows (queries, the open-windows gauge). */
-  windowState(): AggregateState<FeedbackAccumulator, FeedbackResult> {
+  windowState(): AggregateView<FeedbackResult> {
     const states = (): AggregateState<FeedbackAccumulator, FeedbackResult>[] =>
       [...this.tasks.values()].flatMap((task) => (task.windows === undefined ? [] : [task.windows]));
     return {
@@ -116,10 +116,6 @@ export class TaskManager {
       },
       get openWindows() {
         return states().reduce((sum, s) => sum + s.openWindows, 0);
-      },
-      snapshot: () => {
-        const all = states().map((s) => s.snapshot());
-        return { watermark: Math.min(...all.map((s) => s.watermark)), windowType: all[0]?.windowType, windows: all.flatMap((s) => s.windows) };
       },
       *peek(key?: string): Generator<WindowResult<FeedbackResult>> {
         for (const state of states()) yield* state.peek(key);
