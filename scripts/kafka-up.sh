@@ -20,6 +20,8 @@
 #   KAFKA_DIR              folder of this broker's config, data, logs and pid file (default
 #                          .cache/kafka). A second broker (e.g. the fault tests' own, on other
 #                          ports) needs its own; the jars in .cache/kafka/libs stay shared.
+#   KAFKA_INSTALL_ONLY=1   only install the jars into .cache/kafka/libs (tools such as
+#                          kafka.admin.ConfigCommand run from them), start nothing
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -68,14 +70,17 @@ mkdir -p "$CACHE"
 exec 9>"$BROKER_DIR/up.lock"
 flock -w 600 9 || die "another kafka-up.sh holds $BROKER_DIR/up.lock"
 
-if pid="$(running_pid)"; then
-  log "broker already running (pid $pid) on 127.0.0.1:$PORT"
-  exit 0
-fi
-rm -f "$PIDFILE"
-if port_open "$PORT"; then
-  log "something already listens on 127.0.0.1:$PORT (not started by this script); using it as is"
-  exit 0
+INSTALL_ONLY="${KAFKA_INSTALL_ONLY:-0}"
+if [[ "$INSTALL_ONLY" != 1 ]]; then
+  if pid="$(running_pid)"; then
+    log "broker already running (pid $pid) on 127.0.0.1:$PORT"
+    exit 0
+  fi
+  rm -f "$PIDFILE"
+  if port_open "$PORT"; then
+    log "something already listens on 127.0.0.1:$PORT (not started by this script); using it as is"
+    exit 0
+  fi
 fi
 
 # --- install ---------------------------------------------------------------------------
@@ -94,6 +99,11 @@ if [[ "$(cat "$LIBS/.installed" 2>/dev/null)" != "$pom_hash" ]]; then
   rm -rf "$LIBS"
   mv "$LIBS.tmp" "$LIBS"
   echo "$pom_hash" >"$LIBS/.installed"
+fi
+
+if [[ "$INSTALL_ONLY" == 1 ]]; then
+  log "jars installed in $LIBS"
+  exit 0
 fi
 
 # --- configure -------------------------------------------------------------------------
