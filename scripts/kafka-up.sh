@@ -85,6 +85,9 @@ fi
 
 # --- install ---------------------------------------------------------------------------
 # The marker holds a hash of the pom so that a version change reinstalls.
+# Brokers with different KAFKA_DIRs share the jars: one install at a time.
+exec 8>"$CACHE/install.lock"
+flock -w 600 8 || die "another kafka-up.sh holds $CACHE/install.lock"
 pom_hash="$(sha256sum "$POM" | cut -d' ' -f1)"
 if [[ "$(cat "$LIBS/.installed" 2>/dev/null)" != "$pom_hash" ]]; then
   command -v mvn >/dev/null || die "mvn not found on PATH (Maven fetches the broker jars)"
@@ -100,6 +103,7 @@ if [[ "$(cat "$LIBS/.installed" 2>/dev/null)" != "$pom_hash" ]]; then
   mv "$LIBS.tmp" "$LIBS"
   echo "$pom_hash" >"$LIBS/.installed"
 fi
+exec 8>&-
 
 if [[ "$INSTALL_ONLY" == 1 ]]; then
   log "jars installed in $LIBS"
