@@ -169,13 +169,13 @@ export class InputGenerator {
  * Produces `planned` in order (idempotent producer, acks from all replicas) and returns them
  * with their offsets, taken from the broker's reply (base offset + position in the batch).
  */
-export async function produce(brokers: string, topic: string, planned: Planned[]): Promise<Sent[]> {
+export async function produce(brokers: string, topic: string, planned: Planned[], chunkSize = 1_000): Promise<Sent[]> {
   const producer = kafkaOf(brokers).producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const out: Sent[] = [];
   try {
-    for (let i = 0; i < planned.length; i += 1_000) {
-      const chunk = planned.slice(i, i + 1_000);
+    for (let i = 0; i < planned.length; i += chunkSize) {
+      const chunk = planned.slice(i, i + chunkSize);
       const meta = await producer.send({ topic, acks: -1, messages: chunk.map((m) => ({ key: m.key, value: m.value, partition: m.partition })) });
       const next = new Map(meta.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]));
       for (const m of chunk) {
