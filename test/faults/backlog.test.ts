@@ -34,7 +34,7 @@ describe('fault suite: backlog with backpressure', () => {
     jobs.push(job);
     await job.waitReady();
     try {
-      await waitUntil('every window to have its result', () => resultsComplete(sent, results.values()), 120_000, () => '', 500);
+      await waitUntil('every window to have its result', () => resultsComplete(sent, results.values()), 90_000, () => '', 500);
     } catch {
       /* reported by checkRun */
     }
