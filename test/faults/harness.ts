@@ -265,7 +265,7 @@ export class Job {
   }
 
   tail(n = 15): string {
-    return `${this.name} stderr tail:\n${this.lines.slice(-n).join('\n')}`;
+    return `${this.name} stderr tail:\n${this.lines.slice(-n).map((l) => (l.length > 500 ? `${l.slice(0, 500)}…` : l)).join('\n')}`;
   }
 
   async waitReady(timeoutMs = 60_000): Promise<void> {
