@@ -94,13 +94,16 @@ describe('fault suite: broker outage (own broker)', () => {
     const outageFrom = Date.now();
     const readyz: number[] = [];
     const healthz: number[] = [];
-    while (Date.now() - outageFrom < OUTAGE_MS) {
-      readyz.push(await job.status('/readyz'));
-      healthz.push(await job.status('/healthz'));
-      await sleep(500);
+    try {
+      while (Date.now() - outageFrom < OUTAGE_MS) {
+        readyz.push(await job.status('/readyz'));
+        healthz.push(await job.status('/healthz'));
+        await sleep(500);
+      }
+    } finally {
+      await script('kafka-up.sh'); // whatever happened: the next test needs the broker
     }
-    expect(job.running, `${label}: the job exited during the outage\n${job.tail()}`).toBe(true);
-    await script('kafka-up.sh');
+    expect(job.running, `${label}: the job exited during the outage (code ${job.exitCode})\n${job.tail()}`).toBe(true);
     expect(readyz.slice(-10), `${label}: /readyz during the outage (last 10 polls)`).toEqual(Array(10).fill(503));
     expect(healthz.filter((s) => s !== 200), `${label}: /healthz during the outage`).toEqual([]);
 
@@ -122,6 +125,7 @@ describe('fault suite: broker outage (own broker)', () => {
     const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000) + 1;
     const label = `broker-outage SIGTERM variant (seed ${seed})`;
     const gen = new InputGenerator(seed);
+    await script('kafka-up.sh'); // idempotent: a failed earlier test may have left it down
     const t = await createTopics(brokers, 'fault-outage-term');
     const dir = tempDir('fault-outage-term-');
     const config = writeConfig(dir, 'job', join(dir, 'state'), t);
@@ -135,12 +139,11 @@ describe('fault suite: broker outage (own broker)', () => {
     gen.skip(Date.now() - lastProduced);
     await sleep(3_000);
     const linesBefore = first.lines.length;
-    const stopped = await first.stop('SIGTERM', 40_000);
+    const stopped = await first.stop('SIGTERM', 40_000).finally(() => script('kafka-up.sh'));
     expect(stopped.code, `${label}: exit code of SIGTERM with the broker down (${stopped.ms} ms)\n${first.tail()}`).toBe(1);
     const said = first.lines.slice(linesBefore).filter((l) => /"level":(50|60)/.test(l));
     expect(said.length, `${label}: an error message on stderr after SIGTERM\n${first.tail()}`).toBeGreaterThan(0);
 
-    await script('kafka-up.sh');
     const second = new Job(`${label} run 2`, config);
     jobs.push(second);
     await second.waitReady(90_000);
