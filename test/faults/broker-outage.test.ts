@@ -139,7 +139,9 @@ describe('fault suite: broker outage (own broker)', () => {
     gen.skip(Date.now() - lastProduced);
     await sleep(3_000);
     const linesBefore = first.lines.length;
+    const runningAtTerm = first.running;
     const stopped = await first.stop('SIGTERM', 40_000).finally(() => script('kafka-up.sh'));
+    expect(runningAtTerm, `${label}: run 1 exited by itself during the outage (code ${first.exitCode}) before the SIGTERM\n${first.tail()}`).toBe(true);
     expect(stopped.code, `${label}: exit code of SIGTERM with the broker down (${stopped.ms} ms)\n${first.tail()}`).toBe(1);
     const said = first.lines.slice(linesBefore).filter((l) => /"level":(50|60)/.test(l));
     expect(said.length, `${label}: an error message on stderr after SIGTERM\n${first.tail()}`).toBeGreaterThan(0);
