@@ -2,11 +2,12 @@
 # Stops the broker that scripts/kafka-up.sh started (found through its pid file) and
 # waits for it to exit. A broker it did not start is left alone.
 #   --clean   also delete the broker's data (topics, offsets, KRaft metadata)
-# Environment: KAFKA_STOP_TIMEOUT seconds before SIGKILL (default 30).
+# Environment: KAFKA_STOP_TIMEOUT seconds before SIGKILL (default 30);
+#              KAFKA_DIR the broker's folder, as given to kafka-up.sh (default .cache/kafka).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="$ROOT/.cache/kafka"
+CACHE="${KAFKA_DIR:-$ROOT/.cache/kafka}"
 PIDFILE="$CACHE/kafka.pid"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 

@@ -2,11 +2,12 @@
 # Starts a single-node Apache Kafka broker (KRaft, combined broker+controller) for
 # development and tests, without Docker: the broker's jars come from Maven Central
 # through scripts/kafka/pom.xml. Everything lives under .cache/kafka/ (git-ignored):
-#   libs/         broker classpath (mvn dependency:copy-dependencies)
-#   config/       generated server.properties and log4j.properties
-#   data/         KRaft metadata and topic logs (kept between runs; `kafka:down -- --clean` wipes it)
-#   logs/         server.log (broker log) and kafka.out (JVM stdout/stderr)
-#   kafka.pid     pid of the broker this script started
+#   libs/         broker classpath (mvn dependency:copy-dependencies; always here, shared)
+#   config/       generated server.properties and log4j.properties  ┐
+#   data/         KRaft metadata and topic logs (kept between runs;   │ under $KAFKA_DIR
+#                 `kafka:down -- --clean` wipes it)                    │ (default .cache/kafka)
+#   logs/         server.log (broker log) and kafka.out (JVM output)  │
+#   kafka.pid     pid of the broker this script started               ┘
 #
 # Idempotent: if the broker it started is still running, or anything already listens on
 # the broker port, it reports that and exits 0.
@@ -16,15 +17,23 @@
 #   KAFKA_CONTROLLER_PORT  KRaft controller port on 127.0.0.1 (default 9093)
 #   KAFKA_HEAP_OPTS        JVM heap flags (default "-Xms256m -Xmx512m")
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker to serve requests (default 90)
+#   KAFKA_DIR              folder of this broker's config, data, logs and pid file (default
+#                          .cache/kafka). A second broker (e.g. the fault tests' own, on other
+#                          ports) needs its own; the jars in .cache/kafka/libs stay shared.
+#   KAFKA_INSTALL_ONLY=1   only install the jars into .cache/kafka/libs (tools such as
+#                          kafka.admin.ConfigCommand run from them), start nothing
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache/kafka"
 LIBS="$CACHE/libs"
-CONF="$CACHE/config"
-DATA="$CACHE/data"
-LOGS="$CACHE/logs"
-PIDFILE="$CACHE/kafka.pid"
+BROKER_DIR="${KAFKA_DIR:-$CACHE}"
+mkdir -p "$BROKER_DIR"
+BROKER_DIR="$(cd "$BROKER_DIR" && pwd)"
+CONF="$BROKER_DIR/config"
+DATA="$BROKER_DIR/data"
+LOGS="$BROKER_DIR/logs"
+PIDFILE="$BROKER_DIR/kafka.pid"
 POM="$ROOT/scripts/kafka/pom.xml"
 
 PORT="${KAFKA_PORT:-9092}"
@@ -57,22 +66,28 @@ show_log_tail() {
 command -v java >/dev/null || die "java not found on PATH (Java 17 is required)"
 
 mkdir -p "$CACHE"
-# Serialise concurrent invocations (e.g. two test runs starting at once).
-exec 9>"$CACHE/up.lock"
-flock -w 600 9 || die "another kafka-up.sh holds $CACHE/up.lock"
+# Serialise concurrent invocations (e.g. two test runs starting at once) of one broker.
+exec 9>"$BROKER_DIR/up.lock"
+flock -w 600 9 || die "another kafka-up.sh holds $BROKER_DIR/up.lock"
 
-if pid="$(running_pid)"; then
-  log "broker already running (pid $pid) on 127.0.0.1:$PORT"
-  exit 0
-fi
-rm -f "$PIDFILE"
-if port_open "$PORT"; then
-  log "something already listens on 127.0.0.1:$PORT (not started by this script); using it as is"
-  exit 0
+INSTALL_ONLY="${KAFKA_INSTALL_ONLY:-0}"
+if [[ "$INSTALL_ONLY" != 1 ]]; then
+  if pid="$(running_pid)"; then
+    log "broker already running (pid $pid) on 127.0.0.1:$PORT"
+    exit 0
+  fi
+  rm -f "$PIDFILE"
+  if port_open "$PORT"; then
+    log "something already listens on 127.0.0.1:$PORT (not started by this script); using it as is"
+    exit 0
+  fi
 fi
 
 # --- install ---------------------------------------------------------------------------
 # The marker holds a hash of the pom so that a version change reinstalls.
+# Brokers with different KAFKA_DIRs share the jars: one install at a time.
+exec 8>"$CACHE/install.lock"
+flock -w 600 8 || die "another kafka-up.sh holds $CACHE/install.lock"
 pom_hash="$(sha256sum "$POM" | cut -d' ' -f1)"
 if [[ "$(cat "$LIBS/.installed" 2>/dev/null)" != "$pom_hash" ]]; then
   command -v mvn >/dev/null || die "mvn not found on PATH (Maven fetches the broker jars)"
@@ -87,6 +102,12 @@ if [[ "$(cat "$LIBS/.installed" 2>/dev/null)" != "$pom_hash" ]]; then
   rm -rf "$LIBS"
   mv "$LIBS.tmp" "$LIBS"
   echo "$pom_hash" >"$LIBS/.installed"
+fi
+exec 8>&-
+
+if [[ "$INSTALL_ONLY" == 1 ]]; then
+  log "jars installed in $LIBS"
+  exit 0
 fi
 
 # --- configure -------------------------------------------------------------------------

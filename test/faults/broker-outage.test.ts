@@ -1,0 +1,162 @@
+/**
+ * Fault suite, broker outage (issue 8, item 3), on the test's OWN broker (KAFKA_DIR in a temp
+ * folder, free ports; scripts/kafka-up.sh / kafka-down.sh) so the shared one stays up.
+ *  1. Broker stopped for ~15 s mid-run: /readyz answers 503 and /healthz 200 during the
+ *     outage; afterwards the committed offsets reach the end, results are correct, and
+ *     SIGTERM exits 0. The outage is not quiet input: no on-time event becomes too_late.
+ *  2. SIGTERM while the broker is down: exit code 1 within 40 s with a message on stderr;
+ *     restarted once the broker is back, the job resumes and the results are correct.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REPO } from '../support/cli.js';
+import { tempDir } from '../support/temp-dir.js';
+import {
+  InputGenerator, Job, type Sent, Tail, type Topics, checkRun, committedTotal, createTopics, finish, produceSpread, sleep, waitUntil, writeConfig,
+} from './harness.js';
+
+const run = promisify(execFile);
+const OUTAGE_MS = 15_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+let kafkaDir = '';
+let env: NodeJS.ProcessEnv = {};
+let brokers = '';
+
+async function script(name: 'kafka-up.sh' | 'kafka-down.sh', ...args: string[]): Promise<void> {
+  try {
+    await run('bash', [join(REPO, 'scripts', name), ...args], { cwd: REPO, env, timeout: 180_000 });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`scripts/${name} (KAFKA_DIR=${kafkaDir}) failed: ${e.message}\n${(e.stderr ?? '').slice(-2_000)}`);
+  }
+}
+
+beforeAll(async () => {
+  kafkaDir = mkdtempSync(join(tmpdir(), 'fault-broker-'));
+  const [port, controllerPort] = [await freePort(), await freePort()];
+  env = { ...process.env, KAFKA_DIR: kafkaDir, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort) };
+  brokers = `127.0.0.1:${port}`;
+  await script('kafka-up.sh');
+}, 240_000);
+
+afterAll(async () => {
+  if (kafkaDir === '') return;
+  await script('kafka-down.sh', '--clean').catch(() => undefined);
+  rmSync(kafkaDir, { recursive: true, force: true });
+}, 120_000);
+
+const jobs: Job[] = [];
+const tails: Tail[] = [];
+afterEach(async () => {
+  for (const j of jobs.splice(0)) j.kill();
+  for (const t of tails.splice(0)) await t.stop();
+});
+
+async function outputs(t: Topics): Promise<{ results: Tail; deadLetters: Tail }> {
+  const results = await Tail.start(t.brokers, t.results);
+  const deadLetters = await Tail.start(t.brokers, t.deadLetters);
+  tails.push(results, deadLetters);
+  return { results, deadLetters };
+}
+
+describe('fault suite: broker outage (own broker)', () => {
+  it('a 15 s outage mid-run: /readyz 503, /healthz 200, commits resume, results correct, SIGTERM exits 0', async () => {
+    const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
+    const label = `broker-outage (seed ${seed})`;
+    const gen = new InputGenerator(seed);
+    const t = await createTopics(brokers, 'fault-outage');
+    const dir = tempDir('fault-outage-');
+    const job = new Job(label, writeConfig(dir, 'job', join(dir, 'state'), t));
+    jobs.push(job);
+    await job.waitReady();
+
+    const sent: Sent[] = await produceSpread(brokers, t.input, gen, 2_000, 10, 3_000);
+    const lastProduced = Date.now();
+    await script('kafka-down.sh');
+    // Quiet input before the stop is legitimate (bounded by this gap); the outage is not.
+    gen.skip(Date.now() - lastProduced);
+    const outageFrom = Date.now();
+    const readyz: number[] = [];
+    const healthz: number[] = [];
+    try {
+      while (Date.now() - outageFrom < OUTAGE_MS) {
+        readyz.push(await job.status('/readyz'));
+        healthz.push(await job.status('/healthz'));
+        await sleep(500);
+      }
+    } finally {
+      await script('kafka-up.sh'); // whatever happened: the next test needs the broker
+    }
+    expect(job.running, `${label}: the job exited during the outage (code ${job.exitCode})\n${job.tail()}`).toBe(true);
+    expect(readyz.slice(-10), `${label}: /readyz during the outage (last 10 polls)`).toEqual(Array(10).fill(503));
+    expect(healthz.filter((s) => s !== 200), `${label}: /healthz during the outage`).toEqual([]);
+
+    sent.push(...(await produceSpread(brokers, t.input, gen, 2_000, 10, 3_000)));
+    const { results, deadLetters } = await outputs(t);
+    await finish(t, sent, gen, results, 75_000);
+    let committed = 0;
+    await waitUntil(`${label}: committed offsets to reach the end (${sent.length}) after the outage`, async () => (committed = await committedTotal(t)) >= sent.length, 30_000, () => `committed ${committed}\n${job.tail()}`, 1_000);
+    expect(await job.status('/readyz'), `${label}: /readyz after the outage`).toBe(200);
+    const stopped = await job.stop('SIGTERM');
+    expect(stopped.code, `${label}: exit code after SIGTERM\n${job.tail()}`).toBe(0);
+
+    await results.caughtUp();
+    await deadLetters.caughtUp();
+    checkRun(label, sent, results.values(), deadLetters.values());
+  }, 300_000);
+
+  it('SIGTERM while the broker is down exits 1 with a message; the restart resumes correctly', async () => {
+    const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000) + 1;
+    const label = `broker-outage SIGTERM variant (seed ${seed})`;
+    const gen = new InputGenerator(seed);
+    await script('kafka-up.sh'); // idempotent: a failed earlier test may have left it down
+    const t = await createTopics(brokers, 'fault-outage-term');
+    const dir = tempDir('fault-outage-term-');
+    const config = writeConfig(dir, 'job', join(dir, 'state'), t);
+    const first = new Job(`${label} run 1`, config);
+    jobs.push(first);
+    await first.waitReady();
+
+    const sent: Sent[] = await produceSpread(brokers, t.input, gen, 2_000, 10, 3_000);
+    const lastProduced = Date.now();
+    await script('kafka-down.sh');
+    gen.skip(Date.now() - lastProduced);
+    await sleep(3_000);
+    const linesBefore = first.lines.length;
+    const runningAtTerm = first.running;
+    const stopped = await first.stop('SIGTERM', 40_000).finally(() => script('kafka-up.sh'));
+    expect(runningAtTerm, `${label}: run 1 exited by itself during the outage (code ${first.exitCode}) before the SIGTERM\n${first.tail()}`).toBe(true);
+    expect(stopped.code, `${label}: exit code of SIGTERM with the broker down (${stopped.ms} ms)\n${first.tail()}`).toBe(1);
+    const said = first.lines.slice(linesBefore).filter((l) => /"level":(50|60)/.test(l));
+    expect(said.length, `${label}: an error message on stderr after SIGTERM\n${first.tail()}`).toBeGreaterThan(0);
+
+    const second = new Job(`${label} run 2`, config);
+    jobs.push(second);
+    await second.waitReady(90_000);
+    sent.push(...(await produceSpread(brokers, t.input, gen, 1_500, 10, 2_000)));
+    const { results, deadLetters } = await outputs(t);
+    await finish(t, sent, gen, results, 75_000);
+    const end = await second.stop('SIGTERM');
+    expect(end.code, `${label}: run 2 exit code after SIGTERM\n${second.tail()}`).toBe(0);
+
+    await results.caughtUp();
+    await deadLetters.caughtUp();
+    checkRun(label, sent, results.values(), deadLetters.values());
+  }, 300_000);
+});
