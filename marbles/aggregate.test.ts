@@ -1,6 +1,7 @@
 import { Subject, timer } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { aggregate, type AggregateState } from '../operators/aggregate.js';
+import type { WindowChanges } from '../operators/internal/windowState.js';
 import { sessionWindow } from '../operators/sessionWindow.js';
 import { slidingWindow } from '../operators/slidingWindow.js';
 import { tumblingWindow } from '../operators/tumblingWindow.js';
@@ -138,8 +139,29 @@ describe('aggregate', () => {
       expectObservable(source.pipe(tumblingWindow({ sizeMs: 10 }), op)).toBe(timeline('', 'k', '(r|)'), { k, r: result('k', T, 0, 10, 0, 1) });
     });
     expect(snapshots).toEqual([
-      { watermark: -Infinity, windowType: 'tumbling', windows: [{ id: 0, key: 'k', start: 0, end: 10, accumulator: { count: 1, sum: 1 }, count: 1, revision: -1 }] },
+      { watermark: -Infinity, windowType: 'tumbling', windows: [{ id: 0, key: 'k', start: 0, end: 10, accumulator: { count: 1, sum: 1 }, count: 1, revision: -1 }], nextId: 1 },
     ]);
+  });
+
+  it('with trackChanges, reports the windows changed and removed since the last takeChanges', () => {
+    let state: AggregateState<CountSum, CountSum> | undefined;
+    const changes: WindowChanges<CountSum>[] = [];
+    testScheduler().run(({ cold, expectObservable }) => {
+      // [0,10) opens (id 0), [10,20) opens (id 1); W 20 fires both and purges [0,10) (lateness 5).
+      const source = cold(timeline('a', 'b', '', 'w', '|'), { a: rec(1), b: rec(12), w: wm(20) });
+      const op = aggregate({ aggregator: countSum, allowedLatenessMs: 5, trackChanges: true, onState: (s) => (state = s) });
+      expectObservable(source.pipe(tumblingWindow({ sizeMs: 10 }), op)).toBe(
+        timeline('', '', '', '(rsw)', '|'),
+        { r: result('k', T, 0, 10, 0, 1), s: result('k', T, 10, 20, 0, 1), w: wm(20) },
+      );
+      // Taken between b and w, then between w and the end (completion clears the state).
+      cold('20ms x 14ms y').subscribe(() => changes.push(structuredClone(state!.takeChanges())));
+    });
+    expect(changes[0]!.changed.map((w) => [w.id, w.count, w.revision])).toEqual([[0, 1, -1], [1, 1, -1]]);
+    expect(changes[0]!.removed).toEqual([]);
+    // After the watermark: [0,10) fired and was purged, [10,20) fired.
+    expect(changes[1]!.changed.map((w) => [w.id, w.revision])).toEqual([[1, 0]]);
+    expect(changes[1]!.removed).toEqual([0]);
   });
 
   it('restores a snapshot and continues as if it had never stopped', () => {

@@ -42,6 +42,11 @@ export interface WindowStateSnapshot<A> {
   readonly watermark: number;
   readonly windowType: WindowType | undefined;
   readonly windows: readonly WindowSnapshot<A>[];
+  /**
+   * The identity the next window gets. Kept so that a restored state numbers new windows
+   * exactly as the run it came from did (a changelog keys windows by identity).
+   */
+  readonly nextId?: number;
 }
 
 /** What changed since the previous `takeChanges`: an incremental checkpoint (a changelog). */
@@ -120,7 +125,7 @@ export class KeyedWindowState<T, A, R> {
   snapshot(): WindowStateSnapshot<A> {
     const windows: WindowSnapshot<A>[] = [];
     for (const s of [...this.slots()].sort((a, b) => a.timerOrder - b.timerOrder)) windows.push(this.copyOf(s));
-    return { watermark: this.watermark, windowType: this.windowType, windows };
+    return { watermark: this.watermark, windowType: this.windowType, windows, nextId: this.nextId };
   }
 
   /**
@@ -143,6 +148,7 @@ export class KeyedWindowState<T, A, R> {
     this.clear();
     this.watermark = snapshot.watermark;
     this.windowType = snapshot.windowType;
+    this.nextId = snapshot.nextId ?? 0;
     for (const w of snapshot.windows) if (w.id !== undefined && w.id >= this.nextId) this.nextId = w.id + 1;
     for (const w of snapshot.windows) {
       const slot = this.createSlot(w.key, w.partition, w, w.accumulator, w.id);
@@ -159,6 +165,7 @@ export class KeyedWindowState<T, A, R> {
     this.sessions.clear();
     this.timers.clear();
     this.openCount = 0;
+    this.nextId = 0;
     this.changed = [];
     this.removed = [];
   }

@@ -195,8 +195,9 @@ export class ByteReader {
   private offset = 0;
 
   constructor(bytes: Uint8Array) {
-    // Typed-array views need the blob's start aligned: copy it once if it is not.
-    this.bytes = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+    // Typed-array views need the blob's start aligned: copy it once if it is not
+    // (`new Uint8Array`, not `slice`: a Buffer's slice is a view, not a copy).
+    this.bytes = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
     const { buffer, byteOffset, byteLength } = this.bytes;
     this.view = new DataView(buffer, byteOffset, byteLength);
     this.i16 = new Int16Array(buffer, byteOffset, byteLength >>> 1);

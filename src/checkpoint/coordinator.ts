@@ -12,6 +12,8 @@ export interface CoordinatorOptions {
   readonly metrics?: ProcessorMetrics;
   /** After a checkpoint is durable: e.g. commit Kafka offsets up to its positions. */
   readonly onComplete?: (checkpoint: Checkpoint) => Promise<void>;
+  /** Written at each barrier beside the outputs (a state topic): flushed before the checkpoint completes. */
+  readonly changelog?: { flush(): Promise<void> };
 }
 
 /**
@@ -82,6 +84,7 @@ export class CheckpointCoordinator {
       const started = performance.now();
       try {
         await outputs.flush();
+        await this.options.changelog?.flush();
         const checkpoint: Checkpoint = { id, createdAt: Date.now(), positions, sinks, operators: state.operators, partitions: state.partitions };
         await store.writeCheckpoint(checkpoint);
         await this.options.onComplete?.(checkpoint);

@@ -91,7 +91,7 @@ export function decodeTaskState(
 ): PipelineSnapshot {
   const placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[] = [];
   const windowBytes = operators[WINDOWS];
-  const header = windowBytes === undefined ? { watermark: -Infinity, windowType: undefined } : decodeWindows(windowBytes, partition, metrics, placed);
+  const header = windowBytes === undefined ? { watermark: -Infinity, windowType: undefined, nextId: 0 } : decodeWindows(windowBytes, partition, metrics, placed);
   placed.sort((a, b) => a.order - b.order);
   let maxEventTime = -Infinity;
   let watermark = -Infinity;
@@ -105,7 +105,7 @@ export function decodeTaskState(
   }
   return {
     watermarks: { watermark, partitions: maxEventTime === -Infinity && bytes === undefined ? [] : [{ partition, maxEventTime }] },
-    windows: { watermark: Math.min(header.watermark, watermark), windowType: header.windowType, windows: placed.map((p) => p.window) },
+    windows: { watermark: Math.min(header.watermark, watermark), windowType: header.windowType, windows: placed.map((p) => p.window), nextId: header.nextId },
   };
 }
 
@@ -144,7 +144,7 @@ function encodeWindowList(snapshot: PipelineSnapshot, indexes: readonly number[]
   const { windows } = snapshot.windows;
   const w = new ByteWriter(64 + indexes.length * BYTES_PER_WINDOW).u8(FORMAT_VERSION);
   metrics.writeFormat(w);
-  w.f64(snapshot.windows.watermark).str(snapshot.windows.windowType ?? '').u32(indexes.length);
+  w.f64(snapshot.windows.watermark).str(snapshot.windows.windowType ?? '').f64(snapshot.windows.nextId ?? 0).u32(indexes.length);
   for (const i of indexes) writeWindow(w.u32(i), windows[i]!, metrics);
   return w.finish();
 }
@@ -177,12 +177,13 @@ function decodeWindows(
   partition: number | undefined,
   metrics: MetricsAggregator<FeedbackEvent>,
   placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[],
-): { watermark: number; windowType: WindowType | undefined } {
+): { watermark: number; windowType: WindowType | undefined; nextId: number } {
   const r = new ByteReader(bytes);
   const version = checkVersion(r);
   metrics.readFormat(r);
   const watermark = r.f64();
   const type = r.str();
+  const nextId = version >= 4 ? r.f64() : 0;
   const count = r.u32();
   for (let i = 0; i < count; i++) {
     const order = r.u32();
@@ -190,7 +191,7 @@ function decodeWindows(
     placed.push({ order, window: partition === undefined ? window : { ...window, partition } });
   }
   r.end();
-  return { watermark, windowType: type === '' ? undefined : (type as WindowType) };
+  return { watermark, windowType: type === '' ? undefined : (type as WindowType), nextId };
 }
 
 function checkVersion(r: ByteReader): number {

@@ -126,6 +126,7 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
         dead_letter_topic: topic('feedback-events-dlq'),
       }),
       topic_partitions: optional(integer({ min: 1, default: 1 })),
+      state_topic: optional(string({ pattern: TOPIC, description: TOPIC_DESCRIPTION })),
     }),
     metrics: mapping({ port: integer({ min: 0, max: MAX_PORT, default: 9464 }) }),
     log: mapping({ level: oneOf(LOG_LEVELS, 'info') }),

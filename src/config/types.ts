@@ -87,6 +87,11 @@ export interface KafkaConfig {
   readonly producer: { readonly result_topic: string; readonly dead_letter_topic: string };
   /** When set, missing topics are created with this many partitions; when absent, none are created. */
   readonly topic_partitions?: number;
+  /**
+   * The compacted topic holding the tasks' state (DESIGN.md "Scale-out"), co-partitioned with
+   * the input; default `<group_id>-state`. Created when missing.
+   */
+  readonly state_topic?: string;
 }
 
 export interface ProcessorConfig {

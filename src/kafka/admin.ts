@@ -52,3 +52,21 @@ export async function ensureTopics(connection: KafkaConnectionOptions, topics: r
     await admin.disconnect();
   }
 }
+
+/** The partition count of each of `topics` that exists (missing ones are left out). */
+export async function partitionCounts(connection: KafkaConnectionOptions, topics: readonly string[]): Promise<Map<string, number>> {
+  const admin = createKafka({ clientId: 'stream-processor-admin', ...connection }).admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw connectError('partitionCounts', connection.brokers, error);
+  }
+  try {
+    const present = new Set(await admin.listTopics());
+    const wanted = topics.filter((t) => present.has(t));
+    const metadata = wanted.length === 0 ? { topics: [] } : await admin.fetchTopicMetadata({ topics: wanted });
+    return new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -29,7 +29,10 @@ import { connectError, createKafka, isTransientKafkaError, type KafkaConnectionO
 export interface SinkMessage {
   /** Message key (determines the partition); none for null/undefined. */
   readonly key?: string | null;
-  readonly value: string;
+  /** The message value; null is a tombstone (a compacted topic deletes the key). */
+  readonly value: string | Buffer | null;
+  /** A partition of the topic's own choosing; default: by key (murmur2), as Java producers do. */
+  readonly partition?: number;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -180,7 +183,12 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
       done(failure);
       return;
     }
-    const kafkaMessage: Message = { key: message.key ?? null, value: message.value, ...(message.headers === undefined ? {} : { headers: { ...message.headers } }) };
+    const kafkaMessage: Message = {
+      key: message.key ?? null,
+      value: message.value,
+      ...(message.partition === undefined ? {} : { partition: message.partition }),
+      ...(message.headers === undefined ? {} : { headers: { ...message.headers } }),
+    };
     buffer.push({ message: kafkaMessage, done });
     bufferBytes += approxBytes(kafkaMessage);
     inFlight++;
@@ -277,7 +285,8 @@ function isMessageList(messages: SinkMessage | readonly SinkMessage[]): messages
 }
 
 function approxBytes(message: Message): number {
-  return (typeof message.value === 'string' ? message.value.length : 0) + (typeof message.key === 'string' ? message.key.length : 0);
+  const value = message.value;
+  return (typeof value === 'string' || Buffer.isBuffer(value) ? value.length : 0) + (typeof message.key === 'string' ? message.key.length : 0);
 }
 
 /** Keys remembered per partition count; a bound keeps memory flat for high-cardinality keys. */

@@ -137,6 +137,14 @@ export interface KafkaSource {
   caughtUp(topicPartition: TopicPartition): boolean;
   /** Whether the brokers answer (polled every second while subscribed; hot, current value first). */
   readonly reachable: Observable<boolean>;
+  /**
+   * Stops reading these partitions until `release` (e.g. while their tasks restore state).
+   * Call from an `assignments` subscriber: it runs before the first fetch of the assignment.
+   * Backpressure's resume leaves held partitions paused.
+   */
+  hold(partitions: readonly TopicPartition[]): void;
+  /** Reads a held partition again, from `offset` (a kafkajs offset: `-2` is the partition's start). */
+  release(partition: TopicPartition, offset: string): void;
   /** Acknowledges a record handed downstream: its effects are safely in the sink. */
   ack(record: TopicPartitionOffset): void;
   /** Commits the acknowledged offsets now (they are also committed periodically). */
@@ -227,11 +235,20 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   function resume(s: Session): void {
     try {
       s.consumer.resume(topicList);
+      pauseHeld(s);
     } catch {
       // The consumer is between runs (kafkajs restarting it): the new run starts unpaused.
     }
     stats.resumes++;
     paused.next(false);
+  }
+
+  /** Partitions held by `hold` (by key): paused whatever backpressure does. */
+  const held = new Map<string, TopicPartition>();
+  function pauseHeld(s: Session): void {
+    const byTopic = new Map<string, number[]>();
+    for (const tp of held.values()) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
+    for (const [topic, partitions] of byTopic) s.consumer.pause([{ topic, partitions }]);
   }
 
   function onJoin(memberAssignment: Readonly<Record<string, readonly number[]>>): void {
@@ -246,7 +263,10 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     assignment = current;
     rebalancing = false;
     progress.assign(current);
+    for (const tp of change.revoked) held.delete(tpKey(tp.topic, tp.partition));
     const s = session;
+    // A consumer kafkajs restarted after a crash runs unpaused: hold what is still held.
+    if (s !== undefined && held.size > 0) pauseHeld(s);
     if (options.startOffset !== undefined && s !== undefined) {
       for (const tp of current) {
         const offset = options.startOffset(tp);
@@ -375,7 +395,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         progress.handedOver(topic, partition, unresolved, batch.highWatermark);
         unresolved = undefined;
       };
-      if (!isRunning() || isStale()) return;
+      if (!isRunning() || isStale() || held.has(tpKey(topic, partition))) return;
       let lastHeartbeat = Date.now();
       let lastYield = lastHeartbeat;
       const messages = batch.messages;
@@ -460,6 +480,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       const s = session;
       return (
         s !== undefined &&
+        !held.has(tpKey(tp.topic, tp.partition)) &&
         !s.stopped &&
         !paused.value &&
         !rebalancing &&
@@ -469,6 +490,20 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       );
     },
     reachable: progress.reachable,
+    hold(partitions) {
+      const s = session;
+      for (const tp of partitions) held.set(tpKey(tp.topic, tp.partition), tp);
+      if (s !== undefined && partitions.length > 0) pauseHeld(s);
+    },
+    release(tp, offset) {
+      if (!held.delete(tpKey(tp.topic, tp.partition))) return;
+      const s = session;
+      if (s === undefined || s.stopped) return;
+      s.consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
+      progress.seek(tp.topic, tp.partition, offset);
+      // Paused for backpressure: the next resume reads it again.
+      if (!paused.value) s.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+    },
     ack(record) {
       if (inFlight > 0) inFlight--;
       stats.acked++;

@@ -30,6 +30,8 @@ export interface FeedbackPipelineHooks {
   onWindowState?: (state: AggregateState<FeedbackAccumulator, FeedbackResult>) => void;
   onBarrier?: (barrierId: number, snapshot: PipelineSnapshot) => void;
   initialState?: PipelineSnapshot;
+  /** Record window changes for incremental checkpoints (`AggregateState.takeChanges`). */
+  trackChanges?: boolean;
 }
 
 /** The pipeline's whole state at one barrier. */
@@ -76,6 +78,7 @@ export function feedbackPipeline(
       late: hooks.late,
       onState: hooks.onWindowState,
       initialState: hooks.initialState?.windows,
+      trackChanges: hooks.trackChanges,
       onBarrier:
         onBarrier &&
         ((id, windows) => {

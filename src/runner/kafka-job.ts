@@ -3,7 +3,7 @@ import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
 import { createEventParser } from '../events/index.js';
-import { ensureTopics, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource } from '../kafka/index.js';
+import { createKafka, ensureTopics, kafkaSink, partitionCounts, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
@@ -11,7 +11,9 @@ import type { AggregateView } from '../../operators/aggregate.js';
 import { feedbackMetrics, type FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { openStateStore } from '../state/index.js';
 import type { Barrier, StreamElement } from '../stream/elements.js';
-import { TaskManager } from '../tasks/task-manager.js';
+import { STATE_TOPIC_CONFIGS } from '../tasks/changelog.js';
+import { readChangelog } from '../tasks/changelog-reader.js';
+import { TaskManager, type RemoteState } from '../tasks/task-manager.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
 import { pipelineWriter } from './run-pipeline.js';
@@ -73,13 +75,15 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   const topics = config.kafka.consumer.topics;
   if (config.kafka.topic_partitions !== undefined) await createTopics(config, logger);
 
-  const durable = config.state.backend === 'level';
-  if (!durable) logger?.warn('state.backend is memory: window state does not survive a restart, so no offsets are committed and a restart re-reads the topics');
-  const store = durable ? await openStateStore(config.state, { onWarning: (message) => logger?.warn(message) }) : undefined;
+  const stateTopic = config.kafka.state_topic ?? `${config.kafka.consumer.group_id}-state`;
+  const statePartitions = await ensureStateTopic(config, stateTopic, logger);
+  // Memory: no local copy; tasks restore from the state topic alone.
+  const store = await openStateStore(config.state, { onWarning: (message) => logger?.warn(message) });
   const outputs = options.outputs ?? (await ChannelOutputs.open(config));
+  const changelog = kafkaSink({ brokers, topic: stateTopic });
   try {
     const metricsAggregator = feedbackMetrics(config);
-    const latest = await store?.latestCheckpoint();
+    const latest = await store.latestCheckpoint();
     if (latest !== undefined) logger?.info({ checkpoint: latest.id, positions: latest.positions, tasks: Object.keys(latest.partitions).length }, 'resuming from checkpoint');
 
     const ids = new PartitionIds(topics);
@@ -103,8 +107,10 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       onError: (error) => failure?.(error),
       restored: latest,
       positionKey: keyOf,
+      statePartition: (id) => ids.topicPartition(id).partition % statePartitions,
     });
     options.onWindows?.(tasks.windowState());
+    const remote = remoteState(config, stateTopic, ids, metricsAggregator, statePartitions);
 
     source = kafkaSource({
       brokers,
@@ -114,50 +120,69 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       offsetCommits: 'manual',
       // After every rebalance kafkajs restarts even the partitions a member keeps at their
       // committed offset: a kept task continues where it stands instead (reading those
-      // records again would count them twice). A new task starts where the state it is
-      // restored from stands, or at the partition's start when there is none (EARLIEST).
-      startOffset: (tp) => {
-        const key = positionKey(tp.topic, tp.partition);
-        const kept = nextOffsets[key];
-        if (kept !== undefined) return kept;
-        const position = tasks.startPosition(ids.id(tp.topic, tp.partition));
-        if (position !== undefined) nextOffsets[key] = position;
-        return position ?? EARLIEST_OFFSET;
-      },
+      // records again would count them twice). New partitions are held until their task
+      // is restored, then sought to where its state stands.
+      startOffset: (tp) => nextOffsets[positionKey(tp.topic, tp.partition)],
     });
     options.onSource?.(source);
     const consumer = source;
     const committer = new OffsetCommitter(consumer, logger);
-    const coordinator =
-      store === undefined
-        ? undefined
-        : new CheckpointCoordinator({
-            store,
-            outputs,
-            logger,
-            metrics,
-            onComplete: (cp) => {
-              tasks.completed(cp);
-              return committer.commit(cp.positions);
-            },
-          });
+    const coordinator = new CheckpointCoordinator({
+      store,
+      outputs,
+      logger,
+      metrics,
+      changelog,
+      onComplete: (cp) => {
+        tasks.completed(cp);
+        return committer.commit(cp.positions);
+      },
+    });
 
     let ready = false;
+    /** Per partition, the latest restore started: an older one that ends later is ignored. */
+    const restoring = new Map<number, number>();
+    let restores = 0;
+    const startTasks = async (assigned: readonly TopicPartition[]): Promise<void> => {
+      const generation = ++restores;
+      const partitions = assigned.map((tp) => ids.id(tp.topic, tp.partition));
+      for (const id of partitions) restoring.set(id, generation);
+      const began = performance.now();
+      const plans = await tasks.plan(partitions, remote);
+      const owned = new Set(consumer.assignment.map((tp) => ids.id(tp.topic, tp.partition)));
+      const started: { partition: number; from: string; position: string | undefined; windows: number }[] = [];
+      for (const [id, plan] of plans) {
+        if (restoring.get(id) !== generation || !owned.has(id)) continue;
+        restoring.delete(id);
+        tasks.start(id, plan);
+        const tp = ids.topicPartition(id);
+        if (plan.position !== undefined) nextOffsets[positionKey(tp.topic, tp.partition)] = plan.position;
+        consumer.release(tp, plan.position ?? EARLIEST_OFFSET);
+        started.push({ partition: id, from: plan.from, position: plan.position, windows: plan.snapshot?.windows.windows.length ?? 0 });
+      }
+      logger?.info({ tasks: started, ms: Math.round(performance.now() - began) }, 'tasks restored');
+    };
     const assignments = consumer.assignments.subscribe((change) => {
       // Emitted after the source has sought its partitions for this assignment.
       for (const tp of change.revoked) {
         metrics?.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
         delete nextOffsets[positionKey(tp.topic, tp.partition)];
       }
-      tasks.assign(change.current.map((tp) => ids.id(tp.topic, tp.partition)));
+      tasks.revoke(change.revoked.map((tp) => ids.id(tp.topic, tp.partition)));
+      const fresh = change.current.filter((tp) => !tasks.has(ids.id(tp.topic, tp.partition)) && !restoring.has(ids.id(tp.topic, tp.partition)));
+      consumer.hold(fresh);
       logger?.info({ assigned: change.assigned, revoked: change.revoked, current: change.current }, 'partition assignment');
       options.onAssignment?.(change);
+      const restored = startTasks(fresh);
+      restored.catch((error: unknown) => failure?.(error));
       if (!ready) {
         ready = true;
-        // The restored checkpoint is complete, but a crash may have come between its write and
-        // its commit: commit it now, or the group would lag behind until new input arrives.
-        if (latest !== undefined) void committer.commit(latest.positions);
-        options.onReady?.();
+        void restored.then(() => {
+          // The restored checkpoint is complete, but a crash may have come between its write and
+          // its commit: commit it now, or the group would lag behind until new input arrives.
+          if (latest !== undefined) void committer.commit(latest.positions);
+          options.onReady?.();
+        }, () => undefined);
       } else {
         // A commit that a rebalance rejected (stale generation) goes through in the new one.
         void committer.retry();
@@ -181,12 +206,18 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const parser = createEventParser({ timeField: config.event.time_field, keyFields: config.event.key_fields, metricFields: config.event.metric_fields });
     const acknowledge = releaseWhenFlushed(outputs, config.buffer_size, (r: KafkaRecord) => consumer.ack(r));
     const onMessage = (message: KafkaRecord): void => {
+      const partition = ids.id(message.topic, message.partition);
+      const task = tasks.get(partition);
+      if (task === undefined) {
+        // Fetched just before its partition was held for a restore: read again once released.
+        consumer.ack(message);
+        return;
+      }
       handedOverAt = performance.now();
       stats.recordsIn++;
-      const partition = ids.id(message.topic, message.partition);
       const parsed = parser(message.value, { partition, offset: message.offset });
       nextOffsets[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
-      if (parsed.kind === 'record') tasks.task(partition).process(parsed);
+      if (parsed.kind === 'record') task.process(parsed);
       else {
         stats.countInvalid(parsed.reason);
         outputs.writeDeadLetter({
@@ -199,22 +230,21 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     };
     const onBarrier = (barrier: Barrier): void => {
       // Every task passes the barrier now (synchronously), so all of them are cut at one point.
-      const partitions = tasks.snapshot(barrier.id);
-      coordinator?.snapshot(barrier.id, { operators: {}, partitions });
-      coordinator?.barrierAtSink(barrier);
+      const { partitions, changelog: changes } = tasks.checkpoint(barrier.id, barrier.positions ?? {});
+      // Failures surface when the coordinator flushes the changelog.
+      for (const message of changes) changelog.write(message).catch(() => undefined);
+      coordinator.snapshot(barrier.id, { operators: {}, partitions });
+      coordinator.barrierAtSink(barrier);
     };
 
-    const input: Observable<StreamElement<string>> =
-      coordinator === undefined
-        ? consumer.records
-        : consumer.records.pipe(
-            checkpoint<string>({
-              intervalMs: config.checkpoint_interval_secs * 1000,
-              firstId: (latest?.id ?? 0) + 1,
-              positions: () => ({ ...nextOffsets }),
-              trigger: stopBarrier(options.signal),
-            }),
-          );
+    const input: Observable<StreamElement<string>> = consumer.records.pipe(
+      checkpoint<string>({
+        intervalMs: config.checkpoint_interval_secs * 1000,
+        firstId: (latest?.id ?? 0) + 1,
+        positions: () => ({ ...nextOffsets }),
+        trigger: stopBarrier(options.signal),
+      }),
+    );
 
     // Stop: the final barrier is already on its way (trigger); once its checkpoint
     // is committed, the tasks are dropped and the consumer leaves the group. With the
@@ -233,12 +263,12 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
           complete: resolve,
         });
         options.signal.addEventListener('abort', () => {
-          const finalCheckpoint = coordinator === undefined ? Promise.resolve() : withTimeout(coordinator.drain(), stopTimeoutMs, () => stopError(coordinator, stopTimeoutMs, consumer));
+          const finalCheckpoint = withTimeout(coordinator.drain(), stopTimeoutMs, () => stopError(coordinator, stopTimeoutMs, consumer));
           finalCheckpoint.then(resolve, reject).finally(() => subscription.unsubscribe());
         }, { once: true });
       });
       await outputs.flush();
-      await coordinator?.drain();
+      await coordinator.drain();
     } finally {
       tasks.close();
       clearInterval(publish);
@@ -253,9 +283,58 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     }
     return stats.summary(now() - started);
   } finally {
-    await store?.close();
+    await store.close();
+    await changelog.close().catch((error: unknown) => logger?.warn({ err: error }, 'closing the state topic producer'));
     if (options.outputs === undefined) await outputs.close();
   }
+}
+
+/**
+ * Creates the state topic when it is missing: compacted, with as many partitions as the
+ * widest input topic (a task's state goes to its input partition's number). Returns its
+ * partition count; an existing topic with fewer partitions is an error.
+ */
+async function ensureStateTopic(config: ProcessorConfig, topic: string, logger: Logger | undefined): Promise<number> {
+  const connection = { brokers: config.kafka.consumer.bootstrap_servers };
+  const counts = await partitionCounts(connection, config.kafka.consumer.topics);
+  const missing = config.kafka.consumer.topics.filter((t) => !counts.has(t));
+  if (missing.length > 0) throw new Error(`input topic(s) ${missing.join(', ')} do not exist: create them, or set kafka.topic_partitions to have them created`);
+  const needed = Math.max(1, ...counts.values());
+  const result = await ensureTopics(connection, [{ topic, numPartitions: needed, configs: STATE_TOPIC_CONFIGS }]);
+  if (result.created.length > 0) logger?.info({ topic, partitions: needed }, 'created the state topic');
+  const existing = result.existing[0]?.partitions ?? needed;
+  if (existing < needed) {
+    throw new Error(`state topic ${topic} has ${existing} partitions, fewer than the input's ${needed}: delete it (state is rebuilt from the input) or set kafka.state_topic`);
+  }
+  return existing;
+}
+
+/** The state topic and the group's committed offsets, as `TaskManager.plan` reads them. */
+function remoteState(config: ProcessorConfig, topic: string, ids: PartitionIds, metrics: ReturnType<typeof feedbackMetrics>, statePartitions: number): RemoteState {
+  const brokers = config.kafka.consumer.bootstrap_servers;
+  const groupId = config.kafka.consumer.group_id;
+  return {
+    async committed(partitions) {
+      const admin = createKafka({ brokers, clientId: `stream-processor-${groupId}` }).admin();
+      await admin.connect();
+      try {
+        const topics = [...new Set(partitions.map((id) => ids.topicPartition(id).topic))];
+        const offsets = await admin.fetchOffsets({ groupId, topics });
+        const out = new Map<number, string | undefined>();
+        for (const { topic: t, partitions: ps } of offsets) for (const p of ps) out.set(ids.id(t, p.partition), Number(p.offset) >= 0 ? p.offset : undefined);
+        return out;
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    restore: (partitions) =>
+      readChangelog(
+        { brokers, topic, groupId },
+        [...new Set(partitions.map((id) => ids.topicPartition(id).partition % statePartitions))],
+        new Set(partitions),
+        metrics,
+      ),
+  };
 }
 
 /**

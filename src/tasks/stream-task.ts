@@ -6,6 +6,7 @@
  */
 import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { AggregateState } from '../../operators/aggregate.js';
+import type { WindowChanges } from '../../operators/internal/windowState.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
@@ -47,6 +48,7 @@ export class StreamTask {
           late: { next: writer.late },
           onWindowState: (state) => (this.windowState = state),
           onBarrier: (_id, snapshot) => (this.taken = snapshot),
+          trackChanges: true,
         }),
       )
       .subscribe({
@@ -65,13 +67,17 @@ export class StreamTask {
     this.input.next(record);
   }
 
-  /** Passes barrier `id` through the pipeline (synchronously) and returns the state it took. */
-  snapshot(id: number): PipelineSnapshot {
+  /**
+   * Passes barrier `id` through the pipeline (synchronously) and returns the state it took,
+   * with the windows changed since the previous barrier (or the restore).
+   */
+  checkpoint(id: number): { snapshot: PipelineSnapshot; changes: WindowChanges<FeedbackAccumulator> } {
     this.taken = undefined;
     this.input.next({ kind: 'barrier', id });
-    const taken = this.taken;
-    if (taken === undefined) throw new Error(`task ${this.partition}: barrier ${id} passed without a snapshot`);
-    return taken;
+    const snapshot = this.taken;
+    const windows = this.windowState;
+    if (snapshot === undefined || windows === undefined) throw new Error(`task ${this.partition}: barrier ${id} passed without a snapshot`);
+    return { snapshot, changes: windows.takeChanges() };
   }
 
   /** Drops the task: timers, windows and state go (another owner carries the partition on). */

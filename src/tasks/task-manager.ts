@@ -1,23 +1,26 @@
 /**
  * Turns partition assignments into tasks (Kafka Streams' TaskManager): a task for every
- * assigned partition, restored from the newest complete state this process knows for it,
- * and closed when the partition is revoked. Checkpoints cut every task at one barrier.
+ * assigned partition, restored before it reads anything, and closed when the partition
+ * is revoked. Checkpoints cut every task at one barrier.
  *
  * Where a task starts: its state and its source position always come from the same
- * complete checkpoint (the newest one known here: this run's, or the one restored at
- * start), or, with none, an empty state at the partition's first offset. Because a task
- * is deterministic (see `StreamTask`), re-reading from an older checkpoint than the
- * previous owner's last one only repeats results it already emitted, identically.
+ * complete checkpoint, or, with none, an empty state at the partition's first offset.
+ * Candidates, newest first by position: the local copy (this run's checkpoints, or the
+ * state folder's), when it is where the group's committed offset says the partition
+ * stands; otherwise the state topic (`restoreRemote`), which holds every owner's
+ * checkpoints. Because a task is deterministic (see `StreamTask`), starting from an older
+ * complete checkpoint than the previous owner's last only repeats results, identically.
  */
-import type { AggregateState, AggregateView } from '../../operators/aggregate.js';
+import type { AggregateView } from '../../operators/aggregate.js';
 import type { MetricsAggregator } from '../aggregation/index.js';
 import { decodeTaskState, encodeTaskState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
-import type { FeedbackAccumulator, FeedbackResult } from '../pipeline/feedback-pipeline.js';
+import type { FeedbackResult, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
 import type { Checkpoint } from '../state/index.js';
 import type { WindowResult } from '../stream/elements.js';
+import { changelogMessages, type ChangelogMessage, type RestoredTask } from './changelog.js';
 import { StreamTask } from './stream-task.js';
 
 export interface TaskManagerOptions {
@@ -31,9 +34,25 @@ export interface TaskManagerOptions {
   readonly restored?: Checkpoint;
   /** The checkpoint position key of partition `id` (e.g. `topic:partition`). */
   readonly positionKey: (partition: number) => string;
+  /** The partition of the state topic that holds task `id`'s records. */
+  readonly statePartition: (partition: number) => number;
 }
 
-/** A partition's newest complete state known here: its operator states and its source position. */
+/** Where a new task starts: its state (none: empty) and the source position that goes with it (none: the start). */
+export interface TaskStart {
+  readonly snapshot: PipelineSnapshot | undefined;
+  readonly position: string | undefined;
+  /** Where the state came from, for the log. */
+  readonly from: 'local' | 'state topic' | 'empty';
+}
+
+/** Reads the state topic for these tasks; the committed offsets of their partitions (undefined: none). */
+export interface RemoteState {
+  readonly committed: (partitions: readonly number[]) => Promise<ReadonlyMap<number, string | undefined>>;
+  readonly restore: (partitions: readonly number[]) => Promise<ReadonlyMap<number, RestoredTask>>;
+}
+
+/** A partition's newest complete state known locally: its operator states and its source position. */
 interface KnownState {
   readonly operators: Readonly<Record<string, Uint8Array>>;
   readonly position: string | undefined;
@@ -47,53 +66,86 @@ export class TaskManager {
     if (options.restored !== undefined) this.completed(options.restored);
   }
 
-  get size(): number {
-    return this.tasks.size;
+  has(partition: number): boolean {
+    return this.tasks.has(partition);
   }
 
-  /**
-   * Where partition `id` resumes if a task is created for it now: the position of its
-   * newest known checkpoint, or undefined for the partition's start (no state known).
-   */
-  startPosition(partition: number): string | undefined {
-    return this.known.get(partition)?.position;
+  get(partition: number): StreamTask | undefined {
+    return this.tasks.get(partition);
   }
 
-  /** The current assignment: tasks for new partitions, revoked ones closed. */
-  assign(current: readonly number[]): void {
-    const keep = new Set(current);
-    for (const [partition, task] of this.tasks) {
-      if (keep.has(partition)) continue;
-      task.close();
+  /** Closes the tasks of revoked partitions: their state goes (the new owner restores it). */
+  revoke(partitions: readonly number[]): void {
+    for (const partition of partitions) {
+      this.tasks.get(partition)?.close();
       this.tasks.delete(partition);
     }
-    for (const partition of current) this.task(partition);
   }
 
-  /** The task of `partition`, created (and restored) on first use. */
-  task(partition: number): StreamTask {
-    let task = this.tasks.get(partition);
-    if (task === undefined) {
+  /** Decides where each of `partitions` starts (see the module comment). */
+  async plan(partitions: readonly number[], remote: RemoteState | undefined): Promise<Map<number, TaskStart>> {
+    const { config, metrics } = this.options;
+    const outOfOrderness = config.watermark.max_out_of_orderness_secs * 1000;
+    const local = (partition: number): TaskStart | undefined => {
       const known = this.known.get(partition);
-      const { config, metrics } = this.options;
-      const restored = known === undefined ? undefined : decodeTaskState(known.operators, partition, config.watermark.max_out_of_orderness_secs * 1000, metrics);
-      task = new StreamTask(partition, {
-        config,
-        writer: this.options.writer,
-        restored,
-        caughtUp: () => this.options.caughtUp(partition),
-        onError: this.options.onError,
-      });
-      this.tasks.set(partition, task);
+      return known === undefined
+        ? undefined
+        : { snapshot: decodeTaskState(known.operators, partition, outOfOrderness, metrics), position: known.position, from: 'local' };
+    };
+    const plans = new Map<number, TaskStart>();
+    const committed = remote === undefined ? new Map<number, string | undefined>() : await remote.committed(partitions);
+    // The local copy is current when the group committed exactly its position: no owner went further.
+    const stale = partitions.filter((p) => remote !== undefined && !(this.known.has(p) && this.known.get(p)!.position === committed.get(p)));
+    const fetched = stale.length === 0 || remote === undefined ? new Map<number, RestoredTask>() : await remote.restore(stale);
+    for (const partition of partitions) {
+      const mine = local(partition);
+      const theirs = fetched.get(partition);
+      const candidates = [mine, theirs && ({ snapshot: theirs.snapshot, position: theirs.commit.position, from: 'state topic' } as const)].filter(
+        (c): c is TaskStart => c !== undefined,
+      );
+      candidates.sort((a, b) => Number(b.position ?? -1) - Number(a.position ?? -1));
+      plans.set(partition, candidates[0] ?? { snapshot: undefined, position: undefined, from: 'empty' });
     }
+    return plans;
+  }
+
+  /** Creates the task of `partition` from its plan. */
+  start(partition: number, start: TaskStart): StreamTask {
+    this.tasks.get(partition)?.close();
+    const task = new StreamTask(partition, {
+      config: this.options.config,
+      writer: this.options.writer,
+      restored: start.snapshot,
+      caughtUp: () => this.options.caughtUp(partition),
+      onError: this.options.onError,
+    });
+    this.tasks.set(partition, task);
     return task;
   }
 
-  /** Every task's state at barrier `id`, encoded per partition for the checkpoint. */
-  snapshot(id: number): Record<string, Record<string, Uint8Array>> {
+  /**
+   * Every task's state at barrier `id`: encoded per partition for the local checkpoint,
+   * and its changes since the previous barrier as state topic messages.
+   */
+  checkpoint(id: number, positions: Readonly<Record<string, string>>): { partitions: Record<string, Record<string, Uint8Array>>; changelog: ChangelogMessage[] } {
     const partitions: Record<string, Record<string, Uint8Array>> = {};
-    for (const [partition, task] of this.tasks) partitions[String(partition)] = encodeTaskState(task.snapshot(id), this.options.metrics);
-    return partitions;
+    const changelog: ChangelogMessage[] = [];
+    for (const [partition, task] of this.tasks) {
+      const { snapshot, changes } = task.checkpoint(id);
+      partitions[String(partition)] = encodeTaskState(snapshot, this.options.metrics);
+      const maxEventTime = snapshot.watermarks.partitions.reduce((max, p) => Math.max(max, p.maxEventTime), -Infinity);
+      const commit = {
+        checkpointId: id,
+        position: positions[this.options.positionKey(partition)],
+        maxEventTime,
+        watermark: snapshot.watermarks.watermark,
+        windowWatermark: snapshot.windows.watermark,
+        windowType: snapshot.windows.windowType,
+        nextId: snapshot.windows.nextId ?? 0,
+      };
+      changelog.push(...changelogMessages(partition, this.options.statePartition(partition), changes, commit, this.options.metrics));
+    }
+    return { partitions, changelog };
   }
 
   /** A checkpoint is complete: its partitions' states become the newest known ones. */
@@ -107,8 +159,7 @@ export class TaskManager {
 
   /** One view over every task's windows (queries, the open-windows gauge). */
   windowState(): AggregateView<FeedbackResult> {
-    const states = (): AggregateState<FeedbackAccumulator, FeedbackResult>[] =>
-      [...this.tasks.values()].flatMap((task) => (task.windows === undefined ? [] : [task.windows]));
+    const states = (): AggregateView<FeedbackResult>[] => [...this.tasks.values()].flatMap((task) => (task.windows === undefined ? [] : [task.windows]));
     return {
       get watermark() {
         const all = states();
