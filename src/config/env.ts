@@ -38,6 +38,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'PROCESSOR_GROUP_ID', path: ['kafka', 'consumer', 'group_id'], kind: 'string' },
   { name: 'PROCESSOR_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
   { name: 'PROCESSOR_METRICS_PORT', path: ['metrics', 'port'], kind: 'yaml' },
+  { name: 'PROCESSOR_METRICS_HOST', path: ['metrics', 'host'], kind: 'string' },
   { name: 'PROCESSOR_STATE_PATH', path: ['state', 'path'], kind: 'string' },
   { name: 'PROCESSOR_SOURCE_PATH', path: ['source', 'path'], kind: 'string' },
   { name: 'PROCESSOR_SINK_PATH', path: ['sink', 'path'], kind: 'string' },

@@ -34,6 +34,7 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
 
   const server = await startHttpServer({
     port: config.metrics.port,
+    host: config.metrics.host,
     metrics,
     health: () => health,
     queryWindows: (key) => {
@@ -43,7 +44,7 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
     },
     logger: logger.child({ component: 'http' }),
   });
-  logger.info({ port: server.port }, 'http endpoint listening (/metrics, /healthz, /readyz, /windows)');
+  logger.info({ host: config.metrics.host, port: server.port }, 'http endpoint listening (/metrics, /healthz, /readyz, /windows)');
 
   const refresh = setIntervalUnref(() => {
     if (windows !== undefined) metrics.windowsOpen.set(windows.openWindows);
