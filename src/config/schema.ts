@@ -144,6 +144,11 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     log: mapping({ level: oneOf(LOG_LEVELS, 'info') }),
   },
   (config, at, ctx) => {
+    // stdin cannot be replayed: a checkpoint's offset could never be resumed from, so
+    // durable state would only claim a recovery that cannot happen.
+    if (config.source.type === 'stdin' && config.state.backend === 'level') {
+      report(ctx, `${at}.state.backend`, 'memory while source.type is stdin (stdin cannot be replayed, so checkpoints could not recover it)', 'level');
+    }
     // Results and dead letters on one stream would be unparseable for the consumer.
     if (config.sink.type === 'stdout' && config.dead_letter.type === 'stdout') {
       report(ctx, `${at}.dead_letter.type`, 'not stdout while sink.type is stdout (use stderr or file)', 'stdout');

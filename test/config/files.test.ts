@@ -66,7 +66,7 @@ describe('describeConfig', () => {
 
   it('round-trips a configuration using every variant, optional key and env override', () => {
     const config = parseConfig(
-      'processor: { source: { type: stdin }, sink: { type: stdout }, dead_letter: { type: stderr }, kafka: { topic_partitions: 6 } }',
+      'processor: { source: { type: stdin }, sink: { type: stdout }, dead_letter: { type: stderr }, state: { backend: memory }, kafka: { topic_partitions: 6 } }',
       { PROCESSOR_KAFKA_BROKERS: 'a:1,b:2', PROCESSOR_GROUP_ID: '0123', PROCESSOR__EVENT__KEY_FIELDS: '[model, variant]', PROCESSOR__AGGREGATION__PERCENTILES: '[99.9, 100]' },
     );
     const text = describeConfig(config);
