@@ -16,7 +16,7 @@
  * write `VAR: ${VAR:-}`). Two variables naming the same key are an error.
  */
 import { load } from 'js-yaml';
-import type { ConfigIssue } from './errors.js';
+import { describeYamlError, type ConfigIssue } from './errors.js';
 import { isMapping } from './spec.js';
 
 /** How a named variable's text becomes a value. */
@@ -100,8 +100,7 @@ function parseYaml(name: string, path: readonly string[], text: string, issues: 
   try {
     return load(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    issues.push({ path: ['processor', ...path].join('.'), expected: `a YAML value (${reason})`, received: text, kind: 'invalid_value', envVar: name });
+    issues.push({ path: ['processor', ...path].join('.'), expected: `a YAML value (${describeYamlError(error)})`, received: text, kind: 'invalid_value', envVar: name });
     return undefined;
   }
 }

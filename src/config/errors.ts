@@ -1,3 +1,5 @@
+import { YAMLException } from 'js-yaml';
+
 /**
  * Configuration errors. Validation collects every problem before failing, so an
  * operator fixes a config in one pass instead of one restart per mistake.
@@ -56,4 +58,15 @@ function formatValue(value: unknown): string {
     text = String(value);
   }
   return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
+}
+
+/**
+ * A YAML syntax error as `reason (line L, column C)`. js-yaml's own message
+ * quotes the lines around the error, which must never reach a terminal or a log:
+ * `--config /proc/self/environ` would print the environment.
+ */
+export function describeYamlError(error: unknown): string {
+  if (!(error instanceof YAMLException)) return 'unreadable YAML';
+  const { reason, mark } = error;
+  return mark === undefined ? reason : `${reason} (line ${mark.line + 1}, column ${mark.column + 1})`;
 }

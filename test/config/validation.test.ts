@@ -79,7 +79,7 @@ describe('validation', () => {
   });
 
   it('rejects a document that is not a mapping, and unknown keys beside processor', () => {
-    expect(() => parseConfig('- a\n- b\n', {})).toThrow('(document root): expected a mapping with keys processor, got ["a","b"]');
+    expect(() => parseConfig('- a\n- b\n', {})).toThrow('(document root): expected a mapping with keys processor; the document is a list (content not shown)');
     expect(() => parseConfig('processr: {}', {})).toThrow('processr: unknown key, expected one of processor (did you mean processor?)');
   });
 

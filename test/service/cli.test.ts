@@ -43,6 +43,41 @@ describe('stream-processor command', () => {
     expect(io.stderr()).toMatch(/processor\.buffer_sise/);
   });
 
+  it('a configuration error names the file and the problem but never echoes the file (secrets stay out of stderr)', async () => {
+    const dir = tmp();
+    const secret = 'sk-live-7f3a9c1e5b2d4f6a8c0e';
+    const files = {
+      // What `--config /proc/self/environ` reads: NUL-separated variables.
+      environ: `HOME=/root\0API_TOKEN=${secret}\0PATH=/usr/bin\0`,
+      // A syntax error right next to the secret: js-yaml's message would quote these lines.
+      syntax: `processor:\n  kafka:\n    password: ${secret}: x\n`,
+      // Valid YAML that is not a mapping: a plain scalar, and a list.
+      scalar: `API_TOKEN=${secret}\n`,
+      list: `- ${secret}\n`,
+      // A long value at a real key shows only its start.
+      long: `processor:\n  log: { level: "${'x'.repeat(100)}${secret}" }\n`,
+    };
+    const runs = Object.entries(files).map(async ([name, text]) => {
+      const path = join(dir, `${name}.yaml`);
+      writeFileSync(path, text);
+      const child = startCli(['--config', path]);
+      const io = capture(child);
+      return { name, path, code: await exited(child), stderr: io.stderr() };
+    });
+    const results = await Promise.all(runs);
+    for (const { name, path, code, stderr } of results) {
+      expect(code, name).toBe(2);
+      expect(stderr, name).toContain(path);
+      expect(stderr, name).not.toContain(secret);
+    }
+    const byName = Object.fromEntries(results.map((r) => [r.name, r.stderr]));
+    expect(byName['environ']).toMatch(/valid YAML: null byte is not allowed in input \(line 1, column 11\)/);
+    expect(byName['syntax']).toMatch(/valid YAML: .+ \(line 3, column \d+\)/);
+    expect(byName['scalar']).toMatch(/the document is a string \(content not shown\)/);
+    expect(byName['list']).toMatch(/the document is a list \(content not shown\)/);
+    expect(byName['long']).toMatch(/processor\.log\.level: expected one of trace, .*, got "x+…/);
+  });
+
   it('--validate prints the effective configuration, with environment overrides applied', async () => {
     const child = startCli(['--validate'], { PROCESSOR_BUFFER_SIZE: '1234' });
     const io = capture(child);
