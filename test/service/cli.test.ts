@@ -100,6 +100,39 @@ describe('stream-processor command', () => {
     expect(withoutEmittedAt(io.stdout())).toEqual(withoutEmittedAt(readFileSync(join(dir, 'out.ndjson'), 'utf8')));
   });
 
+  it('writes a fired window to stdout at once while stdin stays open', async () => {
+    const dir = tmp();
+    const config = yaml(
+      dir,
+      'live',
+      `  source: { type: stdin }\n  sink: { type: stdout }\n  dead_letter: { type: stderr }\n  state: { backend: memory }\n` +
+        `  windows: { tumbling: { size_secs: 1, allowed_lateness_secs: 0 } }\n  watermark: { max_out_of_orderness_secs: 0 }\n` +
+        `  metrics: { port: 0 }\n  log: { level: silent }\n`,
+    );
+    const child = startCli(['--config', config], {}, 'pipe');
+    const io = capture(child);
+    const event = (timestamp: string): string => `${JSON.stringify({ timestamp, model: 'gpt-4o', metrics: { latency_ms: 5 } })}\n`;
+    child.stdin!.write(event('2026-11-26T10:00:00.100Z'));
+    // A later event moves the watermark past the end of [10:00:00, 10:00:01): that window fires.
+    child.stdin!.write(event('2026-11-26T10:00:02.000Z'));
+    const written = Date.now();
+    while (!io.stdout().includes('\n') && Date.now() - written < 10_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    const waitedMs = Date.now() - written;
+    expect(io.stdout()).toMatch(/"window":\{"type":"tumbling","start":1795687200000,"end":1795687201000\}/);
+    // Start-up (tsx) is in the figure too; the result itself leaves on the next event-loop turn.
+    expect(waitedMs).toBeLessThan(5_000);
+    expect(child.exitCode).toBeNull();
+    const firstSeen = io.stdout();
+    child.stdin!.write(event('2026-11-26T10:00:03.500Z'));
+    const again = Date.now();
+    while (io.stdout() === firstSeen && Date.now() - again < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+    // With the process running, a second firing must leave well within a second.
+    expect(Date.now() - again).toBeLessThan(1_000);
+    expect(io.stdout().trim().split('\n')).toHaveLength(2);
+    child.stdin!.end();
+    expect(await exited(child)).toBe(0);
+  });
+
   it('serves /metrics, /healthz, /readyz and /windows while running, and SIGTERM flushes and exits 0', async () => {
     const dir = tmp();
     const config = yaml(
