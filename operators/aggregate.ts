@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Aggregator } from '../src/stream/aggregator.js';
 import type { StreamElement, WindowResult, WindowedElement, WindowedRecord } from '../src/stream/elements.js';
-import { KeyedWindowState, type WindowStateSnapshot } from './internal/windowState.js';
+import { KeyedWindowState, type WindowPage, type WindowPageQuery, type WindowStateSnapshot } from './internal/windowState.js';
 
 /** Where records too late for every window they belong to go (a `Subject` fits). */
 export interface LateRecordObserver<T> {
@@ -31,6 +31,8 @@ export interface AggregateState<A, R> {
   readonly openWindows: number;
   snapshot(): WindowStateSnapshot<A>;
   peek(key?: string): Iterable<WindowResult<R>>;
+  /** A page of `peek` in (key, start) order, for queries over many windows (see `KeyedWindowState.peekPage`). */
+  peekPage(query: WindowPageQuery): WindowPage<R>;
 }
 
 /**
@@ -74,6 +76,7 @@ export function aggregate<T, A, R>(
         },
         snapshot: () => state.snapshot(),
         peek: (key) => state.peek(key),
+        peekPage: (query) => state.peekPage(query),
       });
 
       const subscription = source.subscribe({

@@ -172,11 +172,15 @@ describe('stream-processor command', () => {
     expect(metrics).toMatch(/process_cpu_user_seconds_total/);
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/readyz')).status).toBe(200);
-    const windows = JSON.parse((await get('/windows?key=gpt-4o')).body) as { key: { model: string }; eventCount: number; metrics: { latency_ms: { avg: number } } }[];
+    type Page = { windows: { key: { model: string }; eventCount: number; metrics: { latency_ms: { avg: number } } }[]; next: string | null };
+    const { windows } = JSON.parse((await get('/windows?key=gpt-4o')).body) as Page;
     expect(windows).toHaveLength(1);
     expect(windows[0]!.key).toEqual({ model: 'gpt-4o' });
     expect(windows[0]!.metrics.latency_ms.avg).toBe(200);
-    expect(JSON.parse((await get('/windows')).body)).toHaveLength(2);
+    const first = JSON.parse((await get('/windows?limit=1')).body) as Page;
+    expect(first.windows.map((w) => w.key.model)).toEqual(['claude']);
+    const second = JSON.parse((await get(`/windows?limit=1&cursor=${first.next}`)).body) as Page;
+    expect(second).toMatchObject({ windows: [{ key: { model: 'gpt-4o' } }], next: null });
 
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
