@@ -98,10 +98,9 @@ async function serialiseInSlices(windows: Iterable<unknown>): Promise<string[]> 
 /** The `/windows` query, or what is wrong with it. */
 function windowsQuery(params: URLSearchParams): WindowPageQuery | string {
   const limitText = params.get('limit');
-  const limit = limitText === null ? DEFAULT_WINDOWS_LIMIT : Number(limitText);
-  if (!(/^\d+$/.test(limitText ?? '0') && limit >= 1 && limit <= MAX_WINDOWS_LIMIT)) {
-    return `limit must be an integer from 1 to ${MAX_WINDOWS_LIMIT}`;
-  }
+  // Digits only: Number() would also take '', '1e3', ' 5' and '0x10'.
+  const limit = limitText === null ? DEFAULT_WINDOWS_LIMIT : /^\d{1,9}$/.test(limitText) ? Number(limitText) : NaN;
+  if (!(limit >= 1 && limit <= MAX_WINDOWS_LIMIT)) return `limit must be an integer from 1 to ${MAX_WINDOWS_LIMIT}`;
   const cursorText = params.get('cursor');
   const after = cursorText === null || cursorText === '' ? undefined : decodeCursor(cursorText);
   if (after === null) return 'cursor is not one this endpoint gave out (use the previous page\'s "next")';

@@ -148,7 +148,7 @@ describe('startHttpServer', () => {
 
   it('answers 400 for a bad limit or a cursor it did not give out', async () => {
     const { get } = await start();
-    for (const query of ['limit=0', 'limit=10001', 'limit=abc', 'limit=1.5', 'limit=-1', 'limit=']) {
+    for (const query of ['limit=0', 'limit=10001', 'limit=abc', 'limit=1.5', 'limit=-1', 'limit=', 'limit=1e3', 'limit=0x10']) {
       const response = await get(`/windows?${query}`);
       expect(response.status, query).toBe(400);
       expect(await response.json()).toEqual({ error: 'limit must be an integer from 1 to 10000' });
