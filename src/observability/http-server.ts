@@ -125,6 +125,7 @@ function decodeCursor(text: string): WindowCursor | null {
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { registry } = options.metrics;
+  let pagesInTurn: Promise<unknown> = Promise.resolve();
   const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
     ['/metrics', async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() })],
     ['/healthz', async () => json(200, { status: 'ok' })],
@@ -135,8 +136,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     ['/windows', async (url) => {
       const query = windowsQuery(url.searchParams);
       if (typeof query === 'string') return json(400, { error: query });
-      const { windows, next } = await options.queryWindows(query);
-      const items = await serialiseInSlices(windows);
+      // One page at a time: concurrent pages would each run a slice per event-loop
+      // turn, and the turn (what /healthz waits behind) would grow with their number.
+      const page = pagesInTurn.then(() => options.queryWindows(query)).then(async ({ windows, next }) => ({ items: await serialiseInSlices(windows), next }));
+      pagesInTurn = page.catch(() => undefined);
+      const { items, next } = await page;
       const cursor = next === undefined ? null : encodeCursor(next);
       const body = `{"windows":[${items.join(',')}],"next":${JSON.stringify(cursor)}}`;
       if (cursor === null) return { status: 200, contentType: JSON_TYPE, body };
