@@ -78,6 +78,23 @@ describe('validation', () => {
     expect(error.message.split('\n')[0]).toBe('invalid configuration (4 problems):');
   });
 
+  it('keeps the message short for a file that is no config: 20 issues listed, long key names cut', () => {
+    const keys = Array.from({ length: 50 }, (_, i) => `KEY_${i}: v`).join('\n');
+    let error: unknown;
+    try {
+      parseConfig(`${keys}\n${'k'.repeat(200)}: v\n`, {});
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { issues, message } = error as ConfigError;
+    expect(issues).toHaveLength(51);
+    const lines = message.split('\n');
+    expect(lines).toHaveLength(22);
+    expect(lines.at(-1)).toBe('  … and 31 more');
+    expect(rejectionOf(`{ ${'k'.repeat(200)}: v }`).message).toContain(`  ${`processor.${'k'.repeat(200)}`.slice(0, 79)}…: unknown key`);
+  });
+
   it('rejects a document that is not a mapping, and unknown keys beside processor', () => {
     expect(() => parseConfig('- a\n- b\n', {})).toThrow('(document root): expected a mapping with keys processor; the document is a list (content not shown)');
     expect(() => parseConfig('processr: {}', {})).toThrow('processr: unknown key, expected one of processor (did you mean processor?)');
