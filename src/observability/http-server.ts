@@ -118,7 +118,7 @@ function decodeCursor(text: string): WindowCursor | null {
       return { key: value[0], start: value[1] as number };
     }
   } catch {
-    // Not JSON: reported below like any other foreign cursor.
+    // Not base64url JSON: as foreign as a cursor of the wrong shape.
   }
   return null;
 }
@@ -143,10 +143,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const { items, next } = await page;
       const cursor = next === undefined ? null : encodeCursor(next);
       const body = `{"windows":[${items.join(',')}],"next":${JSON.stringify(cursor)}}`;
-      if (cursor === null) return { status: 200, contentType: JSON_TYPE, body };
       const link = new URLSearchParams(url.searchParams);
-      link.set('cursor', cursor);
-      return { status: 200, contentType: JSON_TYPE, body, headers: { link: `</windows?${link}>; rel="next"` } };
+      if (cursor !== null) link.set('cursor', cursor);
+      return { status: 200, contentType: JSON_TYPE, body, ...(cursor === null ? {} : { headers: { link: `</windows?${link}>; rel="next"` } }) };
     }],
   ]);
 
