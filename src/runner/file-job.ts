@@ -194,7 +194,6 @@ async function rewindOutputs(outputs: JobOutputs, latest: Checkpoint | undefined
       `cannot resume: output file ${error.path} is not the output of checkpoint ${latest.id} in ${folder} (${error.problem}). ` +
         `The file was left untouched. Either delete ${folder} to start afresh (the input is read again and the output rewritten from the start), ` +
         `or restore the output file that the checkpointed run wrote.`,
-      { cause: error },
     );
   }
 }
