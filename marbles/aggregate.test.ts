@@ -5,8 +5,8 @@ import type { WindowChanges } from '../operators/internal/windowState.js';
 import { sessionWindow } from '../operators/sessionWindow.js';
 import { slidingWindow } from '../operators/slidingWindow.js';
 import { tumblingWindow } from '../operators/tumblingWindow.js';
-import type { WindowStateSnapshot } from '../operators/internal/windowState.js';
-import { barrier, type WindowedRecord } from '../src/stream/elements.js';
+import type { WindowCursor, WindowPage, WindowStateSnapshot } from '../operators/internal/windowState.js';
+import { barrier, type StreamElement, type WindowedRecord } from '../src/stream/elements.js';
 import { countSum, rec, result, testScheduler, timeline, windowed, wm, type CountSum, type Reading } from './helpers.js';
 
 const T = 'tumbling' as const;
@@ -202,6 +202,53 @@ describe('aggregate', () => {
     });
     expect(openBeforeUnsubscribe).toBe(2);
     expect(state?.openWindows).toBe(0);
+  });
+
+  it('pages open windows in (key, start) order: every window exactly once, by key, with no result computed beyond the page', () => {
+    const input = new Subject<StreamElement<Reading>>();
+    let state: AggregateState<CountSum, CountSum> | undefined;
+    let results = 0;
+    const counting = { ...countSum, result: (acc: CountSum) => (results++, countSum.result(acc)) };
+    input.pipe(tumblingWindow({ sizeMs: 10 }), aggregate({ aggregator: counting, onState: (s) => (state = s) })).subscribe();
+    // 2,000 keys × 10 windows, inserted in an order that is neither key nor start order.
+    for (let t = 95; t >= 0; t -= 10) for (let k = 0; k < 2000; k++) input.next(rec(t, `key-${(k * 7919) % 2000}`));
+    expect(state!.openWindows).toBe(20_000);
+
+    const seen: string[] = [];
+    let after: WindowCursor | undefined;
+    let pages = 0;
+    do {
+      results = 0;
+      const page: WindowPage<CountSum> = state!.peekPage({ limit: 1000, ...(after === undefined ? {} : { after }) });
+      expect(results).toBe(0);
+      for (const r of page.windows) seen.push(`${r.key}@${r.window.start}`);
+      expect(results).toBe(page.next === undefined ? 20_000 % 1000 || 1000 : 1000);
+      after = page.next;
+      pages++;
+    } while (after !== undefined);
+    expect(pages).toBe(20);
+    const expected = [...state!.peek()].map((r) => [r.key, r.window.start] as const)
+      .sort(([a, s], [b, t]) => (a < b ? -1 : a > b ? 1 : s - t)).map(([k, st]) => `${k}@${st}`);
+    expect(seen).toEqual(expected);
+
+    const byKey = state!.peekPage({ key: 'key-7', limit: 4 });
+    expect([...byKey.windows].map((r) => r.window.start)).toEqual([0, 10, 20, 30]);
+    expect(byKey.next).toEqual({ key: 'key-7', start: 30 });
+    expect([...state!.peekPage({ key: 'key-7', limit: 100, after: byKey.next }).windows].map((r) => r.window.start)).toEqual([40, 50, 60, 70, 80, 90]);
+    expect([...state!.peekPage({ key: 'none', limit: 5 }).windows]).toEqual([]);
+    expect(() => state!.peekPage({ limit: 0 })).toThrow(RangeError);
+  });
+
+  it('pages session windows by key and start', () => {
+    const input = new Subject<StreamElement<Reading>>();
+    let state: AggregateState<CountSum, CountSum> | undefined;
+    input.pipe(sessionWindow({ gapMs: 5 }), aggregate({ aggregator: countSum, onState: (s) => (state = s) })).subscribe();
+    for (const [t, key] of [[20, 'b'], [0, 'b'], [3, 'b'], [50, 'a'], [10, 'a']] as const) input.next(rec(t, key));
+    const first = state!.peekPage({ limit: 2 });
+    expect([...first.windows].map((r) => [r.key, r.window.start, r.count])).toEqual([['a', 10, 1], ['a', 50, 1]]);
+    const rest = state!.peekPage({ limit: 2, after: first.next! });
+    expect([...rest.windows].map((r) => [r.key, r.window.start, r.count])).toEqual([['b', 0, 2], ['b', 20, 1]]);
+    expect(rest.next).toBeUndefined();
   });
 
   it('rejects a negative allowed lateness', () => {

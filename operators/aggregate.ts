@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Aggregator } from '../src/stream/aggregator.js';
 import type { StreamElement, WindowResult, WindowedElement, WindowedRecord } from '../src/stream/elements.js';
-import { KeyedWindowState, type WindowChanges, type WindowStateSnapshot } from './internal/windowState.js';
+import { KeyedWindowState, type WindowChanges, type WindowPage, type WindowPageQuery, type WindowStateSnapshot } from './internal/windowState.js';
 
 /** Where records too late for every window they belong to go (a `Subject` fits). */
 export interface LateRecordObserver<T> {
@@ -38,10 +38,12 @@ export interface AggregateState<A, R> {
   /** Windows changed and removed since the previous call (needs `trackChanges`); resets the record. */
   takeChanges(): WindowChanges<A>;
   peek(key?: string): Iterable<WindowResult<R>>;
+  /** A page of `peek` in (key, start) order, for queries over many windows (see `KeyedWindowState.peekPage`). */
+  peekPage(query: WindowPageQuery): WindowPage<R>;
 }
 
 /** The read-only part of `AggregateState`: what queries and gauges need, also over several states. */
-export type AggregateView<R> = Pick<AggregateState<unknown, R>, 'watermark' | 'openWindows' | 'peek'>;
+export type AggregateView<R> = Pick<AggregateState<unknown, R>, 'watermark' | 'openWindows' | 'peek' | 'peekPage'>;
 
 /**
  * Incremental aggregation per (key, window), fired by watermarks.
@@ -85,6 +87,7 @@ export function aggregate<T, A, R>(
         snapshot: () => state.snapshot(),
         takeChanges: () => state.takeChanges(),
         peek: (key) => state.peek(key),
+        peekPage: (query) => state.peekPage(query),
       });
 
       const subscription = source.subscribe({

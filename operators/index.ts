@@ -5,6 +5,6 @@ export { slidingWindow, type SlidingWindowOptions } from './slidingWindow.js';
 export { sessionWindow, type SessionWindowOptions } from './sessionWindow.js';
 export { aggregate, type AggregateOptions, type AggregateState, type LateRecordObserver } from './aggregate.js';
 export type { KeySelector } from './internal/assignWindows.js';
-export type { WindowSnapshot, WindowStateSnapshot } from './internal/windowState.js';
+export type { WindowCursor, WindowPage, WindowPageQuery, WindowSnapshot, WindowStateSnapshot } from './internal/windowState.js';
 export * from '../src/stream/elements.js';
 export type { Aggregator } from '../src/stream/aggregator.js';

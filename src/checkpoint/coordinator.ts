@@ -85,7 +85,17 @@ export class CheckpointCoordinator {
       try {
         await outputs.flush();
         await this.options.changelog?.flush();
-        const checkpoint: Checkpoint = { id, createdAt: Date.now(), positions, sinks, operators: state.operators, partitions: state.partitions };
+        // Read once flushed: the identities checksum the bytes just before each position.
+        const identities = await outputs.identify(sinks);
+        const checkpoint: Checkpoint = {
+          id,
+          createdAt: Date.now(),
+          positions,
+          sinks,
+          outputs: identities,
+          operators: state.operators,
+          partitions: state.partitions,
+        };
         await store.writeCheckpoint(checkpoint);
         await this.options.onComplete?.(checkpoint);
         this.lastCompleted = checkpoint;

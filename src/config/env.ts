@@ -16,7 +16,7 @@
  * write `VAR: ${VAR:-}`). Two variables naming the same key are an error.
  */
 import { load } from 'js-yaml';
-import type { ConfigIssue } from './errors.js';
+import { describeYamlError, type ConfigIssue } from './errors.js';
 import { isMapping } from './spec.js';
 
 /** How a named variable's text becomes a value. */
@@ -38,6 +38,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'PROCESSOR_GROUP_ID', path: ['kafka', 'consumer', 'group_id'], kind: 'string' },
   { name: 'PROCESSOR_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
   { name: 'PROCESSOR_METRICS_PORT', path: ['metrics', 'port'], kind: 'yaml' },
+  { name: 'PROCESSOR_METRICS_HOST', path: ['metrics', 'host'], kind: 'string' },
   { name: 'PROCESSOR_STATE_PATH', path: ['state', 'path'], kind: 'string' },
   { name: 'PROCESSOR_SOURCE_PATH', path: ['source', 'path'], kind: 'string' },
   { name: 'PROCESSOR_SINK_PATH', path: ['sink', 'path'], kind: 'string' },
@@ -99,8 +100,7 @@ function parseYaml(name: string, path: readonly string[], text: string, issues: 
   try {
     return load(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    issues.push({ path: ['processor', ...path].join('.'), expected: `a YAML value (${reason})`, received: text, kind: 'invalid_value', envVar: name });
+    issues.push({ path: ['processor', ...path].join('.'), expected: `a YAML value (${describeYamlError(error)})`, received: text, kind: 'invalid_value', envVar: name });
     return undefined;
   }
 }

@@ -1,3 +1,5 @@
+import { YAMLException } from 'js-yaml';
+
 /**
  * Configuration errors. Validation collects every problem before failing, so an
  * operator fixes a config in one pass instead of one restart per mistake.
@@ -30,14 +32,25 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Issues listed in a message. A file that is no config at all (a data or secrets
+ * file) can have thousands of unknown keys: the message stays short and does not
+ * replay the file's keys; `ConfigError.issues` keeps them all.
+ */
+const MAX_LISTED_ISSUES = 20;
+
 function formatIssues(issues: readonly ConfigIssue[], origin: string | undefined): string {
   const head = `invalid configuration${origin === undefined ? '' : ` in ${origin}`} (${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}):`;
-  return [head, ...issues.map((issue) => `  ${formatIssue(issue)}`)].join('\n');
+  const listed = issues.slice(0, MAX_LISTED_ISSUES).map((issue) => `  ${formatIssue(issue)}`);
+  const rest = issues.length - listed.length;
+  return [head, ...listed, ...(rest > 0 ? [`  … and ${rest} more`] : [])].join('\n');
 }
 
 /** `path (from env VAR): expected …, got …` — the one line shown for an issue. */
 export function formatIssue(issue: ConfigIssue): string {
-  const where = issue.envVar === undefined ? issue.path : `${issue.path} (from env ${issue.envVar})`;
+  // Key paths come from the file too (unknown keys): cut like values.
+  const path = truncate(issue.path);
+  const where = issue.envVar === undefined ? path : `${path} (from env ${issue.envVar})`;
   if (issue.kind === 'unknown_key') return `${where}: unknown key, expected ${issue.expected}`;
   const got = issue.received === undefined ? '' : `, got ${formatValue(issue.received)}`;
   return `${where}: expected ${issue.expected}${got}`;
@@ -55,5 +68,18 @@ function formatValue(value: unknown): string {
   } catch {
     text = String(value);
   }
-  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
+  return truncate(text);
+}
+
+const truncate = (text: string): string => (text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text);
+
+/**
+ * A YAML syntax error as `reason (line L, column C)`. js-yaml's own message
+ * quotes the lines around the error, which must never reach a terminal or a log:
+ * `--config /proc/self/environ` would print the environment.
+ */
+export function describeYamlError(error: unknown): string {
+  if (!(error instanceof YAMLException)) return 'unreadable YAML';
+  const { reason, mark } = error;
+  return mark === undefined ? reason : `${reason} (line ${mark.line + 1}, column ${mark.column + 1})`;
 }

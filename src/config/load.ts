@@ -1,7 +1,7 @@
 /** Reading a configuration: YAML text → env overrides → validation → frozen `ProcessorConfig`. */
 import { readFile } from 'node:fs/promises';
 import { loadAll } from 'js-yaml';
-import { ConfigError, type ConfigIssue } from './errors.js';
+import { ConfigError, describeYamlError, type ConfigIssue } from './errors.js';
 import { applyEnvOverrides, type Env } from './env.js';
 import { rootSpec } from './schema.js';
 import { INVALID } from './spec.js';
@@ -51,8 +51,7 @@ function parseYaml(text: string, issues: ConfigIssue[]): unknown {
   try {
     documents = loadAll(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    issues.push({ path: '(document)', expected: `valid YAML: ${reason}`, received: undefined, kind: 'invalid_value' });
+    issues.push({ path: '(document)', expected: `valid YAML: ${describeYamlError(error)}`, received: undefined, kind: 'invalid_value' });
     return undefined;
   }
   if (documents.length > 1) {

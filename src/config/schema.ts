@@ -3,6 +3,7 @@
  * (DESIGN.md's example values). Defaults live here only; README.md in this
  * folder mirrors them for readers.
  */
+import { isIP } from 'node:net';
 import {
   AGGREGATIONS,
   DEAD_LETTER_TYPES,
@@ -35,6 +36,9 @@ const TOPIC_DESCRIPTION = 'a Kafka topic name (1–249 of A–Z a–z 0–9 . _ 
 // host:port or [ipv6]:port; the port range is checked separately.
 const BROKER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
 const BROKERS_EXPECTED = 'host:port entries, comma-separated or as a list (e.g. "localhost:9092")';
+// RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens, 253 characters at most.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const BIND_HOST_EXPECTED = 'an IP address or host name to bind (e.g. "0.0.0.0", "127.0.0.1", "::")';
 
 const seconds = (min: number, defaultValue: number): Spec<number> => integer({ min, default: defaultValue });
 const fieldName = string({ description: 'a non-empty field name' });
@@ -51,6 +55,15 @@ const brokers: Spec<readonly string[]> = {
     const bad = entries.filter((entry: unknown) => !validBroker(entry));
     if (bad.length === 0) return entries as string[];
     return report(ctx, at, `${BROKERS_EXPECTED}; not host:port with a port 1–${MAX_PORT}: ${bad.map((b) => JSON.stringify(b)).join(', ')}`, value);
+  },
+};
+
+/** The HTTP endpoint's bind address: checked here so a typo fails at start, not as a listen error. */
+const bindHost: Spec<string> = {
+  read(value, at, ctx) {
+    if (value === undefined) return '0.0.0.0';
+    if (typeof value === 'string' && (isIP(value) !== 0 || HOSTNAME.test(value))) return value;
+    return report(ctx, at, BIND_HOST_EXPECTED, value);
   },
 };
 
@@ -128,10 +141,15 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
       topic_partitions: optional(integer({ min: 1, default: 1 })),
       state_topic: optional(string({ pattern: TOPIC, description: TOPIC_DESCRIPTION })),
     }),
-    metrics: mapping({ port: integer({ min: 0, max: MAX_PORT, default: 9464 }) }),
+    metrics: mapping({ port: integer({ min: 0, max: MAX_PORT, default: 9464 }), host: bindHost }),
     log: mapping({ level: oneOf(LOG_LEVELS, 'info') }),
   },
   (config, at, ctx) => {
+    // stdin cannot be replayed: a checkpoint's offset could never be resumed from, so
+    // durable state would only claim a recovery that cannot happen.
+    if (config.source.type === 'stdin' && config.state.backend === 'level') {
+      report(ctx, `${at}.state.backend`, 'memory while source.type is stdin (stdin cannot be replayed, so checkpoints could not recover it)', 'level');
+    }
     // Results and dead letters on one stream would be unparseable for the consumer.
     if (config.sink.type === 'stdout' && config.dead_letter.type === 'stdout') {
       report(ctx, `${at}.dead_letter.type`, 'not stdout while sink.type is stdout (use stderr or file)', 'stdout');

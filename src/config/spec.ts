@@ -58,6 +58,13 @@ function parentOf(at: string): string {
   return cut < 0 ? '' : at.slice(0, cut);
 }
 
+/** `a list`, `a string`… for messages that must not show the value itself. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Date) return 'a date';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
 export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
@@ -177,7 +184,12 @@ export function mapping<F extends Fields>(fields: F, check?: MappingCheck<Fields
   return {
     read(value, at, ctx) {
       const source = value ?? {};
-      if (!isMapping(source)) return report(ctx, at, `a mapping with keys ${Object.keys(fields).join(', ')}`, value);
+      if (!isMapping(source)) {
+        const expected = `a mapping with keys ${Object.keys(fields).join(', ')}`;
+        // A whole document that is not a mapping is likely not a config at all (a secrets file
+        // passed by mistake): name its type, never its content.
+        return at === '' ? report(ctx, at, `${expected}; the document is ${kindOf(value)} (content not shown)`, undefined) : report(ctx, at, expected, value);
+      }
       let ok = true;
       for (const key of Object.keys(source)) {
         if (!Object.hasOwn(fields, key)) ok = unknownKey(ctx, at, key, source[key], Object.keys(fields));

@@ -107,7 +107,10 @@ export interface ProcessorConfig {
   readonly watermark: WatermarkConfig;
   readonly aggregation: AggregationConfig;
   readonly kafka: KafkaConfig;
-  /** `port` 0 lets the OS pick a free port (tests, several instances on one host). */
-  readonly metrics: { readonly port: number };
+  /**
+   * The HTTP endpoint. `port` 0 lets the OS pick a free port (tests, several
+   * instances on one host); `host` is the bind address, an IP address or host name.
+   */
+  readonly metrics: { readonly port: number; readonly host: string };
   readonly log: { readonly level: LogLevel };
 }

@@ -48,11 +48,19 @@ abstract class BufferedLineSink implements LineSink {
   private writing: Promise<void> = Promise.resolve();
   private failure: unknown;
   private closing: Promise<void> | undefined;
+  private sealOnNextTurn: NodeJS.Immediate | undefined;
 
   protected constructor(
     /** Output length before the first write (or after the last truncation). */
     protected base: number,
     private readonly highWaterMark: number,
+    /**
+     * Also write what is buffered on the next turn of the event loop after a
+     * line arrives, instead of waiting for `highWaterMark` or a flush (as the
+     * Kafka sink does with linger 0). Lines written in one synchronous burst
+     * still leave as one write, so batching holds under load.
+     */
+    private readonly writeOnNextTurn: boolean,
   ) {}
 
   protected abstract writeChunk(chunk: Buffer): Promise<void>;
@@ -73,6 +81,7 @@ abstract class BufferedLineSink implements LineSink {
     this.pending += line + '\n';
     this.pendingLines++;
     if (this.pending.length >= this.highWaterMark) this.seal();
+    else if (this.writeOnNextTurn) this.sealOnNextTurn ??= setImmediate(() => this.seal());
   }
 
   async flush(): Promise<void> {
@@ -98,6 +107,10 @@ abstract class BufferedLineSink implements LineSink {
 
   /** Encodes the buffered lines and queues them behind the writes already started. */
   private seal(): void {
+    if (this.sealOnNextTurn !== undefined) {
+      clearImmediate(this.sealOnNextTurn);
+      this.sealOnNextTurn = undefined;
+    }
     if (this.pendingLines === 0) return;
     const chunk = Buffer.from(this.pending, 'utf8');
     const lines = this.pendingLines;
@@ -134,7 +147,8 @@ export class FileSink extends BufferedLineSink {
     mkdirSync(dirname(path), { recursive: true });
     // Append mode: every write lands at the current end, including after `truncateTo`.
     const fd = openSync(path, 'a');
-    super(fstatSync(fd).size, options.highWaterMark ?? 1 << 20);
+    // Files are read once the job ends or from a checkpoint: large writes matter more than latency.
+    super(fstatSync(fd).size, options.highWaterMark ?? 1 << 20, false);
     this.fd = fd;
   }
 
@@ -180,7 +194,10 @@ export class FileSink extends BufferedLineSink {
  */
 export const fileSink = (path: string, options: FileSinkOptions = {}): FileSink => new FileSink(path, options);
 
-/** A writable stream (stdout); positions count bytes since the sink was created. */
+/**
+ * A writable stream (stdout); positions count bytes since the sink was created.
+ * Lines leave on the next turn of the event loop, or earlier at `highWaterMark`.
+ */
 class StreamSink extends BufferedLineSink {
   private readonly onError = (error: unknown): void => {
     this.streamFailure ??= error;
@@ -188,7 +205,8 @@ class StreamSink extends BufferedLineSink {
   private streamFailure: unknown;
 
   constructor(private readonly output: NodeJS.WritableStream, options: SinkOptions) {
-    super(0, options.highWaterMark ?? 64 << 10);
+    // A stream feeds a live consumer (a shell pipeline): a result must not wait for more input.
+    super(0, options.highWaterMark ?? 64 << 10, true);
     // Without a listener an EPIPE (e.g. piping into `head`) would crash the process.
     output.on('error', this.onError);
   }

@@ -10,7 +10,7 @@ export {
   type RecordOutcome,
   type RevisionKind,
 } from './metrics.js';
-export { startHttpServer, type HealthState, type HttpServer, type HttpServerOptions } from './http-server.js';
+export { startHttpServer, type HealthState, type HttpServer, type HttpServerOptions, type WindowsPage } from './http-server.js';
 export { componentLogger, createLogger, type Logger, type LoggerOptions } from './logger.js';
 export {
   createProgressReporter,

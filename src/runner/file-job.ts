@@ -7,11 +7,11 @@ import { createEventParser, type FeedbackEvent } from '../events/index.js';
 import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
 import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
-import { openStateStore, type StateStore } from '../state/index.js';
+import { openStateStore, type Checkpoint, type StateStore } from '../state/index.js';
 import type { StreamElement } from '../stream/elements.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 
-import { ChannelOutputs, type JobOutputs } from './outputs.js';
+import { ChannelOutputs, OutputMismatchError, type JobOutputs } from './outputs.js';
 import { parseLines } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
@@ -40,7 +40,9 @@ const FILE_PARTITION = '0';
  * A file job with `state.backend: level` is checkpointed every
  * `checkpoint_interval_secs` (and on stop): it resumes from the last complete
  * checkpoint, truncating its output files to the length recorded there, so the
- * output of an interrupted run equals that of an uninterrupted one.
+ * output of an interrupted run equals that of an uninterrupted one. It first
+ * checks that each file is the one the checkpoint wrote (path and a checksum of
+ * the bytes before the recorded length) and refuses to start otherwise.
  */
 export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
   const { config, metrics, logger } = options;
@@ -71,7 +73,7 @@ async function runWithOutputs(
   const latest = await store?.latestCheckpoint();
   const restored = latest === undefined ? undefined : decodePipelineState(latest, metricsAggregator);
   const resumedFrom = Number(latest?.positions[FILE_PARTITION] ?? 0);
-  await outputs.rewindTo(latest?.sinks ?? {});
+  await rewindOutputs(outputs, latest, config);
   if (latest !== undefined) logger?.info({ checkpoint: latest.id, offset: resumedFrom, windows: restored?.windows.windows.length }, 'resuming from checkpoint');
 
   const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics });
@@ -175,6 +177,25 @@ async function runWithOutputs(
   await coordinator?.drain();
   if (metrics !== undefined) stats.publish(metrics);
   return stats.summary(now() - started, resumedFrom);
+}
+
+/**
+ * Cuts the outputs back to the checkpoint, refusing (with what to do) when an
+ * output file is not the one the checkpoint wrote: a state folder reused with
+ * another sink file must not truncate that file.
+ */
+async function rewindOutputs(outputs: JobOutputs, latest: Checkpoint | undefined, config: ProcessorConfig): Promise<void> {
+  try {
+    await outputs.rewindTo(latest);
+  } catch (error) {
+    if (!(error instanceof OutputMismatchError) || latest === undefined) throw error;
+    const folder = config.state.backend === 'level' ? `the state folder ${config.state.path}` : 'the state store';
+    throw new Error(
+      `cannot resume: output file ${error.path} is not the output of checkpoint ${latest.id} in ${folder} (${error.problem}). ` +
+        `The file was left untouched. Either delete ${folder} to start afresh (the input is read again and the output rewritten from the start), ` +
+        `or restore the output file that the checkpointed run wrote.`,
+    );
+  }
 }
 
 function lineSource(config: ProcessorConfig, start: number, backpressure: () => PromiseLike<unknown> | undefined): Observable<LineBatch> {

@@ -1,8 +1,11 @@
+import { open } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import type { DeadLetterConfig, ProcessorConfig, SinkConfig } from '../config/index.js';
 import { formatDeadLetter, formatWindowResult, toWindowOutput } from '../events/index.js';
 import { FileSink, fileSink, streamSink, type LineSink } from '../io/index.js';
 import type { KafkaSink } from '../kafka/index.js';
 import type { FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
+import type { Checkpoint, OutputIdentity } from '../state/index.js';
 
 /** A dead letter on its way out: DESIGN.md's `{"reason", "raw"}` plus context fields. */
 export interface DeadLetterOut {
@@ -24,13 +27,63 @@ export interface JobOutputs {
   /** Output positions a checkpoint records (file byte lengths), by output name; empty where output cannot be rewound. */
   positions(): Record<string, number>;
   /**
-   * Cuts outputs back to positions a checkpoint recorded (outputs it does not
-   * name start empty), so a restarted run neither tears nor repeats a line.
-   * Outputs that cannot be rewound (stdout, Kafka) are left alone.
+   * What identifies each output at `positions` (taken by `positions()`, flushed
+   * since), for the checkpoint: a resume checks it before cutting a file back.
    */
-  rewindTo(positions: Readonly<Record<string, number>>): Promise<void>;
+  identify(positions: Readonly<Record<string, number>>): Promise<Record<string, OutputIdentity>>;
+  /**
+   * Cuts outputs back to the positions the checkpoint recorded, so a restarted
+   * run neither tears nor repeats a line; without a checkpoint (a fresh start)
+   * they start empty. Outputs that cannot be rewound (stdout, Kafka) are left
+   * alone. Throws {@link OutputMismatchError}, touching nothing, when a file is
+   * not the one the checkpoint wrote.
+   */
+  rewindTo(checkpoint: Pick<Checkpoint, 'sinks' | 'outputs'> | undefined): Promise<void>;
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** An output file that is not the one a checkpoint recorded: resuming would cut the wrong file. */
+export class OutputMismatchError extends Error {
+  override readonly name = 'OutputMismatchError';
+
+  constructor(
+    readonly path: string,
+    /** Why, e.g. "the checkpoint was taken while writing /other/path". */
+    readonly problem: string,
+  ) {
+    super(`output file ${path} does not match the checkpoint: ${problem}`);
+  }
+}
+
+/** Bytes before the position that an identity checksums: enough to tell outputs apart, cheap to read at every checkpoint. */
+const IDENTITY_TAIL_BYTES = 4096;
+
+/** The identity of the file at `path` cut at `position`; undefined when the file is shorter than that. */
+async function identityAt(path: string, position: number): Promise<OutputIdentity | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    if ((await handle.stat()).size < position) return undefined;
+    const tailBytes = Math.min(position, IDENTITY_TAIL_BYTES);
+    const tail = Buffer.alloc(tailBytes);
+    await handle.read(tail, 0, tailBytes, position - tailBytes);
+    return { path, tailBytes, tailCrc32: crc32(tail) };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Why the file at `position` is not the one `recorded` describes, or undefined when it is. */
+async function mismatch(file: FileSink, position: number | undefined, recorded: OutputIdentity | undefined): Promise<string | undefined> {
+  if (position === undefined) return 'the checkpoint records no such output file (the sink configuration changed since it was taken)';
+  if (recorded === undefined) return 'the checkpoint was written by an older version that did not record which file it wrote';
+  if (recorded.path !== file.path) return `the checkpoint was taken while writing ${recorded.path}`;
+  const actual = await identityAt(file.path, position);
+  if (actual === undefined) return `the file is shorter than the ${position} bytes the checkpoint recorded`;
+  if (actual.tailBytes !== recorded.tailBytes || actual.tailCrc32 !== recorded.tailCrc32) {
+    return `its last ${recorded.tailBytes} bytes before offset ${position} differ from those the checkpoint recorded (another run's output?)`;
+  }
+  return undefined;
 }
 
 /** One output stream of NDJSON lines: a line sink, or a Kafka topic (the line is the message value). */
@@ -132,15 +185,40 @@ export class ChannelOutputs implements JobOutputs {
   }
 
   positions(): Record<string, number> {
-    const positions: Record<string, number> = {};
-    if (this.results.file !== undefined) positions['results'] = this.results.file.position();
-    if (this.deadLetters.file !== undefined) positions['dead_letter'] = this.deadLetters.file.position();
-    return positions;
+    return Object.fromEntries(this.files().map(([name, file]) => [name, file.position()]));
   }
 
-  async rewindTo(positions: Readonly<Record<string, number>>): Promise<void> {
-    await this.results.file?.truncateTo(positions['results'] ?? 0);
-    await this.deadLetters.file?.truncateTo(positions['dead_letter'] ?? 0);
+  async identify(positions: Readonly<Record<string, number>>): Promise<Record<string, OutputIdentity>> {
+    const identities: Record<string, OutputIdentity> = {};
+    for (const [name, file] of this.files()) {
+      const position = positions[name];
+      if (position === undefined) continue;
+      const identity = await identityAt(file.path, position);
+      // The positions were flushed before this call: a shorter file means someone else cut it.
+      if (identity === undefined) throw new OutputMismatchError(file.path, `it is shorter than the ${position} bytes just written`);
+      identities[name] = identity;
+    }
+    return identities;
+  }
+
+  async rewindTo(checkpoint: Pick<Checkpoint, 'sinks' | 'outputs'> | undefined): Promise<void> {
+    const files = this.files();
+    // Every file is checked before any is cut: a refusal leaves all of them as they were.
+    if (checkpoint !== undefined) {
+      for (const [name, file] of files) {
+        const problem = await mismatch(file, checkpoint.sinks[name], checkpoint.outputs?.[name]);
+        if (problem !== undefined) throw new OutputMismatchError(file.path, problem);
+      }
+    }
+    for (const [name, file] of files) await file.truncateTo(checkpoint?.sinks[name] ?? 0);
+  }
+
+  /** The file outputs by the name checkpoints record them under. */
+  private files(): [name: string, file: FileSink][] {
+    const files: [string, FileSink][] = [];
+    if (this.results.file !== undefined) files.push(['results', this.results.file]);
+    if (this.deadLetters.file !== undefined) files.push(['dead_letter', this.deadLetters.file]);
+    return files;
   }
 
   async flush(): Promise<void> {

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import type { ProcessorConfig } from '../config/index.js';
 import type { AggregateView } from '../../operators/aggregate.js';
+import type { WindowPageQuery } from '../../operators/internal/windowState.js';
 import {
   createProcessorMetrics,
   createProgressReporter,
@@ -8,6 +9,7 @@ import {
   type HealthState,
   type Logger,
   type ProcessorMetrics,
+  type WindowsPage,
 } from '../observability/index.js';
 import type { FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { runLineJob } from '../runner/file-job.js';
@@ -34,16 +36,13 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
 
   const server = await startHttpServer({
     port: config.metrics.port,
+    host: config.metrics.host,
     metrics,
     health: () => health,
-    queryWindows: (key) => {
-      if (windows === undefined) return [];
-      const now = Date.now();
-      return [...windows.peek(key)].map((result) => toWindowOutput(result, now));
-    },
+    queryWindows: (query) => (windows === undefined ? { windows: [], next: undefined } : windowsPage(windows, query)),
     logger: logger.child({ component: 'http' }),
   });
-  logger.info({ port: server.port }, 'http endpoint listening (/metrics, /healthz, /readyz, /windows)');
+  logger.info({ host: config.metrics.host, port: server.port }, 'http endpoint listening (/metrics, /healthz, /readyz, /windows)');
 
   const refresh = setIntervalUnref(() => {
     if (windows !== undefined) metrics.windowsOpen.set(windows.openWindows);
@@ -88,6 +87,19 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
     health = { ready: false, reason: 'stopping' };
     await server.close();
   }
+}
+
+/** A page of `/windows` in the output format; each result is computed as the HTTP server iterates it. */
+export function windowsPage(
+  state: Pick<AggregateView<FeedbackResult>, 'peekPage'>,
+  query: WindowPageQuery,
+): WindowsPage {
+  const page = state.peekPage(query);
+  const now = Date.now();
+  return {
+    windows: { *[Symbol.iterator]() { for (const result of page.windows) yield toWindowOutput(result, now); } },
+    next: page.next,
+  };
 }
 
 function setIntervalUnref(fn: () => void, ms: number): NodeJS.Timeout {

@@ -181,6 +181,7 @@ export class CheckpointStore implements StateStore {
       createdAt: checkpoint.createdAt,
       positions: { ...checkpoint.positions },
       sinks: { ...checkpoint.sinks },
+      ...(checkpoint.outputs === undefined ? {} : { outputs: { ...checkpoint.outputs } }),
       blobs,
     };
     operations.push({ type: 'put', space: CHECKPOINTS, key: checkpointKey(checkpoint.id), value: encodeManifest(manifest) });
@@ -201,6 +202,7 @@ export class CheckpointStore implements StateStore {
       createdAt: manifest.createdAt,
       positions: manifest.positions,
       sinks: manifest.sinks,
+      ...(manifest.outputs === undefined ? {} : { outputs: manifest.outputs }),
       operators: await this.#readBlobs(manifest.id, global),
       partitions: Object.fromEntries(partitions),
     };

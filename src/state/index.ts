@@ -3,7 +3,7 @@ import { LevelKv } from './level-kv.js';
 import { MemoryKv } from './memory-kv.js';
 import type { StateStore, StateStoreOptions } from './types.js';
 
-export type { Checkpoint, PartitionSnapshot, StateStore, StateStoreOptions } from './types.js';
+export type { Checkpoint, OutputIdentity, PartitionSnapshot, StateStore, StateStoreOptions } from './types.js';
 export { StateLockedError } from './level-kv.js';
 
 /** Same shape as the `state` key of the configuration. */

@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import type { OutputIdentity } from './types.js';
 
 /**
  * The manifest of a checkpoint: everything but the operator states, plus where
@@ -15,6 +16,8 @@ export interface Manifest {
   readonly createdAt: number;
   readonly positions: Readonly<Record<string, string>>;
   readonly sinks: Readonly<Record<string, number>>;
+  /** Optional so that manifests written before output identities existed still read (format stays 1). */
+  readonly outputs?: Readonly<Record<string, OutputIdentity>>;
   readonly blobs: readonly BlobEntry[];
 }
 
@@ -73,6 +76,10 @@ function isBlobEntry(value: unknown): value is BlobEntry {
   );
 }
 
+function isOutputIdentity(value: unknown): value is OutputIdentity {
+  return isObject(value) && typeof value.path === 'string' && isCount(value.tailBytes) && isCount(value.tailCrc32);
+}
+
 function isManifest(value: unknown): value is Manifest {
   return (
     isObject(value) &&
@@ -81,6 +88,7 @@ function isManifest(value: unknown): value is Manifest {
     typeof value.createdAt === 'number' &&
     isRecordOf(value.positions, (item) => typeof item === 'string') &&
     isRecordOf(value.sinks, (item) => typeof item === 'number') &&
+    (value.outputs === undefined || isRecordOf(value.outputs, isOutputIdentity)) &&
     Array.isArray(value.blobs) &&
     value.blobs.every(isBlobEntry)
   );

@@ -12,10 +12,25 @@ export interface Checkpoint {
   readonly positions: Readonly<Record<string, string>>;
   /** Sink name → output position (byte length or record count) to truncate back to on recovery. */
   readonly sinks: Readonly<Record<string, number>>;
+  /**
+   * Sink name → what identifies that output file at its `sinks` position, so a
+   * resume can tell the file it wrote from another one before cutting it back.
+   * Absent in checkpoints written before it existed (they cannot vouch for a file).
+   */
+  readonly outputs?: Readonly<Record<string, OutputIdentity>>;
   /** Operator name → state that belongs to no single source partition. */
   readonly operators: Readonly<Record<string, Uint8Array>>;
   /** Source partition → operator name → that operator's state for the partition. */
   readonly partitions: Readonly<Record<string, Readonly<Record<string, Uint8Array>>>>;
+}
+
+/** A file output as a checkpoint saw it: its path and a checksum of the bytes just before the recorded position. */
+export interface OutputIdentity {
+  /** Absolute path of the file. */
+  readonly path: string;
+  /** How many bytes before the position `tailCrc32` covers: the position itself when smaller than the limit the writer uses. */
+  readonly tailBytes: number;
+  readonly tailCrc32: number;
 }
 
 /** One source partition's slice of a checkpoint: enough to resume that partition on any instance. */

@@ -17,6 +17,11 @@ export function validateCheckpoint(checkpoint: Checkpoint): void {
   for (const [sink, length] of Object.entries(checkpoint.sinks)) {
     if (!Number.isFinite(length)) fail(`position of sink ${sink} must be a finite number`);
   }
+  for (const [sink, identity] of Object.entries(checkpoint.outputs ?? {})) {
+    if (typeof identity.path !== 'string') fail(`output ${sink} must name its file`);
+    if (!(Number.isSafeInteger(identity.tailBytes) && identity.tailBytes >= 0)) fail(`output ${sink} tailBytes must be a byte count`);
+    if (!(Number.isSafeInteger(identity.tailCrc32) && identity.tailCrc32 >= 0)) fail(`output ${sink} tailCrc32 must be a CRC32`);
+  }
   const checkStates = (states: Readonly<Record<string, Uint8Array>>, where: string): void => {
     for (const [operator, state] of Object.entries(states)) {
       if (operator === '') fail(`an operator${where} has an empty name`);

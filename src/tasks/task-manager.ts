@@ -171,6 +171,14 @@ export class TaskManager {
       *peek(key?: string): Generator<WindowResult<FeedbackResult>> {
         for (const state of states()) yield* state.peek(key);
       },
+      // A key lives in one task: the first `limit` of every task's page, merged, are the page.
+      peekPage: (query) => {
+        const all = states().flatMap((state) => [...state.peekPage(query).windows]);
+        all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.window.start - b.window.start));
+        const windows = all.slice(0, query.limit);
+        const last = windows[windows.length - 1];
+        return { windows, next: all.length > query.limit && last !== undefined ? { key: last.key, start: last.window.start } : undefined };
+      },
     };
   }
 

@@ -29,7 +29,7 @@ describe('defaults', () => {
         consumer: { bootstrap_servers: ['localhost:9092'], group_id: 'processor-group', topics: ['feedback-events'] },
         producer: { result_topic: 'aggregated-metrics', dead_letter_topic: 'feedback-events-dlq' },
       },
-      metrics: { port: 9464 },
+      metrics: { port: 9464, host: '0.0.0.0' },
       log: { level: 'info' },
     });
   });

@@ -49,6 +49,7 @@ describe('environment overrides', () => {
       'PROCESSOR_GROUP_ID',
       'PROCESSOR_LOG_LEVEL',
       'PROCESSOR_METRICS_PORT',
+      'PROCESSOR_METRICS_HOST',
       'PROCESSOR_STATE_PATH',
       'PROCESSOR_SOURCE_PATH',
       'PROCESSOR_SINK_PATH',

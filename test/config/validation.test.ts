@@ -46,6 +46,11 @@ const badConfigs: ReadonlyArray<readonly [string, string, string, string]> = [
   ['broker without port', '{ kafka: { consumer: { bootstrap_servers: "a:9092,b" } } }', 'processor.kafka.consumer.bootstrap_servers', 'processor.kafka.consumer.bootstrap_servers: expected host:port entries, comma-separated or as a list (e.g. "localhost:9092"); not host:port with a port 1–65535: "b", got "a:9092,b"'],
   ['zero topic partitions', '{ kafka: { topic_partitions: 0 } }', 'processor.kafka.topic_partitions', 'processor.kafka.topic_partitions: expected an integer ≥ 1, got 0'],
   ['port out of range', '{ metrics: { port: 70000 } }', 'processor.metrics.port', 'processor.metrics.port: expected an integer from 0 to 65535, got 70000'],
+  ['stdin with durable state', '{ source: { type: stdin }, state: { backend: level, path: s } }', 'processor.state.backend', 'processor.state.backend: expected memory while source.type is stdin (stdin cannot be replayed, so checkpoints could not recover it), got "level"'],
+  ['stdin with the default state backend (level)', '{ source: { type: stdin } }', 'processor.state.backend', 'processor.state.backend: expected memory while source.type is stdin (stdin cannot be replayed, so checkpoints could not recover it), got "level"'],
+  ['bind address with a port', '{ metrics: { host: "localhost:9464" } }', 'processor.metrics.host', 'processor.metrics.host: expected an IP address or host name to bind (e.g. "0.0.0.0", "127.0.0.1", "::"), got "localhost:9464"'],
+  ['bind address that is a URL', '{ metrics: { host: "http://0.0.0.0" } }', 'processor.metrics.host', 'processor.metrics.host: expected an IP address or host name to bind (e.g. "0.0.0.0", "127.0.0.1", "::"), got "http://0.0.0.0"'],
+  ['bind address that is not a string', '{ metrics: { host: 8080 } }', 'processor.metrics.host', 'processor.metrics.host: expected an IP address or host name to bind (e.g. "0.0.0.0", "127.0.0.1", "::"), got 8080'],
   ['unknown log level', '{ log: { level: verbose } }', 'processor.log.level', 'processor.log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"'],
   ['mapping given a scalar', '{ watermark: 30 }', 'processor.watermark', 'processor.watermark: expected a mapping with keys strategy, max_out_of_orderness_secs, idle_timeout_secs, got 30'],
   ['results and dead letters both on stdout', '{ sink: { type: stdout }, dead_letter: { type: stdout } }', 'processor.dead_letter.type', 'processor.dead_letter.type: expected not stdout while sink.type is stdout (use stderr or file), got "stdout"'],
@@ -73,13 +78,33 @@ describe('validation', () => {
     expect(error.message.split('\n')[0]).toBe('invalid configuration (4 problems):');
   });
 
+  it('keeps the message short for a file that is no config: 20 issues listed, long key names cut', () => {
+    const keys = Array.from({ length: 50 }, (_, i) => `KEY_${i}: v`).join('\n');
+    let error: unknown;
+    try {
+      parseConfig(`${keys}\n${'k'.repeat(200)}: v\n`, {});
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { issues, message } = error as ConfigError;
+    expect(issues).toHaveLength(51);
+    const lines = message.split('\n');
+    expect(lines).toHaveLength(22);
+    expect(lines.at(-1)).toBe('  … and 31 more');
+    expect(rejectionOf(`{ ${'k'.repeat(200)}: v }`).message).toContain(`  ${`processor.${'k'.repeat(200)}`.slice(0, 79)}…: unknown key`);
+  });
+
   it('rejects a document that is not a mapping, and unknown keys beside processor', () => {
-    expect(() => parseConfig('- a\n- b\n', {})).toThrow('(document root): expected a mapping with keys processor, got ["a","b"]');
+    expect(() => parseConfig('- a\n- b\n', {})).toThrow('(document root): expected a mapping with keys processor; the document is a list (content not shown)');
     expect(() => parseConfig('processr: {}', {})).toThrow('processr: unknown key, expected one of processor (did you mean processor?)');
   });
 
-  it('accepts port 0 (OS-assigned) and a slide equal to the size', () => {
+  it('accepts port 0 (OS-assigned), IP addresses and host names to bind, and a slide equal to the size', () => {
     expect(parseConfig('processor: { metrics: { port: 0 } }', {}).metrics.port).toBe(0);
+    for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'metrics.internal.example.com']) {
+      expect(parseConfig(`processor: { metrics: { host: "${host}" } }`, {}).metrics.host).toBe(host);
+    }
     expect(parseConfig('processor: { windows: { sliding: { size_secs: 60, slide_secs: 60 } } }', {}).windows.sliding.slide_secs).toBe(60);
   });
 });

@@ -85,6 +85,24 @@ describe('streamSink', () => {
     expect(output.listenerCount('error')).toBe(0);
   });
 
+  it('writes on the next turn of the event loop without a flush, one write per synchronous burst', async () => {
+    const chunks: string[] = [];
+    const output = new PassThrough();
+    output.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+    const sink = streamSink(output);
+    sink.write('a');
+    sink.write('b');
+    expect(chunks).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(chunks).toEqual(['a\nb\n']);
+    sink.write('c');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(chunks).toEqual(['a\nb\n', 'c\n']);
+    await sink.close();
+  });
+
   it('reports a stream error on flush and on the next write', async () => {
     const output = new PassThrough({
       write(_chunk, _encoding, callback) {

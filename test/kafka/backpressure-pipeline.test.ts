@@ -69,8 +69,12 @@ class SlowResults implements JobOutputs {
     return this.inner.positions();
   }
 
-  rewindTo(positions: Readonly<Record<string, number>>): Promise<void> {
-    return this.inner.rewindTo(positions);
+  identify(positions: Readonly<Record<string, number>>): ReturnType<JobOutputs['identify']> {
+    return this.inner.identify(positions);
+  }
+
+  rewindTo(checkpoint: Parameters<JobOutputs['rewindTo']>[0]): Promise<void> {
+    return this.inner.rewindTo(checkpoint);
   }
 
   async flush(): Promise<void> {

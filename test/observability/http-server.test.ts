@@ -1,13 +1,24 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHttpServer, type HealthState, type HttpServer } from '../../src/observability/http-server.js';
+import type { WindowPageQuery } from '../../operators/index.js';
+import { startHttpServer, type HealthState, type HttpServer, type WindowsPage } from '../../src/observability/http-server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createProcessorMetrics } from '../../src/observability/metrics.js';
 
 const windows = [
-  { key: 'gpt-4o', window: { start: 0, end: 300_000 }, count: 3 },
   { key: 'claude', window: { start: 0, end: 300_000 }, count: 1 },
+  { key: 'gpt-4o', window: { start: 0, end: 300_000 }, count: 3 },
+  { key: 'gpt-4o', window: { start: 300_000, end: 600_000 }, count: 2 },
 ];
+
+/** The paging contract of `AggregateState.peekPage`, over the list above (already in (key, start) order). */
+const pageOf = ({ key, after, limit }: WindowPageQuery): WindowsPage => {
+  const rest = windows.filter(
+    (w) => (key === undefined || w.key === key) && (after === undefined || w.key > after.key || (w.key === after.key && w.window.start > after.start)),
+  );
+  const last = rest.length > limit ? rest[limit - 1]! : undefined;
+  return { windows: rest.slice(0, limit), next: last && { key: last.key, start: last.window.start } };
+};
 
 let server: HttpServer | undefined;
 afterEach(async () => {
@@ -15,7 +26,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(overrides: { health?: () => HealthState; queryWindows?: (key?: string) => readonly unknown[] } = {}) {
+async function start(overrides: { health?: () => HealthState; queryWindows?: (query: WindowPageQuery) => WindowsPage } = {}) {
   const metrics = createProcessorMetrics();
   const logLines: string[] = [];
   const logger = createLogger({
@@ -27,7 +38,7 @@ async function start(overrides: { health?: () => HealthState; queryWindows?: (ke
     host: '127.0.0.1',
     metrics,
     health: overrides.health ?? (() => ({ ready: true })),
-    queryWindows: overrides.queryWindows ?? ((key) => windows.filter((w) => key === undefined || w.key === key)),
+    queryWindows: overrides.queryWindows ?? pageOf,
     logger,
   });
   const base = `http://127.0.0.1:${server.port}`;
@@ -105,17 +116,48 @@ describe('startHttpServer', () => {
 
   it('lists open windows on /windows, filtered by key when given', async () => {
     const { get } = await start();
-    expect(await (await get('/windows')).json()).toEqual(windows);
-    expect(await (await get('/windows?key=')).json()).toEqual(windows);
-    expect(await (await get('/windows?key=gpt-4o')).json()).toEqual([windows[0]]);
-    expect(await (await get('/windows?key=none')).json()).toEqual([]);
+    expect(await (await get('/windows')).json()).toEqual({ windows, next: null });
+    expect(await (await get('/windows?key=')).json()).toEqual({ windows, next: null });
+    expect(await (await get('/windows?key=gpt-4o')).json()).toEqual({ windows: windows.slice(1), next: null });
+    expect(await (await get('/windows?key=none')).json()).toEqual({ windows: [], next: null });
   });
 
-  it('passes a URL-encoded key through decoded', async () => {
-    const keys: (string | undefined)[] = [];
-    const { get } = await start({ queryWindows: (key) => { keys.push(key); return []; } });
+  it('pages with limit and an opaque cursor, also given as a Link header', async () => {
+    const { get } = await start();
+    const first = await get('/windows?limit=2');
+    const body = (await first.json()) as { windows: unknown[]; next: string };
+    expect(body.windows).toEqual(windows.slice(0, 2));
+    expect(body.next).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(first.headers.get('link')).toBe(`</windows?limit=2&cursor=${body.next}>; rel="next"`);
+    const second = await get(`/windows?limit=2&cursor=${body.next}`);
+    expect(await second.json()).toEqual({ windows: windows.slice(2), next: null });
+    expect(second.headers.get('link')).toBeNull();
+
+    const byKey = (await (await get('/windows?key=gpt-4o&limit=1')).json()) as { windows: unknown[]; next: string };
+    expect(byKey.windows).toEqual([windows[1]]);
+    expect(await (await get(`/windows?key=gpt-4o&limit=1&cursor=${byKey.next}`)).json()).toEqual({ windows: [windows[2]], next: null });
+  });
+
+  it('passes the query through: a URL-encoded key decoded, limit 1,000 by default', async () => {
+    const queries: WindowPageQuery[] = [];
+    const { get } = await start({ queryWindows: (query) => { queries.push(query); return { windows: [], next: undefined }; } });
     await get(`/windows?key=${encodeURIComponent('gpt-4o|a b')}`);
-    expect(keys).toEqual(['gpt-4o|a b']);
+    await get('/windows?limit=10000');
+    expect(queries).toEqual([{ key: 'gpt-4o|a b', limit: 1000 }, { limit: 10_000 }]);
+  });
+
+  it('answers 400 for a bad limit or a cursor it did not give out', async () => {
+    const { get } = await start();
+    for (const query of ['limit=0', 'limit=10001', 'limit=abc', 'limit=1.5', 'limit=-1', 'limit=', 'limit=1e3', 'limit=0x10']) {
+      const response = await get(`/windows?${query}`);
+      expect(response.status, query).toBe(400);
+      expect(await response.json()).toEqual({ error: 'limit must be an integer from 1 to 10000' });
+    }
+    for (const cursor of ['%%%', 'bm90IGpzb24', Buffer.from('{"key":"a"}').toString('base64url'), Buffer.from('["a","0"]').toString('base64url')]) {
+      const response = await get(`/windows?cursor=${cursor}`);
+      expect(response.status, cursor).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toMatch(/^cursor is not one this endpoint gave out/);
+    }
   });
 
   it('answers 404 for unknown paths and 405 for other methods on known ones', async () => {
@@ -153,7 +195,7 @@ describe('startHttpServer', () => {
 
   it('rejects when the port is taken', async () => {
     await start();
-    await expect(startHttpServer({ port: server!.port, host: '127.0.0.1', metrics: createProcessorMetrics(), health: () => ({ ready: true }), queryWindows: () => [] }))
+    await expect(startHttpServer({ port: server!.port, host: '127.0.0.1', metrics: createProcessorMetrics(), health: () => ({ ready: true }), queryWindows: () => ({ windows: [], next: undefined }) }))
       .rejects.toThrow(/EADDRINUSE/);
   });
 });

@@ -75,7 +75,7 @@ describe('Kubernetes manifests', () => {
 
   it('probe paths that the HTTP server answers', async () => {
     const server = await startHttpServer({
-      port: 0, host: '127.0.0.1', metrics: createProcessorMetrics(), health: () => ({ ready: false, reason: 'restoring state' }), queryWindows: () => [],
+      port: 0, host: '127.0.0.1', metrics: createProcessorMetrics(), health: () => ({ ready: false, reason: 'restoring state' }), queryWindows: () => ({ windows: [], next: undefined }),
     });
     try {
       const status = async (path: string): Promise<number> => (await fetch(`http://127.0.0.1:${server.port}${path}`)).status;

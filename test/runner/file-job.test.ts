@@ -1,9 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../scripts/generate-sample.js';
 import { parseConfig } from '../../src/config/index.js';
 import { runLineJob } from '../../src/runner/file-job.js';
+import { openStateStore } from '../../src/state/index.js';
 import { exactPercentile, isoTime, runOracle, statsOf, type OracleEvent, type OracleWindowing } from '../support/oracle.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -127,5 +128,78 @@ describe('file job end to end against a brute-force model of the semantics', () 
         expect(finals.some((f) => f.key === key && f.start <= o.window.start && o.window.end <= f.end)).toBe(true);
       }
     }
+  });
+});
+
+describe('file job resume checks that its output files are the ones the checkpoint wrote', () => {
+  const setup = () => {
+    const dir = tempDir('file-job-resume-');
+    const lines = generateEvents({ count: 3000, seed: 5, startMs: Date.UTC(2026, 10, 26, 10), durationMs: 30 * 60_000, invalidPerKind: 2 });
+    writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
+    const state = join(dir, 'state');
+    const config = (sink: string) =>
+      parseConfig(
+        {
+          processor: {
+            source: { type: 'file', path: join(dir, 'in.ndjson') },
+            sink: { type: 'file', path: join(dir, sink) },
+            dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') },
+            state: { backend: 'level', path: state },
+            log: { level: 'silent' },
+          },
+        },
+        {},
+      );
+    return { dir, state, config };
+  };
+  const refusal = (run: Promise<unknown>): Promise<string> =>
+    run.then(
+      () => 'resumed',
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+
+  it('refuses another existing sink file instead of truncating it, and resumes once the state folder is gone', async () => {
+    const { dir, state, config } = setup();
+    await runLineJob({ config: config('a.ndjson') });
+    const other = join(dir, 'b.ndjson');
+    writeFileSync(other, 'x'.repeat(149_999) + '\n');
+
+    const message = await refusal(runLineJob({ config: config('b.ndjson') }));
+    expect(message).toContain(`output file ${other} is not the output of checkpoint`);
+    expect(message).toContain(`the state folder ${state}`);
+    expect(message).toContain(`the checkpoint was taken while writing ${join(dir, 'a.ndjson')}`);
+    expect(message).toMatch(/delete the state folder .* or restore the output file/);
+    expect(statSync(other).size).toBe(150_000);
+  });
+
+  it('refuses its own path when the content or length no longer match, and resumes from the matching file', async () => {
+    const { dir, config } = setup();
+    const out = join(dir, 'a.ndjson');
+    await runLineJob({ config: config('a.ndjson') });
+    const original = readFileSync(out);
+
+    writeFileSync(out, Buffer.from(original).fill(0x78, original.length - 10, original.length - 1));
+    expect(await refusal(runLineJob({ config: config('a.ndjson') }))).toMatch(/bytes before offset \d+ differ from those the checkpoint recorded/);
+    writeFileSync(out, original.subarray(0, 100));
+    expect(await refusal(runLineJob({ config: config('a.ndjson') }))).toContain(`the file is shorter than the ${original.length} bytes the checkpoint recorded`);
+    expect(statSync(out).size).toBe(100);
+
+    // Restored (plus a torn line a crash could leave): the resume cuts it back and changes nothing else.
+    writeFileSync(out, Buffer.concat([original, Buffer.from('{"torn')]));
+    expect(await refusal(runLineJob({ config: config('a.ndjson') }))).toBe('resumed');
+    expect(readFileSync(out)).toEqual(original);
+  });
+
+  it('refuses a checkpoint from before output identities were recorded', async () => {
+    const { dir, state, config } = setup();
+    await runLineJob({ config: config('a.ndjson') });
+    const store = await openStateStore({ backend: 'level', path: state });
+    const { outputs, ...older } = (await store.latestCheckpoint())!;
+    expect(outputs).toBeDefined();
+    await store.writeCheckpoint({ ...older, id: older.id + 1 });
+    await store.close();
+    const before = readFileSync(join(dir, 'a.ndjson'));
+    expect(await refusal(runLineJob({ config: config('a.ndjson') }))).toContain('written by an older version that did not record which file it wrote');
+    expect(readFileSync(join(dir, 'a.ndjson'))).toEqual(before);
   });
 });

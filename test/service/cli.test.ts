@@ -43,6 +43,41 @@ describe('stream-processor command', () => {
     expect(io.stderr()).toMatch(/processor\.buffer_sise/);
   });
 
+  it('a configuration error names the file and the problem but never echoes the file (secrets stay out of stderr)', async () => {
+    const dir = tmp();
+    const secret = 'sk-live-7f3a9c1e5b2d4f6a8c0e';
+    const files = {
+      // What `--config /proc/self/environ` reads: NUL-separated variables.
+      environ: `HOME=/root\0API_TOKEN=${secret}\0PATH=/usr/bin\0`,
+      // A syntax error right next to the secret: js-yaml's message would quote these lines.
+      syntax: `processor:\n  kafka:\n    password: ${secret}: x\n`,
+      // Valid YAML that is not a mapping: a plain scalar, and a list.
+      scalar: `API_TOKEN=${secret}\n`,
+      list: `- ${secret}\n`,
+      // A long value at a real key shows only its start.
+      long: `processor:\n  log: { level: "${'x'.repeat(100)}${secret}" }\n`,
+    };
+    const runs = Object.entries(files).map(async ([name, text]) => {
+      const path = join(dir, `${name}.yaml`);
+      writeFileSync(path, text);
+      const child = startCli(['--config', path]);
+      const io = capture(child);
+      return { name, path, code: await exited(child), stderr: io.stderr() };
+    });
+    const results = await Promise.all(runs);
+    for (const { name, path, code, stderr } of results) {
+      expect(code, name).toBe(2);
+      expect(stderr, name).toContain(path);
+      expect(stderr, name).not.toContain(secret);
+    }
+    const byName = Object.fromEntries(results.map((r) => [r.name, r.stderr]));
+    expect(byName['environ']).toMatch(/valid YAML: null byte is not allowed in input \(line 1, column 11\)/);
+    expect(byName['syntax']).toMatch(/valid YAML: .+ \(line 3, column \d+\)/);
+    expect(byName['scalar']).toMatch(/the document is a string \(content not shown\)/);
+    expect(byName['list']).toMatch(/the document is a list \(content not shown\)/);
+    expect(byName['long']).toMatch(/processor\.log\.level: expected one of trace, .*, got "x+…/);
+  });
+
   it('--validate prints the effective configuration, with environment overrides applied', async () => {
     const child = startCli(['--validate'], { PROCESSOR_BUFFER_SIZE: '1234' });
     const io = capture(child);
@@ -63,6 +98,39 @@ describe('stream-processor command', () => {
     piped.stdin!.end(lines.join('\n') + '\n');
     expect(await exited(piped)).toBe(0);
     expect(withoutEmittedAt(io.stdout())).toEqual(withoutEmittedAt(readFileSync(join(dir, 'out.ndjson'), 'utf8')));
+  });
+
+  it('writes a fired window to stdout at once while stdin stays open', async () => {
+    const dir = tmp();
+    const config = yaml(
+      dir,
+      'live',
+      `  source: { type: stdin }\n  sink: { type: stdout }\n  dead_letter: { type: stderr }\n  state: { backend: memory }\n` +
+        `  windows: { tumbling: { size_secs: 1, allowed_lateness_secs: 0 } }\n  watermark: { max_out_of_orderness_secs: 0 }\n` +
+        `  metrics: { port: 0 }\n  log: { level: silent }\n`,
+    );
+    const child = startCli(['--config', config], {}, 'pipe');
+    const io = capture(child);
+    const event = (timestamp: string): string => `${JSON.stringify({ timestamp, model: 'gpt-4o', metrics: { latency_ms: 5 } })}\n`;
+    child.stdin!.write(event('2026-11-26T10:00:00.100Z'));
+    // A later event moves the watermark past the end of [10:00:00, 10:00:01): that window fires.
+    child.stdin!.write(event('2026-11-26T10:00:02.000Z'));
+    const written = Date.now();
+    while (!io.stdout().includes('\n') && Date.now() - written < 10_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    const waitedMs = Date.now() - written;
+    expect(io.stdout()).toMatch(/"window":\{"type":"tumbling","start":1795687200000,"end":1795687201000\}/);
+    // Start-up (tsx) is in the figure too; the result itself leaves on the next event-loop turn.
+    expect(waitedMs).toBeLessThan(5_000);
+    expect(child.exitCode).toBeNull();
+    const firstSeen = io.stdout();
+    child.stdin!.write(event('2026-11-26T10:00:03.500Z'));
+    const again = Date.now();
+    while (io.stdout() === firstSeen && Date.now() - again < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+    // With the process running, a second firing must leave well within a second.
+    expect(Date.now() - again).toBeLessThan(1_000);
+    expect(io.stdout().trim().split('\n')).toHaveLength(2);
+    child.stdin!.end();
+    expect(await exited(child)).toBe(0);
   });
 
   it('serves /metrics, /healthz, /readyz and /windows while running, and SIGTERM flushes and exits 0', async () => {
@@ -104,11 +172,15 @@ describe('stream-processor command', () => {
     expect(metrics).toMatch(/process_cpu_user_seconds_total/);
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/readyz')).status).toBe(200);
-    const windows = JSON.parse((await get('/windows?key=gpt-4o')).body) as { key: { model: string }; eventCount: number; metrics: { latency_ms: { avg: number } } }[];
+    type Page = { windows: { key: { model: string }; eventCount: number; metrics: { latency_ms: { avg: number } } }[]; next: string | null };
+    const { windows } = JSON.parse((await get('/windows?key=gpt-4o')).body) as Page;
     expect(windows).toHaveLength(1);
     expect(windows[0]!.key).toEqual({ model: 'gpt-4o' });
     expect(windows[0]!.metrics.latency_ms.avg).toBe(200);
-    expect(JSON.parse((await get('/windows')).body)).toHaveLength(2);
+    const first = JSON.parse((await get('/windows?limit=1')).body) as Page;
+    expect(first.windows.map((w) => w.key.model)).toEqual(['claude']);
+    const second = JSON.parse((await get(`/windows?limit=1&cursor=${first.next}`)).body) as Page;
+    expect(second).toMatchObject({ windows: [{ key: { model: 'gpt-4o' } }], next: null });
 
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);

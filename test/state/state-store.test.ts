@@ -46,6 +46,19 @@ describe.each(backends)('StateStore on $name', ({ create }) => {
     expect(warnings).toEqual([]);
   });
 
+  it('round-trips output identities, and reads checkpoints written without them', async () => {
+    const outputs = { results: { path: '/out/metrics.ndjson', tailBytes: 4096, tailCrc32: 0xdeadbeef } };
+    const { store } = await open();
+    await store.writeCheckpoint({ ...sampleCheckpoint(1), outputs });
+    expect((await store.latestCheckpoint())?.outputs).toEqual(outputs);
+    await store.writeCheckpoint(sampleCheckpoint(2));
+    const older = await store.latestCheckpoint();
+    expect(older).toEqual(sampleCheckpoint(2));
+    expect(older).not.toHaveProperty('outputs');
+    await expect(store.writeCheckpoint({ ...sampleCheckpoint(3), outputs: { results: { ...outputs.results, tailBytes: -1 } } })).rejects.toThrow('tailBytes');
+    await store.close();
+  });
+
   it('round-trips odd names, empty records and a state of an exact chunk multiple', async () => {
     const checkpoint = {
       id: 0,
