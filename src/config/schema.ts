@@ -3,6 +3,7 @@
  * (DESIGN.md's example values). Defaults live here only; README.md in this
  * folder mirrors them for readers.
  */
+import { DEFAULT_MAX_RAW_BYTES } from '../events/dead-letter.js';
 import {
   AGGREGATIONS,
   DEAD_LETTER_TYPES,
@@ -44,7 +45,7 @@ const fieldName = string({ description: 'a non-empty field name' });
  * (`\u0000`), so 128 KiB of raw become at most 768 KiB of message.
  */
 const MAX_RAW_BYTES_CEILING = 128 * 1024;
-const maxRawBytes = integer({ min: 1, max: MAX_RAW_BYTES_CEILING, default: 64 * 1024 });
+const maxRawBytes = integer({ min: 1, max: MAX_RAW_BYTES_CEILING, default: DEFAULT_MAX_RAW_BYTES });
 const topic = (defaultValue: string): Spec<string> =>
   string({ default: defaultValue, pattern: TOPIC, description: TOPIC_DESCRIPTION });
 

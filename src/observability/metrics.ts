@@ -45,12 +45,15 @@ export const CHECKPOINT_BUCKETS_SECONDS: readonly number[] = [
 // A Record rather than an array so that a reason added to DeadLetterReason fails to compile here.
 const DEAD_LETTER_REASONS: Readonly<Record<DeadLetterReason, true>> = {
   invalid_json: true,
+  too_deep: true,
   not_an_object: true,
   missing_timestamp: true,
   invalid_timestamp: true,
+  future_timestamp: true,
   invalid_metrics: true,
   invalid_metric: true,
   too_late: true,
+  processing_error: true,
 };
 
 export interface ProcessorMetricsOptions {

@@ -3,7 +3,7 @@ import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
-import { createEventParser, type FeedbackEvent } from '../events/index.js';
+import type { FeedbackEvent } from '../events/index.js';
 import { ensureTopics, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartitionOffset } from '../kafka/index.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import { feedbackMetrics } from '../pipeline/feedback-pipeline.js';
@@ -11,6 +11,7 @@ import { openStateStore, type Checkpoint } from '../state/index.js';
 import type { StreamElement } from '../stream/elements.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
+import { configuredParser } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
 export interface KafkaJobOptions {
@@ -136,7 +137,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const publish = setInterval(publishMetrics, 1000);
     publish.unref();
 
-    const parser = createEventParser({ timeField: config.event.time_field, keyFields: config.event.key_fields, metricFields: config.event.metric_fields });
+    const parser = configuredParser(config, now);
     // Processing latency of a result: from the hand-over of the record that made it
     // (the one that moved the watermark past the window's end) to the broker's ack.
     let handedOverAt = 0;
@@ -164,7 +165,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
             outputs.writeDeadLetter({
               reason: parsed.reason,
               raw: parsed.raw,
-              extra: { field: parsed.field, topic: message.topic, partition: message.partition, offset: message.offset },
+              extra: { field: parsed.field, error: parsed.error, topic: message.topic, partition: message.partition, offset: message.offset },
             });
           }
           acknowledge(message);

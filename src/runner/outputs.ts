@@ -105,13 +105,16 @@ export class ChannelOutputs implements JobOutputs {
   constructor(
     readonly results: OutputChannel,
     readonly deadLetters: OutputChannel,
+    /** `dead_letter.max_raw_bytes`: every dead letter's `raw` is capped here, too-late records included. */
+    private readonly maxRawBytes?: number,
   ) {}
 
   /** The outputs `sink` and `dead_letter` name. */
   static async open(config: ProcessorConfig): Promise<ChannelOutputs> {
     const results = await openChannel(config.sink, config.kafka.producer.result_topic, config);
     try {
-      return new ChannelOutputs(results, await openChannel(config.dead_letter, config.kafka.producer.dead_letter_topic, config));
+      const deadLetters = await openChannel(config.dead_letter, config.kafka.producer.dead_letter_topic, config);
+      return new ChannelOutputs(results, deadLetters, config.dead_letter.max_raw_bytes);
     } catch (error) {
       void results.close();
       throw error;
@@ -124,7 +127,7 @@ export class ChannelOutputs implements JobOutputs {
   }
 
   writeDeadLetter({ reason, raw, extra }: DeadLetterOut): void {
-    this.deadLetters.write(formatDeadLetter(reason, raw, extra));
+    this.deadLetters.write(formatDeadLetter(reason, raw, extra, this.maxRawBytes));
   }
 
   get inFlight(): number {
