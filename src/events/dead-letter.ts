@@ -34,6 +34,9 @@ export interface DeadLetter {
   readonly offset?: string;
 }
 
+/** The `error` of a `processing_error` dead letter: what was thrown, as text. */
+export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /** `dead_letter.max_raw_bytes`' default (the config schema holds the same value). */
 export const DEFAULT_MAX_RAW_BYTES = 64 * 1024;
 

@@ -4,7 +4,7 @@
  * no intermediate objects. The parsed object itself becomes the record's value.
  */
 import type { StreamRecord } from '../stream/elements.js';
-import type { DeadLetter, ParseFailureReason } from './dead-letter.js';
+import { errorMessage, type DeadLetter, type ParseFailureReason } from './dead-letter.js';
 import type { FeedbackEvent } from './feedback-event.js';
 import { ownField } from '../stream/fields.js';
 import { joinKey } from './key.js';
@@ -79,8 +79,6 @@ function tooDeep(raw: string): boolean {
   }
   return false;
 }
-
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
  * Builds the parser. Rejections, checked in this order:
@@ -183,7 +181,7 @@ export function createEventParser(options: EventParserOptions): EventParser {
     try {
       return parse(raw, position);
     } catch (error) {
-      return reject('processing_error', raw, position, undefined, messageOf(error));
+      return reject('processing_error', raw, position, undefined, errorMessage(error));
     }
   };
 }

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { ProcessorConfig } from '../config/index.js';
-import type { FeedbackEvent } from '../events/index.js';
+import { errorMessage, type DeadLetterReason, type FeedbackEvent } from '../events/index.js';
 import type { ProcessorMetrics } from '../observability/index.js';
 import { feedbackPipeline, type FeedbackPipelineHooks, type FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
 import type { Barrier, StreamElement, WindowedRecord } from '../stream/elements.js';
@@ -14,7 +14,7 @@ export interface PipelineRunOptions {
   readonly metrics?: ProcessorMetrics;
   /** Wall clock for `emitted_at`. Default `Date.now`. */
   readonly now?: () => number;
-  readonly hooks?: Omit<FeedbackPipelineHooks, 'late'>;
+  readonly hooks?: Omit<FeedbackPipelineHooks, 'late' | 'recordError'>;
   /** Called after each result is written, with the output's acknowledgement where it gives one. */
   readonly onResult?: (result: FeedbackWindowResult, acknowledged: Promise<void> | undefined) => void;
   /** Called with each barrier once every element before it has been written to the outputs. */
@@ -30,14 +30,22 @@ export interface PipelineRunOptions {
 export function runPipeline(records: Observable<StreamElement<FeedbackEvent>>, options: PipelineRunOptions, signal?: AbortSignal): Promise<void> {
   const { config, outputs, stats, metrics } = options;
   const now = options.now ?? Date.now;
+  // A parsed record is re-serialised as its dead letter's raw; the parser's depth
+  // limit keeps JSON.stringify's recursion shallow, and the outputs cap the size.
+  const writeRecord = (reason: DeadLetterReason, record: WindowedRecord<FeedbackEvent>, error?: string): void =>
+    outputs.writeDeadLetter({ reason, raw: JSON.stringify(record.value), extra: { error, partition: record.partition, offset: record.offset } });
   const late = {
     next: (record: WindowedRecord<FeedbackEvent>) => {
       stats.late++;
-      outputs.writeDeadLetter({ reason: 'too_late', raw: JSON.stringify(record.value), extra: { partition: record.partition, offset: record.offset } });
+      writeRecord('too_late', record);
     },
   };
+  const recordError = (record: WindowedRecord<FeedbackEvent>, error: unknown): void => {
+    stats.countInvalid('processing_error');
+    writeRecord('processing_error', record, errorMessage(error));
+  };
   return new Promise<void>((resolve, reject) => {
-    const subscription = records.pipe(feedbackPipeline(config, { ...options.hooks, late })).subscribe({
+    const subscription = records.pipe(feedbackPipeline(config, { ...options.hooks, late, recordError })).subscribe({
       next: (element) => {
         switch (element.kind) {
           case 'record':
