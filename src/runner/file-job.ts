@@ -46,7 +46,7 @@ export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
   const { config, metrics, logger } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  const outputs = options.outputs ?? (await ChannelOutputs.open(config));
+  const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
   const checkpointed = config.source.type === 'file' && config.state.backend === 'level';
   let store: StateStore | undefined;
   try {

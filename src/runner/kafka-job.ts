@@ -66,7 +66,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   const durable = config.state.backend === 'level';
   if (!durable) logger?.warn('state.backend is memory: window state does not survive a restart, so no offsets are committed and a restart re-reads the topics');
   const store = durable ? await openStateStore(config.state, { onWarning: (message) => logger?.warn(message) }) : undefined;
-  const outputs = options.outputs ?? (await ChannelOutputs.open(config));
+  const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
   try {
     const metricsAggregator = feedbackMetrics(config);
     const latest = await store?.latestCheckpoint();
