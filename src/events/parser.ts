@@ -4,9 +4,9 @@
  * no intermediate objects. The parsed object itself becomes the record's value.
  */
 import type { StreamRecord } from '../stream/elements.js';
+import { ownField } from '../stream/fields.js';
 import { errorMessage, type DeadLetter, type ParseFailureReason } from './dead-letter.js';
 import type { FeedbackEvent } from './feedback-event.js';
-import { ownField } from '../stream/fields.js';
 import { joinKey } from './key.js';
 import { toEventTime } from './timestamp.js';
 

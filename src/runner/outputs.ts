@@ -128,8 +128,8 @@ export class ChannelOutputs implements JobOutputs {
   /**
    * The outputs `sink` and `dead_letter` name. A dead letter the broker refuses
    * (too large even after the raw cap, say) is logged, counted and dropped: dead
-   * letters must not stop the job. A refused result still does (a lost result is
-   * lost data), but results are small by construction.
+   * letters must not stop the job. A refused result still does: a lost result is
+   * lost data.
    */
   static async open(config: ProcessorConfig, observers: OutputObservers = {}): Promise<ChannelOutputs> {
     const topic = config.kafka.producer.dead_letter_topic;
