@@ -194,8 +194,8 @@ describe('file job on hostile input', () => {
       ok(2, '{"latency_ms":1e999}'),
       `{"timestamp":${t0},"model":{"toString":1},"metrics":{}}`,
       ok(3_000),
-      // Far behind the watermark now: too late, and re-serialised for its dead letter.
-      ok(2, '{"latency_ms":2}'),
+      // Far behind the watermark now: too late, re-serialised for its dead letter and capped like the others.
+      `{"timestamp":${t0 + 2000},"model":"m","note":"${'n'.repeat(200)}","metrics":{"latency_ms":2}}`,
       'z'.repeat(500),
     ];
     const { summary, output, deadLetters } = await run(lines, {}, 100);
@@ -213,7 +213,7 @@ describe('file job on hostile input', () => {
       ['too_late', null],
       ['invalid_json', null],
     ]);
-    expect(deadLetters[9]).toMatchObject({ raw: '{"timestamp":1795687202000,"model":"m","metrics":{"latency_ms":2}}' });
+    expect(deadLetters[9]).toMatchObject({ raw: lines[11]!.slice(0, 100), raw_bytes: lines[11]!.length });
     // Capped: the first 100 bytes, the original size and its hash.
     expect(deadLetters[1]).toMatchObject({ raw: lines[2]!.slice(0, 100), raw_bytes: lines[2]!.length });
     expect(deadLetters[10]).toEqual({
