@@ -12,6 +12,43 @@ import { countSum, rec, result, testScheduler, timeline, windowed, wm, type Coun
 const T = 'tumbling' as const;
 
 describe('aggregate', () => {
+  it('hands a record whose processing throws to onRecordError and goes on without it', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const failing: typeof countSum = {
+        ...countSum,
+        add: (acc, value) => {
+          if (value.n < 0) throw new RangeError('negative reading');
+          return countSum.add(acc, value);
+        },
+      };
+      const errors = new Subject<string>();
+      const b = rec(4, 'k', undefined, -1);
+      const source = cold(timeline('a', 'b', 'w', '|'), { a: rec(1), b, w: wm(10) });
+      const onRecordError = (record: WindowedRecord<Reading>, error: unknown): void => {
+        expect(record).toEqual(windowed(b, T, [{ start: 0, end: 10 }]));
+        errors.next((error as Error).message);
+      };
+      expectObservable(source.pipe(tumblingWindow({ sizeMs: 10 }), aggregate({ aggregator: failing, onRecordError }))).toBe(
+        timeline('', '', '(rw)', '|'),
+        { r: result('k', T, 0, 10, 0, 1), w: wm(10) },
+      );
+      expectObservable(errors).toBe(timeline('', 'e'), { e: 'negative reading' });
+    });
+  });
+
+  it('fails the stream on such an error without onRecordError', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const failing: typeof countSum = {
+        ...countSum,
+        add: () => {
+          throw new RangeError('negative reading');
+        },
+      };
+      const source = cold(timeline('a', '|'), { a: rec(1) });
+      expectObservable(source.pipe(tumblingWindow({ sizeMs: 10 }), aggregate({ aggregator: failing }))).toBe('#', undefined, new RangeError('negative reading'));
+    });
+  });
+
   it('fires a window when the watermark reaches its end, in order, and flushes on completion', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const source = cold(timeline('a', 'b', 'w', 'c', '|'), { a: rec(1), b: rec(4, 'k', undefined, 5), w: wm(10), c: rec(12) });

@@ -15,6 +15,15 @@ export interface AggregateOptions<T, A, R> {
   /** Side output for records dropped as too late. Default: they are dropped silently. */
   late?: LateRecordObserver<T>;
   /**
+   * Called, instead of failing the stream, when processing one record throws: the
+   * aggregator's `add`, or its `result` for the late revision the record emits.
+   * The stream goes on without that record; it may have partly updated its
+   * window's accumulator (a sliding record its first windows), so an aggregator
+   * that can throw should do so before it mutates anything. Default: the error
+   * fails the stream. Errors outside one record (firing on a watermark) always do.
+   */
+  onRecordError?: (record: WindowedRecord<T>, error: unknown) => void;
+  /**
    * Hooks for checkpoints and live queries: `onState` receives the operator's
    * window state when subscribed (to snapshot at barriers, restore, or peek).
    */
@@ -64,6 +73,13 @@ export type AggregateView<R> = Pick<AggregateState<unknown, R>, 'watermark' | 'o
  * ```
  * `R0(2)`: window [0,10) revision 0 with 2 records; `c` is late but accepted
  * (W = 10 < 10 + 5) and emits revision 1; `d` arrives after the purge at W = 15.
+ *
+ * ```
+ * onRecordError: a count aggregator whose add throws on b
+ * source:  --a(1)--b(4)--W10---------|
+ * result:  --------------R0(1)W10----|
+ * errors:  -------b-------------------
+ * ```
  */
 export function aggregate<T, A, R>(
   options: AggregateOptions<T, A, R>,
@@ -94,9 +110,18 @@ export function aggregate<T, A, R>(
         next: (element) => {
           try {
             switch (element.kind) {
-              case 'record':
-                if (!state.add(element)) options.late?.next(element);
+              case 'record': {
+                let accepted: boolean;
+                try {
+                  accepted = state.add(element);
+                } catch (error) {
+                  if (options.onRecordError === undefined) throw error;
+                  options.onRecordError(element, error);
+                  break;
+                }
+                if (!accepted) options.late?.next(element);
                 break;
+              }
               case 'watermark':
                 if (state.advanceWatermark(element.time)) subscriber.next(element);
                 break;

@@ -335,6 +335,8 @@ export class KeyedWindowState<T, A, R> {
   }
 
   private fire(slot: WindowSlot<A>): void {
+    // A window whose only record threw in `add` (aggregate's onRecordError) holds nothing to report.
+    if (slot.count === 0) return;
     slot.revision++;
     if (!slot.dirty) this.markChanged(slot);
     this.emit(this.resultOf(slot));

@@ -1,4 +1,5 @@
 import type { Aggregator } from '../stream/aggregator.js';
+import { setField } from '../stream/fields.js';
 import { ByteReader, ByteWriter } from './binary.js';
 import { MetricStats, StatsSpec, type AggregationKind, type MetricSummary } from './metric-stats.js';
 import type { SketchCodec } from './quantile-sketch.js';
@@ -213,7 +214,7 @@ export function metricsAggregator<T extends MetricsInput = MetricsInput>(options
       const metrics: Record<string, MetricSummary> = {};
       for (let i = 0; i < acc.fields.length; i++) {
         const s = acc.stats[i];
-        if (s !== null && s !== undefined && s.count > 0) metrics[acc.fields[i] as string] = s.result();
+        if (s !== null && s !== undefined && s.count > 0) setField(metrics, acc.fields[i] as string, s.result());
       }
       return { eventCount: acc.eventCount, metrics };
     },

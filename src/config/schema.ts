@@ -4,6 +4,7 @@
  * folder mirrors them for readers.
  */
 import { isIP } from 'node:net';
+import { DEFAULT_MAX_RAW_BYTES } from '../events/dead-letter.js';
 import {
   AGGREGATIONS,
   DEAD_LETTER_TYPES,
@@ -42,6 +43,13 @@ const BIND_HOST_EXPECTED = 'an IP address or host name to bind (e.g. "0.0.0.0", 
 
 const seconds = (min: number, defaultValue: number): Spec<number> => integer({ min, default: defaultValue });
 const fieldName = string({ description: 'a non-empty field name' });
+/**
+ * The cap on a dead letter's `raw`, UTF-8 bytes. The ceiling keeps the worst case
+ * under Kafka's default 1 MB message limit: JSON escapes a control byte as six
+ * (`\u0000`), so 128 KiB of raw become at most 768 KiB of message.
+ */
+const MAX_RAW_BYTES_CEILING = 128 * 1024;
+const maxRawBytes = integer({ min: 1, max: MAX_RAW_BYTES_CEILING, default: DEFAULT_MAX_RAW_BYTES });
 const topic = (defaultValue: string): Spec<string> =>
   string({ default: defaultValue, pattern: TOPIC, description: TOPIC_DESCRIPTION });
 
@@ -80,7 +88,12 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     sink: variant('type', { file: { path: filePath('out/metrics.ndjson') }, stdout: {}, kafka: {} }, 'file'),
     dead_letter: variant(
       'type',
-      { file: { path: filePath('out/dead-letter.ndjson') }, stdout: {}, stderr: {}, kafka: {} },
+      {
+        file: { path: filePath('out/dead-letter.ndjson'), max_raw_bytes: maxRawBytes },
+        stdout: { max_raw_bytes: maxRawBytes },
+        stderr: { max_raw_bytes: maxRawBytes },
+        kafka: { max_raw_bytes: maxRawBytes },
+      },
       'file',
     ),
     state: variant('backend', { memory: {}, level: { path: filePath('data/state') } }, 'level'),
@@ -90,6 +103,8 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
       time_field: string({ default: 'timestamp', description: 'a non-empty field name' }),
       key_fields: list(fieldName, { default: ['model'], minItems: 1, itemsName: 'field names' }),
       metric_fields: list(fieldName, { default: [], minItems: 0, itemsName: 'field names' }),
+      // A day: beyond any real clock skew, short of what a wrong unit (seconds × 1000 twice) gives.
+      max_future_secs: seconds(0, 86_400),
     }),
     windows: mapping({
       default_type: oneOf(WINDOW_TYPES, 'tumbling'),

@@ -36,12 +36,16 @@ export type SinkConfig =
   | { readonly type: 'stdout' }
   | { readonly type: 'kafka' };
 
-/** Like the sink; `kafka` produces to `kafka.producer.dead_letter_topic`. */
-export type DeadLetterConfig =
+/**
+ * Like the sink; `kafka` produces to `kafka.producer.dead_letter_topic`.
+ * `max_raw_bytes` caps each dead letter's `raw` (UTF-8 bytes; see `events/dead-letter.ts`).
+ */
+export type DeadLetterConfig = (
   | { readonly type: 'file'; readonly path: string }
   | { readonly type: 'stdout' }
   | { readonly type: 'stderr' }
-  | { readonly type: 'kafka' };
+  | { readonly type: 'kafka' }
+) & { readonly max_raw_bytes: number };
 
 export type StateConfig =
   | { readonly backend: 'memory' }
@@ -54,6 +58,8 @@ export interface EventConfig {
   readonly key_fields: readonly string[];
   /** Fields of `metrics` to aggregate; empty means every numeric field. */
   readonly metric_fields: readonly string[];
+  /** Event times further than this ahead of the wall clock are dead letters (`future_timestamp`); 0 turns the check off. */
+  readonly max_future_secs: number;
 }
 
 export interface WindowsConfig {

@@ -8,6 +8,8 @@
  * the output record carries the unambiguous key object (`keyObject`).
  */
 
+import { ownField, setField } from '../stream/fields.js';
+
 export const KEY_SEPARATOR = '|';
 
 type Fields = { readonly [field: string]: unknown };
@@ -17,11 +19,11 @@ const keyPart = (value: unknown): string => (value === undefined || value === nu
 /** The joined key of `event` for `keyFields` (see the module comment). */
 export function joinKey(event: Fields, keyFields: readonly string[]): string {
   // One key field is the common case: skip the array and the join.
-  if (keyFields.length === 1) return keyPart(event[keyFields[0]!]);
+  if (keyFields.length === 1) return keyPart(ownField(event, keyFields[0]!));
   let key = '';
   for (let i = 0; i < keyFields.length; i++) {
     if (i > 0) key += KEY_SEPARATOR;
-    key += keyPart(event[keyFields[i]!]);
+    key += keyPart(ownField(event, keyFields[i]!));
   }
   return key;
 }
@@ -34,8 +36,8 @@ export function joinKey(event: Fields, keyFields: readonly string[]): string {
 export function keyObject(event: Fields, keyFields: readonly string[]): Record<string, string | null> {
   const key: Record<string, string | null> = {};
   for (const field of keyFields) {
-    const value = event[field];
-    key[field] = value === undefined || value === null ? null : String(value);
+    const value = ownField(event, field);
+    setField(key, field, value === undefined || value === null ? null : String(value));
   }
   return key;
 }

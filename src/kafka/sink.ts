@@ -18,9 +18,11 @@
  * A send that fails for a transient reason (the broker unreachable, a leader moving) is
  * retried, after kafkajs's own retries, without end and with backoff, so a broker outage
  * holds results back (the unacknowledged messages keep the source paused) instead of
- * losing them; only `close()` bounds the wait. A send that fails for good (a message too
- * large, no authorisation) fails its messages and every later write: the output order
- * could not be kept otherwise. `flush()` and `close()` reject with it.
+ * losing them; only `close()` bounds the wait. A send that fails for good fails its
+ * messages and every later write: the output order could not be kept otherwise.
+ * `flush()` and `close()` reject with it. With `onRejected`, a message the broker refuses
+ * as such (too large, an invalid record) is dropped instead: order is kept around the
+ * gap, and the sink goes on.
  */
 import { CompressionTypes, Partitioners, type ICustomPartitioner, type Message, type Producer } from 'kafkajs';
 import { Observable, type OperatorFunction } from 'rxjs';
@@ -53,6 +55,13 @@ export interface KafkaSinkOptions extends KafkaConnectionOptions {
   readonly compression?: CompressionTypes;
   /** Idempotent producer (no duplicates from kafkajs's own retries). Default false. */
   readonly idempotent?: boolean;
+  /**
+   * Set for outputs where one lost message beats a stopped job (dead letters;
+   * never results): a message the broker rejects for itself (`MESSAGE_TOO_LARGE`,
+   * `RECORD_LIST_TOO_LARGE`, `INVALID_RECORD`) is handed here and dropped, its
+   * write resolves, and later writes go on. Any other send error still fails the sink.
+   */
+  readonly onRejected?: (error: unknown, message: { readonly key: string | null; readonly value: string }) => void;
 }
 
 export interface KafkaSink {
@@ -83,6 +92,21 @@ interface Pending {
   readonly message: Message;
   /** Called once, with the error if the send failed. */
   readonly done: (error?: unknown) => void;
+}
+
+/**
+ * Broker errors about the message itself (kafkajs types, not retriable): sending it
+ * again can never succeed, and it says nothing about the other messages.
+ */
+const MESSAGE_REJECTIONS: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
+
+/** Whether `error`, or an error it wraps (kafkajs's retrier wraps in `cause`), is a per-message rejection. */
+function isMessageRejection(error: unknown): boolean {
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && MESSAGE_REJECTIONS.has(type)) return true;
+  }
+  return false;
 }
 
 const DEFAULT_LINGER_MS = 0;
@@ -125,7 +149,11 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
       throw connectError(`kafkaSink (topic ${options.topic})`, options.brokers, error);
     }));
 
-  async function send(batch: Pending[]): Promise<void> {
+  /**
+   * Sends `batch`, retrying transient failures (after kafkajs's own retries) until it goes
+   * through or `close` gives up; resolves with the error of a send that failed for good.
+   */
+  async function produce(batch: Pending[]): Promise<{ error: unknown } | undefined> {
     for (let backoff = RETRY_INITIAL_MS; ; backoff = Math.min(backoff * 2, RETRY_MAX_MS)) {
       try {
         await connect();
@@ -135,20 +163,40 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
           compression: options.compression ?? CompressionTypes.None,
           messages: batch.map((p) => p.message),
         });
-        break;
+        return undefined;
       } catch (error) {
-        if (isTransientKafkaError(error) && Date.now() + backoff < giveUpAt) {
-          await sleep(backoff);
-          continue;
-        }
-        failure ??= error;
-        inFlight -= batch.length;
-        for (const p of batch) p.done(error);
-        return;
+        if (!isTransientKafkaError(error) || Date.now() + backoff >= giveUpAt) return { error };
+        await sleep(backoff);
       }
     }
+  }
+
+  /** Completes `batch`'s writes; an error also fails every later write. */
+  function settle(batch: Pending[], failed?: { error: unknown }): void {
+    if (failed !== undefined) failure ??= failed.error;
     inFlight -= batch.length;
-    for (const p of batch) p.done();
+    for (const p of batch) p.done(failed?.error);
+  }
+
+  async function send(batch: Pending[]): Promise<void> {
+    const failed = await produce(batch);
+    const onRejected = options.onRejected;
+    if (failed === undefined || onRejected === undefined || !isMessageRejection(failed.error)) {
+      settle(batch, failed);
+      return;
+    }
+    if (batch.length === 1) {
+      const { key, value } = batch[0]!.message;
+      onRejected(failed.error, { key: typeof key === 'string' ? key : null, value: typeof value === 'string' ? value : '' });
+      settle(batch);
+      return;
+    }
+    // The broker refuses a whole batch for one bad message: send again one by one, in order,
+    // so that only the bad ones are dropped.
+    for (const p of batch) {
+      if (failure === undefined) await send([p]);
+      else settle([p], { error: failure });
+    }
   }
 
   /** Starts a send of the buffered messages unless one is running (its completion starts the next). */

@@ -45,12 +45,15 @@ export const CHECKPOINT_BUCKETS_SECONDS: readonly number[] = [
 // A Record rather than an array so that a reason added to DeadLetterReason fails to compile here.
 const DEAD_LETTER_REASONS: Readonly<Record<DeadLetterReason, true>> = {
   invalid_json: true,
+  too_deep: true,
   not_an_object: true,
   missing_timestamp: true,
   invalid_timestamp: true,
+  future_timestamp: true,
   invalid_metrics: true,
   invalid_metric: true,
   too_late: true,
+  processing_error: true,
 };
 
 export interface ProcessorMetricsOptions {
@@ -73,6 +76,12 @@ export interface ProcessorMetrics {
    * `records_in_total{outcome="late"}` (`too_late`) plus `{outcome="dead_letter"}`.
    */
   readonly deadLetters: Readonly<Record<DeadLetterReason, Counter.Internal>>;
+  /**
+   * `stream_processor_dead_letters_dropped_total`: dead letters the dead-letter
+   * output refused (a Kafka broker rejecting the message, e.g. as too large),
+   * logged and dropped so that the job goes on. Also counted in `dead_letters_total`.
+   */
+  readonly deadLettersDropped: Counter;
   /** `stream_processor_windows_open`: (key, window) pairs holding state, fired or not yet purged. */
   readonly windowsOpen: Gauge;
   /** `stream_processor_windows_fired_total{revision_kind}`: window results emitted. */
@@ -163,6 +172,11 @@ export function createProcessorMetrics(options: ProcessorMetricsOptions = {}): P
     registry,
     recordsIn: bindAll<RecordOutcome>(recordsIn, 'outcome', ['aggregated', 'late', 'dead_letter']),
     deadLetters: bindAll(deadLetters, 'reason', Object.keys(DEAD_LETTER_REASONS) as DeadLetterReason[]),
+    deadLettersDropped: new Counter({
+      name: name('dead_letters_dropped_total'),
+      help: 'Dead letters the dead-letter output rejected (e.g. too large for the Kafka broker), logged and dropped.',
+      registers,
+    }),
     windowsOpen: new Gauge({ name: name('windows_open'), help: '(Key, window) pairs holding state.', registers }),
     windowsFired: bindAll<RevisionKind>(windowsFired, 'revision_kind', ['first', 'update']),
     processingLatency: new Histogram({

@@ -5,7 +5,7 @@ import type { WindowStateSnapshot } from '../../operators/internal/windowState.j
 import { metricsAggregator, type MetricsAccumulator, type MetricsAggregator, type MetricsResult } from '../aggregation/index.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
-import type { StreamElement, WindowResult } from '../stream/elements.js';
+import type { StreamElement, WindowedRecord, WindowResult } from '../stream/elements.js';
 import { withKeyFields, type KeyFields, type KeyedAccumulator } from './keyed-aggregator.js';
 import { windowingFromConfig } from './windowing.js';
 
@@ -16,6 +16,8 @@ export type FeedbackWindowResult = WindowResult<FeedbackResult>;
 /** Hooks through which the service observes, checkpoints and restores the pipeline's state. */
 export interface FeedbackPipelineHooks {
   late?: LateRecordObserver<FeedbackEvent>;
+  /** A record whose aggregation threw (see `aggregate`'s `onRecordError`); the pipeline goes on without it. */
+  recordError?: (record: WindowedRecord<FeedbackEvent>, error: unknown) => void;
   /** Timers for idleness; a `TestScheduler` in tests. */
   scheduler?: SchedulerLike;
   /**
@@ -76,6 +78,7 @@ export function feedbackPipeline(
       aggregator,
       allowedLatenessMs: windowing.allowedLatenessMs,
       late: hooks.late,
+      onRecordError: hooks.recordError,
       onState: hooks.onWindowState,
       initialState: hooks.initialState?.windows,
       trackChanges: hooks.trackChanges,

@@ -3,7 +3,7 @@ import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
-import { createEventParser, type FeedbackEvent } from '../events/index.js';
+import type { FeedbackEvent } from '../events/index.js';
 import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
 import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
@@ -12,7 +12,7 @@ import type { StreamElement } from '../stream/elements.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 
 import { ChannelOutputs, OutputMismatchError, type JobOutputs } from './outputs.js';
-import { parseLines } from './parse-lines.js';
+import { configuredParser, parseLines } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
 export interface LineJobOptions {
@@ -48,7 +48,7 @@ export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
   const { config, metrics, logger } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  const outputs = options.outputs ?? (await ChannelOutputs.open(config));
+  const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
   const checkpointed = config.source.type === 'file' && config.state.backend === 'level';
   let store: StateStore | undefined;
   try {
@@ -78,7 +78,7 @@ async function runWithOutputs(
 
   const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics });
   let position = resumedFrom;
-  const parser = createEventParser({ timeField: config.event.time_field, keyFields: config.event.key_fields, metricFields: config.event.metric_fields });
+  const parser = configuredParser(config, now);
   const parse: typeof parser = (raw, at) => {
     stats.recordsIn++;
     return parser(raw, at);
@@ -117,7 +117,7 @@ async function runWithOutputs(
         outputs.writeDeadLetter({
           reason: deadLetter.reason,
           raw: deadLetter.raw,
-          extra: { field: deadLetter.field, partition: deadLetter.partition, offset: deadLetter.offset },
+          extra: { field: deadLetter.field, error: deadLetter.error, partition: deadLetter.partition, offset: deadLetter.offset },
         });
       },
       onBatch,

@@ -2,7 +2,6 @@ import { Subject, type Observable } from 'rxjs';
 import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
-import { createEventParser } from '../events/index.js';
 import { createKafka, ensureTopics, kafkaSink, partitionCounts, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
@@ -16,6 +15,7 @@ import { readChangelog } from '../tasks/changelog-reader.js';
 import { TaskManager, type RemoteState } from '../tasks/task-manager.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
+import { configuredParser } from './parse-lines.js';
 import { pipelineWriter } from './run-pipeline.js';
 
 export interface KafkaJobOptions {
@@ -79,7 +79,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   const statePartitions = await ensureStateTopic(config, stateTopic, logger);
   // Memory: no local copy; tasks restore from the state topic alone.
   const store = await openStateStore(config.state, { onWarning: (message) => logger?.warn(message) });
-  const outputs = options.outputs ?? (await ChannelOutputs.open(config));
+  const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
   const changelog = kafkaSink({ brokers, topic: stateTopic });
   try {
     const metricsAggregator = feedbackMetrics(config);
@@ -203,7 +203,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const publish = setInterval(publishMetrics, 1000);
     publish.unref();
 
-    const parser = createEventParser({ timeField: config.event.time_field, keyFields: config.event.key_fields, metricFields: config.event.metric_fields });
+    const parser = configuredParser(config, now);
     const acknowledge = releaseWhenFlushed(outputs, config.buffer_size, (r: KafkaRecord) => consumer.ack(r));
     const onMessage = (message: KafkaRecord): void => {
       const partition = ids.id(message.topic, message.partition);
@@ -223,7 +223,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         outputs.writeDeadLetter({
           reason: parsed.reason,
           raw: parsed.raw,
-          extra: { field: parsed.field, topic: message.topic, partition: message.partition, offset: message.offset },
+          extra: { field: parsed.field, error: parsed.error, topic: message.topic, partition: message.partition, offset: message.offset },
         });
       }
       acknowledge(message);

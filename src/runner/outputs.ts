@@ -3,7 +3,8 @@ import { crc32 } from 'node:zlib';
 import type { DeadLetterConfig, ProcessorConfig, SinkConfig } from '../config/index.js';
 import { formatDeadLetter, formatWindowResult, toWindowOutput } from '../events/index.js';
 import { FileSink, fileSink, streamSink, type LineSink } from '../io/index.js';
-import type { KafkaSink } from '../kafka/index.js';
+import type { KafkaSink, KafkaSinkOptions } from '../kafka/index.js';
+import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import type { FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
 import type { Checkpoint, OutputIdentity } from '../state/index.js';
 
@@ -137,7 +138,22 @@ function kafkaChannel(sink: KafkaSink): OutputChannel {
   };
 }
 
-export async function openChannel(target: SinkConfig | DeadLetterConfig, topic: string, config: ProcessorConfig): Promise<OutputChannel> {
+/** Where a job reports what its outputs do on their own (dropped dead letters). */
+export interface OutputObservers {
+  readonly logger?: Logger;
+  readonly metrics?: ProcessorMetrics;
+}
+
+/**
+ * Opens an output. `onRejected` (Kafka only): what to do with a message the broker
+ * refuses for itself; without it such a refusal stops the job, as any send error does.
+ */
+export async function openChannel(
+  target: SinkConfig | DeadLetterConfig,
+  topic: string,
+  config: ProcessorConfig,
+  onRejected?: KafkaSinkOptions['onRejected'],
+): Promise<OutputChannel> {
   switch (target.type) {
     case 'file':
       return lineChannel(fileSink(target.path));
@@ -148,7 +164,7 @@ export async function openChannel(target: SinkConfig | DeadLetterConfig, topic: 
     case 'kafka': {
       // Loaded on demand: runs without Kafka do not pay for the client at start-up.
       const { kafkaSink } = await import('../kafka/sink.js');
-      return kafkaChannel(kafkaSink({ brokers: config.kafka.consumer.bootstrap_servers, topic }));
+      return kafkaChannel(kafkaSink({ brokers: config.kafka.consumer.bootstrap_servers, topic, onRejected }));
     }
   }
 }
@@ -158,13 +174,26 @@ export class ChannelOutputs implements JobOutputs {
   constructor(
     readonly results: OutputChannel,
     readonly deadLetters: OutputChannel,
+    /** `dead_letter.max_raw_bytes`: every dead letter's `raw` is capped here, too-late records included. */
+    private readonly maxRawBytes?: number,
   ) {}
 
-  /** The outputs `sink` and `dead_letter` name. */
-  static async open(config: ProcessorConfig): Promise<ChannelOutputs> {
+  /**
+   * The outputs `sink` and `dead_letter` name. A dead letter the broker refuses
+   * (too large even after the raw cap, say) is logged, counted and dropped: dead
+   * letters must not stop the job. A refused result still does: a lost result is
+   * lost data.
+   */
+  static async open(config: ProcessorConfig, observers: OutputObservers = {}): Promise<ChannelOutputs> {
+    const topic = config.kafka.producer.dead_letter_topic;
+    const dropDeadLetter: KafkaSinkOptions['onRejected'] = (error, message) => {
+      observers.metrics?.deadLettersDropped.inc();
+      observers.logger?.error({ err: error, topic, bytes: Buffer.byteLength(message.value) }, 'dead letter dropped: the broker rejected it');
+    };
     const results = await openChannel(config.sink, config.kafka.producer.result_topic, config);
     try {
-      return new ChannelOutputs(results, await openChannel(config.dead_letter, config.kafka.producer.dead_letter_topic, config));
+      const deadLetters = await openChannel(config.dead_letter, topic, config, dropDeadLetter);
+      return new ChannelOutputs(results, deadLetters, config.dead_letter.max_raw_bytes);
     } catch (error) {
       void results.close();
       throw error;
@@ -177,7 +206,7 @@ export class ChannelOutputs implements JobOutputs {
   }
 
   writeDeadLetter({ reason, raw, extra }: DeadLetterOut): void {
-    this.deadLetters.write(formatDeadLetter(reason, raw, extra));
+    this.deadLetters.write(formatDeadLetter(reason, raw, extra, this.maxRawBytes));
   }
 
   get inFlight(): number {

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { ProcessorConfig } from '../config/index.js';
-import type { FeedbackEvent } from '../events/index.js';
+import { errorMessage, type DeadLetterReason, type FeedbackEvent } from '../events/index.js';
 import type { ProcessorMetrics } from '../observability/index.js';
 import { feedbackPipeline, type FeedbackPipelineHooks, type FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
 import type { Barrier, StreamElement, WindowedRecord } from '../stream/elements.js';
@@ -14,7 +14,7 @@ export interface PipelineRunOptions {
   readonly metrics?: ProcessorMetrics;
   /** Wall clock for `emitted_at`. Default `Date.now`. */
   readonly now?: () => number;
-  readonly hooks?: Omit<FeedbackPipelineHooks, 'late'>;
+  readonly hooks?: Omit<FeedbackPipelineHooks, 'late' | 'recordError'>;
   /** Called after each result is written, with the output's acknowledgement where it gives one. */
   readonly onResult?: (result: FeedbackWindowResult, acknowledged: Promise<void> | undefined) => void;
   /** Called with each barrier once every element before it has been written to the outputs. */
@@ -25,6 +25,8 @@ export interface PipelineRunOptions {
 export interface PipelineWriter {
   /** A too-late record: the `late` side output. */
   late(record: WindowedRecord<FeedbackEvent>): void;
+  /** A record whose aggregation threw: a `processing_error` dead letter (the pipeline goes on). */
+  recordError(record: WindowedRecord<FeedbackEvent>, error: unknown): void;
   /** An element out of the pipeline (results, watermarks, barriers). */
   element(element: StreamElement<FeedbackWindowResult>): void;
 }
@@ -33,10 +35,18 @@ export interface PipelineWriter {
 export function pipelineWriter(options: PipelineRunOptions): PipelineWriter {
   const { outputs, stats, metrics } = options;
   const now = options.now ?? Date.now;
+  // A parsed record is re-serialised as its dead letter's raw; the parser's depth
+  // limit keeps JSON.stringify's recursion shallow, and the outputs cap the size.
+  const writeRecord = (reason: DeadLetterReason, record: WindowedRecord<FeedbackEvent>, error?: string): void =>
+    outputs.writeDeadLetter({ reason, raw: JSON.stringify(record.value), extra: { error, partition: record.partition, offset: record.offset } });
   return {
     late(record) {
       stats.late++;
-      outputs.writeDeadLetter({ reason: 'too_late', raw: JSON.stringify(record.value), extra: { partition: record.partition, offset: record.offset } });
+      writeRecord('too_late', record);
+    },
+    recordError(record, error) {
+      stats.countInvalid('processing_error');
+      writeRecord('processing_error', record, errorMessage(error));
     },
     element(element) {
       switch (element.kind) {
@@ -68,7 +78,7 @@ export function runPipeline(records: Observable<StreamElement<FeedbackEvent>>, o
   const { config, outputs } = options;
   const writer = pipelineWriter(options);
   return new Promise<void>((resolve, reject) => {
-    const subscription = records.pipe(feedbackPipeline(config, { ...options.hooks, late: { next: writer.late } })).subscribe({
+    const subscription = records.pipe(feedbackPipeline(config, { ...options.hooks, late: { next: writer.late }, recordError: writer.recordError })).subscribe({
       next: writer.element,
       error: reject,
       complete: () => outputs.flush().then(resolve, reject),

@@ -46,6 +46,7 @@ export class StreamTask {
           caughtUp: options.caughtUp,
           scheduler: options.scheduler,
           late: { next: writer.late },
+          recordError: writer.recordError,
           onWindowState: (state) => (this.windowState = state),
           onBarrier: (_id, snapshot) => (this.taken = snapshot),
           trackChanges: true,

@@ -9,11 +9,11 @@ describe('defaults', () => {
     expect(parseConfig('', {}, { cwd })).toEqual({
       source: { type: 'file', path: '/srv/processor/data/sample-events.ndjson' },
       sink: { type: 'file', path: '/srv/processor/out/metrics.ndjson' },
-      dead_letter: { type: 'file', path: '/srv/processor/out/dead-letter.ndjson' },
+      dead_letter: { type: 'file', path: '/srv/processor/out/dead-letter.ndjson', max_raw_bytes: 65_536 },
       state: { backend: 'level', path: '/srv/processor/data/state' },
       checkpoint_interval_secs: 60,
       buffer_size: 10_000,
-      event: { time_field: 'timestamp', key_fields: ['model'], metric_fields: [] },
+      event: { time_field: 'timestamp', key_fields: ['model'], metric_fields: [], max_future_secs: 86_400 },
       windows: {
         default_type: 'tumbling',
         tumbling: { size_secs: 300, allowed_lateness_secs: 60 },
@@ -60,7 +60,7 @@ describe('defaults', () => {
     const config = parseConfig('processor: { source: { type: stdin }, sink: { type: stdout }, dead_letter: { type: stderr }, state: { backend: memory } }', {});
     expect(config.source).toEqual({ type: 'stdin' });
     expect(config.sink).toEqual({ type: 'stdout' });
-    expect(config.dead_letter).toEqual({ type: 'stderr' });
+    expect(config.dead_letter).toEqual({ type: 'stderr', max_raw_bytes: 65_536 });
     expect(config.state).toEqual({ backend: 'memory' });
   });
 

@@ -38,7 +38,7 @@ describe('environment overrides', () => {
     expect(config.state).toEqual({ backend: 'level', path: '/srv/processor/state-dir' });
     expect(config.source).toEqual({ type: 'file', path: '/data/in.ndjson' });
     expect(config.sink).toEqual({ type: 'file', path: '/srv/processor/results.ndjson' });
-    expect(config.dead_letter).toEqual({ type: 'file', path: '/srv/processor/dlq.ndjson' });
+    expect(config.dead_letter).toEqual({ type: 'file', path: '/srv/processor/dlq.ndjson', max_raw_bytes: 65_536 });
     expect(config.checkpoint_interval_secs).toBe(15);
     expect(config.buffer_size).toBe(20_000);
   });

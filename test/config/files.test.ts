@@ -9,7 +9,7 @@ describe('bundled configuration files', () => {
     const config = await loadConfig('config/default.yaml', {});
     expect(config.source).toEqual({ type: 'file', path: path.resolve('data/sample-events.ndjson') });
     expect(config.sink).toEqual({ type: 'file', path: path.resolve('out/metrics.ndjson') });
-    expect(config.dead_letter).toEqual({ type: 'file', path: path.resolve('out/dead-letter.ndjson') });
+    expect(config.dead_letter).toEqual({ type: 'file', path: path.resolve('out/dead-letter.ndjson'), max_raw_bytes: 65_536 });
     expect(config.state).toEqual({ backend: 'memory' });
     expect(config.windows.default_type).toBe('tumbling');
     expect(config.windows.tumbling).toEqual({ size_secs: 300, allowed_lateness_secs: 60 });
@@ -23,7 +23,7 @@ describe('bundled configuration files', () => {
     const config = await loadConfig('config/kafka.yaml', {});
     expect(config.source).toEqual({ type: 'kafka' });
     expect(config.sink).toEqual({ type: 'kafka' });
-    expect(config.dead_letter).toEqual({ type: 'kafka' });
+    expect(config.dead_letter).toEqual({ type: 'kafka', max_raw_bytes: 65_536 });
     expect(config.state).toEqual({ backend: 'level', path: path.resolve('data/state') });
     expect(config.kafka.consumer).toEqual({
       bootstrap_servers: ['127.0.0.1:9092'],
@@ -37,7 +37,7 @@ describe('bundled configuration files', () => {
     const config = await loadConfig('config/stdin.yaml', {});
     expect(config.source).toEqual({ type: 'stdin' });
     expect(config.sink).toEqual({ type: 'stdout' });
-    expect(config.dead_letter).toEqual({ type: 'file', path: path.resolve('out/dead-letter.ndjson') });
+    expect(config.dead_letter).toEqual({ type: 'file', path: path.resolve('out/dead-letter.ndjson'), max_raw_bytes: 65_536 });
     expect(config.state).toEqual({ backend: 'memory' });
     expect(config.metrics.port).toBe(0);
   });

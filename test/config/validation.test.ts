@@ -55,6 +55,10 @@ const badConfigs: ReadonlyArray<readonly [string, string, string, string]> = [
   ['mapping given a scalar', '{ watermark: 30 }', 'processor.watermark', 'processor.watermark: expected a mapping with keys strategy, max_out_of_orderness_secs, idle_timeout_secs, got 30'],
   ['results and dead letters both on stdout', '{ sink: { type: stdout }, dead_letter: { type: stdout } }', 'processor.dead_letter.type', 'processor.dead_letter.type: expected not stdout while sink.type is stdout (use stderr or file), got "stdout"'],
   ['dead letters into the results file', '{ sink: { path: out/x.ndjson }, dead_letter: { path: out/x.ndjson } }', 'processor.dead_letter.path', 'processor.dead_letter.path: expected a different file from sink.path'],
+  ['dead-letter raw cap of 0', '{ dead_letter: { type: stderr, max_raw_bytes: 0 } }', 'processor.dead_letter.max_raw_bytes', 'processor.dead_letter.max_raw_bytes: expected an integer from 1 to 131072, got 0'],
+  ['dead-letter raw cap beyond what a Kafka message holds escaped', '{ dead_letter: { type: kafka, max_raw_bytes: 1048576 } }', 'processor.dead_letter.max_raw_bytes', 'processor.dead_letter.max_raw_bytes: expected an integer from 1 to 131072, got 1048576'],
+  ['negative future bound', '{ event: { max_future_secs: -1 } }', 'processor.event.max_future_secs', 'processor.event.max_future_secs: expected an integer ≥ 0, got -1'],
+  ['fractional future bound', '{ event: { max_future_secs: 1.5 } }', 'processor.event.max_future_secs', 'processor.event.max_future_secs: expected an integer ≥ 0, got 1.5'],
   ['dead letters into the result topic', '{ sink: { type: kafka }, dead_letter: { type: kafka }, kafka: { producer: { dead_letter_topic: aggregated-metrics } } }', 'processor.kafka.producer.dead_letter_topic', 'processor.kafka.producer.dead_letter_topic: expected a different topic from result_topic (aggregated-metrics), got "aggregated-metrics"'],
 ];
 
@@ -98,6 +102,13 @@ describe('validation', () => {
   it('rejects a document that is not a mapping, and unknown keys beside processor', () => {
     expect(() => parseConfig('- a\n- b\n', {})).toThrow('(document root): expected a mapping with keys processor; the document is a list (content not shown)');
     expect(() => parseConfig('processr: {}', {})).toThrow('processr: unknown key, expected one of processor (did you mean processor?)');
+  });
+
+  it('takes max_raw_bytes under every dead-letter type, and max_future_secs 0 (check off)', () => {
+    for (const type of ['file', 'stdout', 'stderr', 'kafka']) {
+      expect(parseConfig(`processor: { sink: { type: file }, dead_letter: { type: ${type}, max_raw_bytes: 100 } }`, {}).dead_letter.max_raw_bytes).toBe(100);
+    }
+    expect(parseConfig('processor: { event: { max_future_secs: 0 } }', {}).event.max_future_secs).toBe(0);
   });
 
   it('accepts port 0 (OS-assigned), IP addresses and host names to bind, and a slide equal to the size', () => {

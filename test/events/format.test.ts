@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { formatDeadLetter, formatParseDeadLetter, formatWindowResult, keyObject, toWindowOutput } from '../../src/events/index.js';
 import type { WindowResult } from '../../src/stream/elements.js';
@@ -19,6 +20,49 @@ describe('formatDeadLetter', () => {
     expect(formatParseDeadLetter({ kind: 'dead_letter', reason: 'invalid_metric', raw: 'r', field: 'tokens', offset: '10' })).toBe(
       '{"reason":"invalid_metric","raw":"r","field":"tokens","offset":"10"}',
     );
+  });
+});
+
+describe('formatDeadLetter raw cap', () => {
+  const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+  const parsed = (line: string): Record<string, unknown> => JSON.parse(line) as Record<string, unknown>;
+
+  it('leaves a raw within the cap as it is, without size or hash', () => {
+    expect(parsed(formatDeadLetter('invalid_json', 'abcdé', undefined, 6))).toEqual({ reason: 'invalid_json', raw: 'abcdé' });
+  });
+
+  it('cuts a longer raw to the cap in UTF-8 bytes and records the original size and hash', () => {
+    const raw = 'x'.repeat(100);
+    const out = parsed(formatDeadLetter('invalid_json', raw, { offset: '7' }, 10));
+    expect(out).toEqual({ reason: 'invalid_json', raw: 'x'.repeat(10), raw_bytes: 100, raw_sha256: sha256(raw), offset: '7' });
+    expect(Object.keys(out)).toEqual(['reason', 'raw', 'raw_bytes', 'raw_sha256', 'offset']);
+  });
+
+  it('cuts at a character boundary, never inside a multi-byte character', () => {
+    // é is 2 bytes, 😀 is 4 (a surrogate pair in UTF-16).
+    const raw = 'aé😀b'.repeat(10);
+    for (let cap = 1; cap <= 12; cap++) {
+      const cut = parsed(formatDeadLetter('invalid_json', raw, undefined, cap))['raw'] as string;
+      expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(cap);
+      expect(raw.startsWith(cut)).toBe(true);
+      expect(cut).not.toContain('\uFFFD');
+    }
+    expect(parsed(formatDeadLetter('invalid_json', raw, undefined, 7))['raw']).toBe('aé😀');
+    expect(parsed(formatDeadLetter('invalid_json', raw, undefined, 6))['raw']).toBe('aé');
+    expect(parsed(formatDeadLetter('invalid_json', raw, undefined, 7))['raw_bytes']).toBe(Buffer.byteLength(raw));
+  });
+
+  it('keeps a megabyte of control bytes well under Kafka\'s 1 MB message limit at the default cap', () => {
+    const raw = '\u0001'.repeat(1 << 20);
+    const line = formatDeadLetter('invalid_json', raw, { field: 'f'.repeat(1 << 20) });
+    expect(Buffer.byteLength(line)).toBeLessThan(400_000);
+    expect(parsed(line)['raw_bytes']).toBe(1 << 20);
+    expect(Buffer.byteLength(parsed(line)['field'] as string)).toBe(1024);
+  });
+
+  it('caps the dead letter of a rejected parse the same way', () => {
+    const out = parsed(formatParseDeadLetter({ kind: 'dead_letter', reason: 'processing_error', raw: 'yyyy', error: 'boom' }, 2));
+    expect(out).toEqual({ reason: 'processing_error', raw: 'yy', raw_bytes: 4, raw_sha256: sha256('yyyy'), error: 'boom' });
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -201,5 +202,102 @@ describe('file job resume checks that its output files are the ones the checkpoi
     const before = readFileSync(join(dir, 'a.ndjson'));
     expect(await refusal(runLineJob({ config: config('a.ndjson') }))).toContain('written by an older version that did not record which file it wrote');
     expect(readFileSync(join(dir, 'a.ndjson'))).toEqual(before);
+  });
+});
+
+describe('file job on hostile input', () => {
+  const t0 = Date.UTC(2026, 10, 26, 10);
+  const now = (): number => t0 + 3_600_000;
+
+  async function run(lines: readonly string[], processor: Record<string, unknown>, maxRawBytes?: number): Promise<{ summary: Awaited<ReturnType<typeof runLineJob>>; output: string[]; deadLetters: Record<string, unknown>[] }> {
+    const dir = tempDir('file-job-hostile-');
+    writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
+    const config = parseConfig(
+      {
+        processor: {
+          source: { type: 'file', path: join(dir, 'in.ndjson') },
+          sink: { type: 'file', path: join(dir, 'out.ndjson') },
+          dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson'), max_raw_bytes: maxRawBytes },
+          state: { backend: 'memory' },
+          aggregation: { enabled: ['count', 'sum'] },
+          ...processor,
+        },
+      },
+      {},
+    );
+    const summary = await runLineJob({ config, now });
+    const deadLetters = readLines(join(dir, 'dlq.ndjson')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return { summary, output: readLines(join(dir, 'out.ndjson')), deadLetters };
+  }
+
+  it('aggregates and outputs metric and key names like __proto__, constructor, toString and emoji', async () => {
+    // Written as text: an object literal's "__proto__" would set the prototype, not a field.
+    const event = (second: number, base: number, extra = ''): string =>
+      `{"timestamp":${t0 + second * 1000},"model":"🤖","__proto__":"p"${extra},` +
+      `"metrics":{"__proto__":${base},"constructor":${base + 1},"toString":${base + 2},"😀":${base + 3}}}`;
+    const { summary, output } = await run([event(1, 1, ',"constructor":"c"'), event(2, 3, ',"constructor":"c"'), event(3, 10)], {
+      event: { key_fields: ['model', '__proto__', 'constructor'] },
+    });
+
+    expect(summary).toMatchObject({ recordsIn: 3, aggregated: 3, invalid: 0 });
+    const window = `"window":{"type":"tumbling","start":${t0},"end":${t0 + 300_000}},"revision":0`;
+    expect(output).toEqual([
+      `{"key":{"model":"🤖","__proto__":"p","constructor":"c"},${window},"event_count":2,"emitted_at":${now()},` +
+        '"metrics":{"__proto__":{"count":2,"sum":4},"constructor":{"count":2,"sum":6},"toString":{"count":2,"sum":8},"😀":{"count":2,"sum":10}}}',
+      // No `constructor` field: the key field is missing (null), not Object's constructor function.
+      `{"key":{"model":"🤖","__proto__":"p","constructor":null},${window},"event_count":1,"emitted_at":${now()},` +
+        '"metrics":{"__proto__":{"count":1,"sum":10},"constructor":{"count":1,"sum":11},"toString":{"count":1,"sum":12},"😀":{"count":1,"sum":13}}}',
+    ]);
+    const parsed = JSON.parse(output[0]!) as { key: object; metrics: object };
+    expect(Object.keys(parsed.metrics)).toEqual(['__proto__', 'constructor', 'toString', '😀']);
+    expect(Object.keys(parsed.key)).toEqual(['model', '__proto__', 'constructor']);
+  });
+
+  it('sends every kind of bad record to the dead letter with its reason, and goes on', async () => {
+    const ok = (second: number, metrics = '{"latency_ms":1}'): string => `{"timestamp":${t0 + second * 1000},"model":"m","metrics":${metrics}}`;
+    const deep = (levels: number): string => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+    const lines = [
+      ok(1),
+      'not json',
+      `{"timestamp":${t0},"model":"m","metrics":{},"x":${deep(10_000)}}`,
+      '[1]',
+      '{"model":"m","metrics":{}}',
+      '{"timestamp":"yesterday","model":"m","metrics":{}}',
+      `{"timestamp":${now() + 86_400_000 + 1},"model":"m","metrics":{}}`,
+      `{"timestamp":${t0},"model":"m","metrics":7}`,
+      ok(2, '{"latency_ms":1e999}'),
+      `{"timestamp":${t0},"model":{"toString":1},"metrics":{}}`,
+      ok(3_000),
+      // Far behind the watermark now: too late, re-serialised for its dead letter and capped like the others.
+      `{"timestamp":${t0 + 2000},"model":"m","note":"${'n'.repeat(200)}","metrics":{"latency_ms":2}}`,
+      'z'.repeat(500),
+    ];
+    const { summary, output, deadLetters } = await run(lines, {}, 100);
+
+    expect(deadLetters.map((d) => [d['reason'], d['field'] ?? d['error'] ?? null])).toEqual([
+      ['invalid_json', null],
+      ['too_deep', null],
+      ['not_an_object', null],
+      ['missing_timestamp', null],
+      ['invalid_timestamp', null],
+      ['future_timestamp', null],
+      ['invalid_metrics', null],
+      ['invalid_metric', 'latency_ms'],
+      ['processing_error', 'Cannot convert object to primitive value'],
+      ['too_late', null],
+      ['invalid_json', null],
+    ]);
+    expect(deadLetters[9]).toMatchObject({ raw: lines[11]!.slice(0, 100), raw_bytes: lines[11]!.length });
+    // Capped: the first 100 bytes, the original size and its hash.
+    expect(deadLetters[1]).toMatchObject({ raw: lines[2]!.slice(0, 100), raw_bytes: lines[2]!.length });
+    expect(deadLetters[10]).toEqual({
+      reason: 'invalid_json',
+      raw: 'z'.repeat(100),
+      raw_bytes: 500,
+      raw_sha256: createHash('sha256').update('z'.repeat(500)).digest('hex'),
+      offset: String(lines.join('\n').length + 1),
+    });
+    expect(summary).toMatchObject({ recordsIn: lines.length, aggregated: 2, late: 1, invalid: 10 });
+    expect(output.map((l) => (JSON.parse(l) as { event_count: number }).event_count)).toEqual([1, 1]);
   });
 });
