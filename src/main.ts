@@ -67,4 +67,8 @@ function isMissingFile(error: unknown): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Everything is flushed by now; what may still hold the event loop (a client's reconnect
+// timers after a failure) must not keep a finished process alive.
+setTimeout(() => process.exit(code), code === 0 ? 5_000 : 100).unref();

@@ -34,8 +34,9 @@ export interface KafkaJobOptions {
   /** Whether the brokers answer, on every change (the service's `/readyz`). */
   readonly onBrokerReachable?: (reachable: boolean) => void;
   /**
-   * How long a stop waits for its final checkpoint (outputs flushed, offsets committed)
-   * before it gives up with an error, leaving the last complete checkpoint as it is.
+   * How long a stop may take: its final checkpoint (outputs flushed, offsets committed)
+   * gets three quarters of it, leaving the consumer group and closing the producers the
+   * rest. Past it the stop gives up with an error, the last complete checkpoint intact.
    * Default 20,000 ms.
    */
   readonly stopTimeoutMs?: number;
@@ -81,6 +82,11 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   const store = await openStateStore(config.state, { onWarning: (message) => logger?.warn(message) });
   const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
   const changelog = kafkaSink({ brokers, topic: stateTopic });
+  const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+  let stopDeadline = Infinity;
+  options.signal.addEventListener('abort', () => (stopDeadline = Date.now() + stopTimeoutMs), { once: true });
+  /** What is left of the stop's time (at least a second); unbounded while not stopping. */
+  const remaining = (): number => (stopDeadline === Infinity ? Infinity : Math.max(1_000, stopDeadline - Date.now()));
   try {
     const metricsAggregator = feedbackMetrics(config);
     const latest = await store.latestCheckpoint();
@@ -250,7 +256,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     // is committed, the tasks are dropped and the consumer leaves the group. With the
     // brokers gone the checkpoint cannot complete: after `stopTimeoutMs` the stop gives up,
     // and the last complete checkpoint stays what a restart resumes from.
-    const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    const checkpointTimeoutMs = stopTimeoutMs * 0.75;
     try {
       await new Promise<void>((resolve, reject) => {
         failure = reject;
@@ -263,7 +269,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
           complete: resolve,
         });
         options.signal.addEventListener('abort', () => {
-          const finalCheckpoint = withTimeout(coordinator.drain(), stopTimeoutMs, () => stopError(coordinator, stopTimeoutMs, consumer));
+          const finalCheckpoint = withTimeout(coordinator.drain(), checkpointTimeoutMs, () => stopError(coordinator, checkpointTimeoutMs, consumer));
           finalCheckpoint.then(resolve, reject).finally(() => subscription.unsubscribe());
         }, { once: true });
       });
@@ -276,7 +282,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       reachable.unsubscribe();
       pausedState.unsubscribe();
       // Leaving the group needs the brokers too; without them the session timeout does it.
-      await withTimeout(consumer.stop(0), stopTimeoutMs / 2, () => new Error('leaving the consumer group timed out')).catch((error: unknown) =>
+      await withTimeout(consumer.stop(0), remaining(), () => new Error('leaving the consumer group timed out')).catch((error: unknown) =>
         logger?.warn({ err: error }, 'stopping the Kafka consumer'),
       );
       publishMetrics();
@@ -284,8 +290,11 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     return stats.summary(now() - started);
   } finally {
     await store.close();
-    await changelog.close().catch((error: unknown) => logger?.warn({ err: error }, 'closing the state topic producer'));
-    if (options.outputs === undefined) await outputs.close();
+    // Bounded: with the brokers gone, what is unsent stays covered by the last complete checkpoint.
+    await withTimeout(changelog.close(remaining()), remaining(), () => new Error('timed out')).catch((error: unknown) =>
+      logger?.warn({ err: error }, 'closing the state topic producer'),
+    );
+    if (options.outputs === undefined) await withTimeout(outputs.close(), remaining(), () => new Error('closing the outputs timed out'));
   }
 }
 
@@ -360,6 +369,7 @@ function resultLatency(
 
 /** `promise`, or a rejection with `error()` after `ms`. */
 function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  if (!Number.isFinite(ms)) return promise;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(error()), ms);

@@ -143,7 +143,7 @@ describe('fault suite: broker outage (own broker)', () => {
     const stopped = await first.stop('SIGTERM', 40_000).finally(() => script('kafka-up.sh'));
     expect(runningAtTerm, `${label}: run 1 exited by itself during the outage (code ${first.exitCode}) before the SIGTERM\n${first.tail()}`).toBe(true);
     expect(stopped.code, `${label}: exit code of SIGTERM with the broker down (${stopped.ms} ms)\n${first.tail()}`).toBe(1);
-    const said = first.lines.slice(linesBefore).filter((l) => /"level":(50|60)/.test(l));
+    const said = first.lines.slice(linesBefore).filter((l) => /"level":"(error|fatal)"/.test(l));
     expect(said.length, `${label}: an error message on stderr after SIGTERM\n${first.tail()}`).toBeGreaterThan(0);
 
     const second = new Job(`${label} run 2`, config);
