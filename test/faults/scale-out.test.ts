@@ -80,6 +80,15 @@ describe('fault suite: scale-out', () => {
     sent.push(...(await produceSpread(t.brokers, t.input, gen, 2_000, 5, 5_000)));
 
     await finish(t, sent, gen, results, 90_000);
+    // Per-task metrics: each task is reported by its current owner alone (a revoked task's series went).
+    await sleep(1_500);
+    const reported = await Promise.all([a2, c].map((job) => taskSeries(job)));
+    const tasks = reported.flatMap((r) => r.windowsOpen);
+    expect(tasks.sort(), `${label}: tasks reported by A (back) and C: ${JSON.stringify(reported)}`).toEqual(Array.from({ length: PARTITIONS }, (_, p) => `${t.input}:${p}`));
+    for (const r of reported) {
+      expect(r.watermark.sort()).toEqual(r.windowsOpen.sort());
+      expect(r.restored.map((x) => x.task).sort()).toEqual(r.windowsOpen.sort());
+    }
     for (const job of [a2, c]) {
       expect(job.running, `${label}: ${job.name} exited by itself\n${job.tail()}`).toBe(true);
       const stop = await job.stop('SIGTERM', 60_000);
@@ -94,3 +103,11 @@ describe('fault suite: scale-out', () => {
     checkRun(label, sent, results.values(), deadLetters.values());
   }, 300_000);
 });
+
+/** The tasks that `job`'s `/metrics` reports, per per-task series. */
+async function taskSeries(job: Job): Promise<{ windowsOpen: string[]; watermark: string[]; restored: { task: string; source: string }[] }> {
+  const text = await (await fetch(`http://127.0.0.1:${job.port}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  const tasksOf = (metric: string): string[] => [...text.matchAll(new RegExp(`^${metric}\\{task="([^"]+)"\\} `, 'gm'))].map((m) => m[1]!);
+  const restored = [...text.matchAll(/^stream_processor_task_restore_seconds\{task="([^"]+)",source="([^"]+)"\} /gm)].map((m) => ({ task: m[1]!, source: m[2]! }));
+  return { windowsOpen: tasksOf('stream_processor_task_windows_open'), watermark: tasksOf('stream_processor_task_watermark_seconds'), restored };
+}
