@@ -25,6 +25,29 @@ export type RecordOutcome = 'aggregated' | 'late' | 'dead_letter';
 /** A window's first emission (revision 0, when it fires) or a late update (revision ≥ 1). */
 export type RevisionKind = 'first' | 'update';
 
+/** Where a task's state came from when it started: its local copy, the state topic, or nothing (a new task). */
+export type RestoreSource = 'local' | 'state_topic' | 'empty';
+
+/**
+ * The series of each task (label `task`, `topic:partition`). A task moves between
+ * instances: `remove` it when it is revoked, so that only its current owner reports it.
+ */
+export interface TaskMetrics {
+  /**
+   * `stream_processor_task_restore_seconds{task,source}`: how long the task was held
+   * (partition paused) while its state was restored.
+   */
+  restored(task: string, source: RestoreSource, seconds: number): void;
+  /**
+   * `stream_processor_task_watermark_seconds{task}` (epoch seconds; -Inf before the task's
+   * first watermark, +Inf at the end of a bounded input) and
+   * `stream_processor_task_windows_open{task}`.
+   */
+  observe(task: string, watermark: number, windowsOpen: number): void;
+  /** The task was revoked (or dropped): its series go. */
+  remove(task: string): void;
+}
+
 /** The two outputs: the result sink (`processor.sink`) and the dead-letter sink (`processor.dead_letter`). */
 export type OutputSink = 'results' | 'dead_letter';
 
@@ -107,6 +130,8 @@ export interface ProcessorMetrics {
   readonly stateSize: Gauge;
   /** `stream_processor_output_records_total{sink}`: records written to each output. */
   readonly outputRecords: Readonly<Record<OutputSink, Counter.Internal>>;
+  /** Per-task watermark, open windows and restore time. */
+  readonly tasks: TaskMetrics;
   /**
    * Notes the combined watermark (epoch ms). `stream_processor_watermark_lag_seconds`
    * is computed at scrape time as now − watermark, so it keeps growing while the
@@ -203,8 +228,46 @@ export function createProcessorMetrics(options: ProcessorMetricsOptions = {}): P
     lastCheckpointId: new Gauge({ name: name('last_checkpoint_id'), help: 'Id of the last completed checkpoint.', registers }),
     stateSize: new Gauge({ name: name('state_size_bytes'), help: 'Size of the window state in bytes.', registers }),
     outputRecords: bindAll<OutputSink>(outputRecords, 'sink', ['results', 'dead_letter']),
+    tasks: taskMetrics(name, registers),
     observeWatermark(time: number): void {
       watermark = time;
+    },
+  };
+}
+
+function taskMetrics(name: (suffix: string) => string, registers: Registry[]): TaskMetrics {
+  const watermark = new Gauge({
+    name: name('task_watermark_seconds'),
+    help: "A task's event-time watermark in epoch seconds (-Inf before its first watermark).",
+    labelNames: ['task'] as const,
+    registers,
+  });
+  const windowsOpen = new Gauge({ name: name('task_windows_open'), help: '(Key, window) pairs holding state in a task.', labelNames: ['task'] as const, registers });
+  const restore = new Gauge({
+    name: name('task_restore_seconds'),
+    help: 'How long a task was held while its state was restored, by where it came from: local, state_topic or empty.',
+    labelNames: ['task', 'source'] as const,
+    registers,
+  });
+  // prom-client removes a series by its full label set: remember each task's source.
+  const sources = new Map<string, RestoreSource>();
+  return {
+    restored(task, source, seconds) {
+      const previous = sources.get(task);
+      if (previous !== undefined) restore.remove({ task, source: previous });
+      sources.set(task, source);
+      restore.set({ task, source }, seconds);
+    },
+    observe(task, time, open) {
+      watermark.set({ task }, time / 1000);
+      windowsOpen.set({ task }, open);
+    },
+    remove(task) {
+      watermark.remove({ task });
+      windowsOpen.remove({ task });
+      const source = sources.get(task);
+      if (source !== undefined) restore.remove({ task, source });
+      sources.delete(task);
     },
   };
 }

@@ -12,7 +12,7 @@ import { openStateStore } from '../state/index.js';
 import type { Barrier, StreamElement } from '../stream/elements.js';
 import { STATE_TOPIC_CONFIGS } from '../tasks/changelog.js';
 import { readChangelog } from '../tasks/changelog-reader.js';
-import { TaskManager, type RemoteState } from '../tasks/task-manager.js';
+import { TaskManager, type RemoteState, type TaskStart } from '../tasks/task-manager.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
 import { configuredParser } from './parse-lines.js';
@@ -156,7 +156,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       const began = performance.now();
       const plans = await tasks.plan(partitions, remote);
       const owned = new Set(consumer.assignment.map((tp) => ids.id(tp.topic, tp.partition)));
-      const started: { partition: number; from: string; position: string | undefined; windows: number }[] = [];
+      const started: { partition: number; from: TaskStart['from']; position: string | undefined; windows: number }[] = [];
       for (const [id, plan] of plans) {
         if (restoring.get(id) !== generation || !owned.has(id)) continue;
         restoring.delete(id);
@@ -166,12 +166,15 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         consumer.release(tp, plan.position ?? EARLIEST_OFFSET);
         started.push({ partition: id, from: plan.from, position: plan.position, windows: plan.snapshot?.windows.windows.length ?? 0 });
       }
-      logger?.info({ tasks: started, ms: Math.round(performance.now() - began) }, 'tasks restored');
+      const ms = performance.now() - began;
+      for (const task of started) metrics?.tasks.restored(keyOf(task.partition), task.from === 'state topic' ? 'state_topic' : task.from, ms / 1000);
+      logger?.info({ tasks: started, ms: Math.round(ms) }, 'tasks restored');
     };
     const assignments = consumer.assignments.subscribe((change) => {
       // Emitted after the source has sought its partitions for this assignment.
       for (const tp of change.revoked) {
         metrics?.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
+        metrics?.tasks.remove(positionKey(tp.topic, tp.partition));
         delete nextOffsets[positionKey(tp.topic, tp.partition)];
       }
       tasks.revoke(change.revoked.map((tp) => ids.id(tp.topic, tp.partition)));
@@ -205,6 +208,10 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       stats.publish(metrics);
       metrics.inFlight.set(consumer.inFlight);
       for (const { topic, partition, lag } of consumer.lag()) metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
+      for (const tp of consumer.assignment) {
+        const windows = tasks.get(ids.id(tp.topic, tp.partition))?.windows;
+        if (windows !== undefined) metrics.tasks.observe(positionKey(tp.topic, tp.partition), windows.watermark, windows.openWindows);
+      }
     };
     const publish = setInterval(publishMetrics, 1000);
     publish.unref();

@@ -56,15 +56,15 @@ export interface Topics {
   readonly group: string;
 }
 
-/** Unique input (4 partitions), result and dead-letter topics and group for one scenario. */
-export async function createTopics(brokers: string, prefix: string): Promise<Topics> {
+/** Unique input (`partitions` of them), result and dead-letter topics and group for one scenario. */
+export async function createTopics(brokers: string, prefix: string, partitions = PARTITIONS): Promise<Topics> {
   const t: Topics = { brokers, input: unique(`${prefix}-in`), results: unique(`${prefix}-out`), deadLetters: unique(`${prefix}-dlq`), group: unique(`${prefix}-group`) };
   const admin = kafkaOf(brokers).admin();
   await admin.connect();
   try {
     await admin.createTopics({
       waitForLeaders: true,
-      topics: [t.input, t.results, t.deadLetters].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+      topics: [t.input, t.results, t.deadLetters].map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
     });
   } finally {
     await admin.disconnect();
@@ -118,9 +118,10 @@ export class InputGenerator {
   readonly random: () => number;
   private readonly base: number[];
 
-  constructor(readonly seed: number) {
+  /** `partitions`: the input topic's partition count (every partition gets events). */
+  constructor(readonly seed: number, readonly partitions = PARTITIONS) {
     this.random = createRandom(seed);
-    this.base = Array.from({ length: PARTITIONS }, () => T0);
+    this.base = Array.from({ length: partitions }, () => T0);
   }
 
   /** The next valid event of `partition`. */
@@ -143,7 +144,7 @@ export class InputGenerator {
   /** `perPartition` events on every partition, interleaved. */
   batch(perPartition: number): Planned[] {
     const out: Planned[] = [];
-    for (let i = 0; i < perPartition; i++) for (let p = 0; p < PARTITIONS; p++) out.push(this.next(p));
+    for (let i = 0; i < perPartition; i++) for (let p = 0; p < this.partitions; p++) out.push(this.next(p));
     return out;
   }
 
@@ -153,12 +154,12 @@ export class InputGenerator {
    * advance by at most the silence, so the following events are on time whatever happened.
    */
   skip(wallMs: number): void {
-    for (let p = 0; p < PARTITIONS; p++) this.base[p]! += wallMs + 2 * MAX_JITTER_MS;
+    for (let p = 0; p < this.partitions; p++) this.base[p]! += wallMs + 2 * MAX_JITTER_MS;
   }
 
   /** One event per partition at +1 day event time: fires every window of the run. */
   sentinels(): Planned[] {
-    return Array.from({ length: PARTITIONS }, (_, p) => {
+    return Array.from({ length: this.partitions }, (_, p) => {
       const key = `sentinel-p${p}`;
       return { partition: p, key, kind: 'sentinel' as const, value: JSON.stringify({ timestamp: T0 + SENTINEL_MS, model: key, metrics: { latency_ms: 1 } }) };
     });

@@ -56,4 +56,28 @@ describe('createProcessorMetrics', () => {
     expect(await sample(text, 'stream_processor_consumer_lag{topic="feedback-events",partition="2"}')).toBe(42);
     expect(await sample(text, 'stream_processor_consumer_lag{topic="feedback-events",partition="3"}')).toBeUndefined();
   });
+
+  it('keeps per-task series until the task is removed', async () => {
+    const metrics = createProcessorMetrics();
+    const { tasks } = metrics;
+    tasks.restored('in:0', 'empty', 0.01);
+    tasks.restored('in:1', 'local', 0.02);
+    tasks.observe('in:0', Number.NEGATIVE_INFINITY, 0);
+    tasks.observe('in:1', 1_700_000_000_500, 12);
+    let text = metrics.registry.metrics();
+    expect(await text).toContain('stream_processor_task_watermark_seconds{task="in:0"} -Inf');
+    expect(await sample(text, 'stream_processor_task_watermark_seconds{task="in:1"}')).toBe(1_700_000_000.5);
+    expect(await sample(text, 'stream_processor_task_windows_open{task="in:1"}')).toBe(12);
+    expect(await sample(text, 'stream_processor_task_restore_seconds{task="in:0",source="empty"}')).toBe(0.01);
+    expect(await sample(text, 'stream_processor_task_restore_seconds{task="in:1",source="local"}')).toBe(0.02);
+
+    // Revoked, then back from the state topic: one restore series per task, the latest.
+    tasks.remove('in:1');
+    text = metrics.registry.metrics();
+    expect(await text).not.toContain('task="in:1"');
+    tasks.restored('in:0', 'state_topic', 0.3);
+    text = metrics.registry.metrics();
+    expect(await sample(text, 'stream_processor_task_restore_seconds{task="in:0",source="empty"}')).toBeUndefined();
+    expect(await sample(text, 'stream_processor_task_restore_seconds{task="in:0",source="state_topic"}')).toBe(0.3);
+  });
 });
