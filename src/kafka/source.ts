@@ -137,6 +137,8 @@ export interface KafkaSource {
   caughtUp(topicPartition: TopicPartition): boolean;
   /** Whether the brokers answer (polled every second while subscribed; hot, current value first). */
   readonly reachable: Observable<boolean>;
+  /** The group is rebalancing: the partitions may already belong to another member. */
+  readonly rebalancing: boolean;
   /**
    * Stops reading these partitions until `release` (e.g. while their tasks restore state).
    * Call from an `assignments` subscriber: it runs before the first fetch of the assignment.
@@ -490,6 +492,9 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       );
     },
     reachable: progress.reachable,
+    get rebalancing() {
+      return rebalancing;
+    },
     hold(partitions) {
       const s = session;
       for (const tp of partitions) held.set(tpKey(tp.topic, tp.partition), tp);

@@ -242,6 +242,13 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       acknowledge(message);
     };
     const onBarrier = (barrier: Barrier): void => {
+      // During a rebalance a task's partition may already be another member's, which restores
+      // from the state topic: writing this member's checkpoint after that read would interleave
+      // two owners' records. The next barrier after the rejoin checkpoints what is still owned.
+      if (consumer.rebalancing) {
+        logger?.debug({ checkpoint: barrier.id }, 'checkpoint skipped: the group is rebalancing');
+        return;
+      }
       // Every task passes the barrier now (synchronously), so all of them are cut at one point.
       const { partitions, changelog: changes } = tasks.checkpoint(barrier.id, barrier.positions ?? {});
       // Failures surface when the coordinator flushes the changelog.
