@@ -1,5 +1,7 @@
 import type { ProcessorMetrics } from '../observability/index.js';
-import type { DeadLetterReason } from '../events/index.js';
+import type { DeadLetter, DeadLetterReason } from '../events/index.js';
+import type { KafkaRecord } from '../kafka/index.js';
+import type { JobOutputs } from './outputs.js';
 
 /** What a job reports when it ends. */
 export interface JobSummary {
@@ -65,4 +67,14 @@ export class JobStats {
     metrics.outputRecords.dead_letter.inc(this.late + this.invalid - p.late - p.invalid);
     this.published = { aggregated: this.aggregated, late: this.late, invalid: this.invalid, duplicates: this.duplicates, firsts, updates: this.updates };
   }
+}
+
+/** Writes the dead letter of an invalid Kafka input message, with where it was read, and counts it. */
+export function rejectInput(outputs: Pick<JobOutputs, 'writeDeadLetter'>, stats: JobStats, parsed: DeadLetter, message: KafkaRecord): void {
+  stats.countInvalid(parsed.reason);
+  outputs.writeDeadLetter({
+    reason: parsed.reason,
+    raw: parsed.raw,
+    extra: { field: parsed.field, error: parsed.error, topic: message.topic, partition: message.partition, offset: message.offset },
+  });
 }
