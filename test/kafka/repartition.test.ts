@@ -129,7 +129,7 @@ describe('repartitioning (real broker)', () => {
     const results = unique('rp-results');
     const group = unique('rp-group');
     await ensureTopics({ brokers: brokers() }, [{ topic: input, numPartitions: PARTITIONS }]);
-    const sent = events(40_000, 40, 11);
+    const sent = events(40_000, 80, 11);
     await produceUnkeyed(input, sent);
     const config = parseConfig(
       {
