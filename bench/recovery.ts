@@ -6,6 +6,10 @@
  *   recovery_ms       a fresh `stream-processor` process (compiled, as deployed), from its start to "ready"
  *                     (state restored, about to read); recovery_ms_under_tsx: the same through `npm start`'s tsx
  *   throughput_drop   engine throughput lost with a checkpoint every second versus none (file job, level state)
+ * With a Kafka broker at KAFKA_BROKERS (default 127.0.0.1:9092; the figures are null without one):
+ *   state_topic_write_ms  encode every window as state topic records (a task's first checkpoint,
+ *                         the worst case of an incremental one) and produce them, acknowledged
+ *   task_restore_ms       restore that task from the state topic: read its partition, replay, decode
  * Run: npm run bench:recovery
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -15,7 +19,12 @@ import { join } from 'node:path';
 import { Subject } from 'rxjs';
 import { aggregate, type AggregateState } from '../operators/aggregate.js';
 import { tumblingWindow } from '../operators/tumblingWindow.js';
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { encodePipelineState } from '../src/checkpoint/pipeline-codec.js';
+import { ensureTopics, kafkaSink } from '../src/kafka/index.js';
+import { changelogMessages, STATE_TOPIC_CONFIGS } from '../src/tasks/changelog.js';
+import { readChangelog } from '../src/tasks/changelog-reader.js';
 import { parseConfig, type ProcessorConfig } from '../src/config/index.js';
 import type { FeedbackEvent } from '../src/events/index.js';
 import { feedbackMetrics, type FeedbackAccumulator, type FeedbackResult } from '../src/pipeline/feedback-pipeline.js';
@@ -85,6 +94,43 @@ async function checkpointFigures(cfg: ProcessorConfig): Promise<{ checkpoint_ms:
   }
   await store.close();
   return { checkpoint_ms: Math.round(median(times.slice(1)) * 10) / 10, checkpoint_bytes: bytes };
+}
+
+const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+
+function brokerReachable(): Promise<boolean> {
+  const [host, port] = brokers.split(',')[0]!.split(':') as [string, string];
+  return new Promise((resolve) => {
+    const socket = connect({ host, port: Number(port) });
+    socket.setTimeout(1_000, () => (socket.destroy(), resolve(false)));
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** One task of 100,000 windows written to a fresh state topic, then restored from it (median of three restores). */
+async function stateTopicFigures(cfg: ProcessorConfig): Promise<{ state_topic_write_ms: number | null; task_restore_ms: number | null }> {
+  if (!(await brokerReachable())) return { state_topic_write_ms: null, task_restore_ms: null };
+  const state = openWindows(cfg);
+  const metrics = feedbackMetrics(cfg);
+  const topic = `bench-state-${randomUUID().slice(0, 8)}`;
+  await ensureTopics({ brokers }, [{ topic, numPartitions: 1, configs: STATE_TOPIC_CONFIGS }]);
+  const sink = kafkaSink({ brokers, topic });
+  const t0 = performance.now();
+  const snapshot = state.snapshot();
+  const commit = { checkpointId: 1, position: '0', maxEventTime: 0, watermark: -Infinity, windowWatermark: -Infinity, windowType: snapshot.windowType, nextId: snapshot.nextId ?? 0, sources: {} };
+  for (const message of changelogMessages(0, 0, { changed: snapshot.windows, removed: [] }, commit, metrics)) void sink.write(message);
+  await sink.flush();
+  const writeMs = performance.now() - t0;
+  await sink.close();
+  const restores: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    const restored = await readChangelog({ brokers, topic, groupId: 'bench-recovery' }, [0], new Set([0]), metrics);
+    restores.push(performance.now() - started);
+    if (restored.get(0)?.windows !== WINDOWS) throw new Error(`restored ${restored.get(0)?.windows} windows from the state topic`);
+  }
+  return { state_topic_write_ms: Math.round(writeMs), task_restore_ms: Math.round(median(restores)) };
 }
 
 /**
@@ -158,6 +204,7 @@ async function throughputDrop(): Promise<number> {
 try {
   const cfg = config({});
   const figures = await checkpointFigures(cfg);
+  const stateTopic = await stateTopicFigures(cfg);
   writeFileSync(join(dir, 'in.ndjson'), '');
   const configPath = join(dir, 'recovery.yaml');
   writeFileSync(configPath, JSON.stringify({ processor: { ...JSON.parse(JSON.stringify(cfg)), kafka: undefined } }));
@@ -175,6 +222,7 @@ try {
       windows: WINDOWS,
       values_per_window: VALUES,
       ...figures,
+      ...stateTopic,
       recovery_ms: Math.round(median(recoveries)),
       recovery_ms_under_tsx: Math.round(median(recoveriesTsx)),
       throughput_drop: Math.round(drop * 1000) / 1000,

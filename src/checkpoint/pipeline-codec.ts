@@ -30,6 +30,8 @@ const OLDEST_READABLE_VERSION = 3;
 const BYTES_PER_WINDOW = 512;
 const WINDOWS = 'windows';
 const WATERMARK = 'watermark';
+/** A task's source high-water marks (repartitioned input only: absent otherwise). */
+const SOURCES = 'sources';
 
 /**
  * Encodes a pipeline snapshot. Runs synchronously at the barrier (Flink's
@@ -68,14 +70,49 @@ export function encodePipelineState(snapshot: PipelineSnapshot, metrics: Metrics
 /**
  * One task's state (a task's pipeline reads one partition: DESIGN.md "Tasks"): its
  * watermark clock, its combined watermark and its windows, under the operator names a
- * checkpoint keeps per partition. Decoded by `decodeTaskState`.
+ * checkpoint keeps per partition, and for repartitioned input the highest source offset
+ * taken per input partition (`sources`). Decoded by `decodeTaskState` and `decodeTaskSources`.
  */
-export function encodeTaskState(snapshot: PipelineSnapshot, metrics: MetricsAggregator<FeedbackEvent>): Record<string, Uint8Array> {
+export function encodeTaskState(
+  snapshot: PipelineSnapshot,
+  metrics: MetricsAggregator<FeedbackEvent>,
+  sources: Readonly<Record<string, number>> = {},
+): Record<string, Uint8Array> {
   const maxEventTime = snapshot.watermarks.partitions.reduce((max, p) => Math.max(max, p.maxEventTime), -Infinity);
-  return {
+  const state: Record<string, Uint8Array> = {
     [WATERMARK]: new ByteWriter().u8(FORMAT_VERSION).f64(maxEventTime).f64(snapshot.watermarks.watermark).finish(),
     [WINDOWS]: encodeWindowList(snapshot, snapshot.windows.windows.map((_, i) => i), metrics),
   };
+  if (Object.keys(sources).length > 0) state[SOURCES] = writeSources(new ByteWriter().u8(FORMAT_VERSION), sources).finish();
+  return state;
+}
+
+/** The source high-water marks `encodeTaskState` kept (none: empty). */
+export function decodeTaskSources(operators: Readonly<Record<string, Uint8Array>>): Record<string, number> {
+  const bytes = operators[SOURCES];
+  if (bytes === undefined) return {};
+  const r = new ByteReader(bytes);
+  checkVersion(r);
+  const sources = readSources(r);
+  r.end();
+  return sources;
+}
+
+/** Source high-water marks: a count, then `topic:partition` and offset pairs (shared with the state topic's commit record). */
+export function writeSources(w: ByteWriter, sources: Readonly<Record<string, number>>): ByteWriter {
+  const entries = Object.entries(sources);
+  w.u32(entries.length);
+  for (const [source, offset] of entries) w.str(source).f64(offset);
+  return w;
+}
+
+export function readSources(r: ByteReader): Record<string, number> {
+  const sources: Record<string, number> = {};
+  for (let n = r.u32(); n > 0; n--) {
+    const source = r.str();
+    sources[source] = r.f64();
+  }
+  return sources;
 }
 
 /**

@@ -16,6 +16,7 @@ export const DEAD_LETTER_TYPES = ['file', 'stdout', 'stderr', 'kafka'] as const;
 export const STATE_BACKENDS = ['memory', 'level'] as const;
 export const WINDOW_TYPES = ['tumbling', 'sliding', 'session'] as const;
 export const WATERMARK_STRATEGIES = ['bounded_out_of_orderness'] as const;
+export const REPARTITION_MODES = ['auto', 'always', 'never'] as const;
 export const AGGREGATIONS = ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'] as const;
 /** pino's levels; `silent` turns logging off (tests, pipelines that own stderr). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -23,6 +24,7 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type WindowType = (typeof WINDOW_TYPES)[number];
 export type Aggregation = (typeof AGGREGATIONS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type RepartitionMode = (typeof REPARTITION_MODES)[number];
 
 /** Reads NDJSON from `path`, NDJSON lines from stdin, or `kafka.consumer.topics`. */
 export type SourceConfig =
@@ -98,6 +100,11 @@ export interface KafkaConfig {
    * the input; default `<group_id>-state`. Created when missing.
    */
   readonly state_topic?: string;
+  /**
+   * Whether the tasks read the input through `<group_id>-repartition`, keyed by the key
+   * fields (DESIGN.md "Scale-out"): `auto` decides from the input (src/repartition/decide.ts).
+   */
+  readonly repartition: RepartitionMode;
 }
 
 export interface ProcessorConfig {

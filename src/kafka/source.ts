@@ -22,7 +22,7 @@
  * source.records.pipe(sink.writer((r) => ({ key: r.key, value: r.value }))).subscribe((r) => source.ack(r));
  * ```
  */
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders } from 'kafkajs';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, type Subscriber } from 'rxjs';
 import type { StreamRecord } from '../stream/elements.js';
 import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
@@ -48,6 +48,8 @@ export interface KafkaRecord extends StreamRecord<string>, TopicPartitionOffset 
   // Required here, optional in StreamRecord: redeclared so that both bases agree.
   readonly partition: number;
   readonly offset: string;
+  /** The message headers as kafkajs gives them (repartitioned input carries its source position there). */
+  readonly headers?: IHeaders;
 }
 
 /** A change of this member's partitions, reported after every (re)join of the group. */
@@ -414,8 +416,8 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         const { offset } = message;
         const record: KafkaRecord =
           message.key === null
-            ? { kind: 'record', value, timestamp, topic, partition, offset }
-            : { kind: 'record', value, timestamp, key: message.key.toString('utf8'), topic, partition, offset };
+            ? { kind: 'record', value, timestamp, topic, partition, offset, headers: message.headers }
+            : { kind: 'record', value, timestamp, key: message.key.toString('utf8'), topic, partition, offset, headers: message.headers };
         tracker?.handOver(offset);
         unresolved = offset;
         inFlight++;

@@ -20,7 +20,7 @@ import type { DeadLetterReason } from '../events/dead-letter.js';
 export const METRIC_PREFIX = 'stream_processor_';
 
 /** Where an input record ended (DESIGN.md: exactly one of these per record). */
-export type RecordOutcome = 'aggregated' | 'late' | 'dead_letter';
+export type RecordOutcome = 'aggregated' | 'late' | 'dead_letter' | 'duplicate';
 
 /** A window's first emission (revision 0, when it fires) or a late update (revision ≥ 1). */
 export type RevisionKind = 'first' | 'update';
@@ -90,7 +90,9 @@ export interface ProcessorMetrics {
   /**
    * `stream_processor_records_in_total{outcome}`: input records by where they
    * ended. `late` is a record too late for every window it belongs to (a
-   * late-but-accepted record counts as `aggregated`); `dead_letter` is invalid input.
+   * late-but-accepted record counts as `aggregated`); `dead_letter` is invalid input;
+   * `duplicate` is a record the repartition stage produced again after a restart
+   * (src/repartition), dropped by its task.
    */
   readonly recordsIn: Readonly<Record<RecordOutcome, Counter.Internal>>;
   /**
@@ -160,7 +162,7 @@ export function createProcessorMetrics(options: ProcessorMetricsOptions = {}): P
 
   const recordsIn = new Counter({
     name: name('records_in_total'),
-    help: 'Input records by outcome: aggregated, late (too late for every window), dead_letter (invalid).',
+    help: 'Input records by outcome: aggregated, late (too late for every window), dead_letter (invalid), duplicate (repartitioned again, dropped).',
     labelNames: ['outcome'],
     registers,
   });
@@ -195,7 +197,7 @@ export function createProcessorMetrics(options: ProcessorMetricsOptions = {}): P
 
   return {
     registry,
-    recordsIn: bindAll<RecordOutcome>(recordsIn, 'outcome', ['aggregated', 'late', 'dead_letter']),
+    recordsIn: bindAll<RecordOutcome>(recordsIn, 'outcome', ['aggregated', 'late', 'dead_letter', 'duplicate']),
     deadLetters: bindAll(deadLetters, 'reason', Object.keys(DEAD_LETTER_REASONS) as DeadLetterReason[]),
     deadLettersDropped: new Counter({
       name: name('dead_letters_dropped_total'),

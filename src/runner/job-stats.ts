@@ -1,5 +1,7 @@
 import type { ProcessorMetrics } from '../observability/index.js';
-import type { DeadLetterReason } from '../events/index.js';
+import type { DeadLetter, DeadLetterReason } from '../events/index.js';
+import type { KafkaRecord } from '../kafka/index.js';
+import type { JobOutputs } from './outputs.js';
 
 /** What a job reports when it ends. */
 export interface JobSummary {
@@ -8,6 +10,8 @@ export interface JobSummary {
   readonly aggregated: number;
   readonly late: number;
   readonly invalid: number;
+  /** Repartitioned records seen before (src/repartition), dropped: not part of the three outcomes. */
+  readonly duplicates: number;
   /** Output records written (one per key, window and revision). */
   readonly windowsEmitted: number;
   readonly durationMs: number;
@@ -24,19 +28,20 @@ export class JobStats {
   recordsIn = 0;
   late = 0;
   invalid = 0;
+  duplicates = 0;
   windowsEmitted = 0;
   updates = 0;
   readonly invalidByReason = new Map<DeadLetterReason, number>();
-  private published = { aggregated: 0, late: 0, invalid: 0, firsts: 0, updates: 0 };
+  private published = { aggregated: 0, late: 0, invalid: 0, duplicates: 0, firsts: 0, updates: 0 };
   private readonly publishedByReason = new Map<DeadLetterReason, number>();
 
   get aggregated(): number {
-    return this.recordsIn - this.invalid - this.late;
+    return this.recordsIn - this.invalid - this.late - this.duplicates;
   }
 
   summary(durationMs: number, resumedFrom = 0): JobSummary {
-    const { recordsIn, aggregated, late, invalid, windowsEmitted } = this;
-    return { recordsIn, aggregated, late, invalid, windowsEmitted, durationMs, resumedFrom };
+    const { recordsIn, aggregated, late, invalid, duplicates, windowsEmitted } = this;
+    return { recordsIn, aggregated, late, invalid, duplicates, windowsEmitted, durationMs, resumedFrom };
   }
 
   countInvalid(reason: DeadLetterReason): void {
@@ -50,6 +55,7 @@ export class JobStats {
     metrics.recordsIn.aggregated.inc(this.aggregated - p.aggregated);
     metrics.recordsIn.late.inc(this.late - p.late);
     metrics.recordsIn.dead_letter.inc(this.invalid - p.invalid);
+    metrics.recordsIn.duplicate.inc(this.duplicates - p.duplicates);
     metrics.deadLetters.too_late.inc(this.late - p.late);
     for (const [reason, n] of this.invalidByReason) {
       metrics.deadLetters[reason].inc(n - (this.publishedByReason.get(reason) ?? 0));
@@ -59,6 +65,16 @@ export class JobStats {
     metrics.windowsFired.update.inc(this.updates - p.updates);
     metrics.outputRecords.results.inc(firsts + this.updates - p.firsts - p.updates);
     metrics.outputRecords.dead_letter.inc(this.late + this.invalid - p.late - p.invalid);
-    this.published = { aggregated: this.aggregated, late: this.late, invalid: this.invalid, firsts, updates: this.updates };
+    this.published = { aggregated: this.aggregated, late: this.late, invalid: this.invalid, duplicates: this.duplicates, firsts, updates: this.updates };
   }
+}
+
+/** Writes the dead letter of an invalid Kafka input message, with where it was read, and counts it. */
+export function rejectInput(outputs: Pick<JobOutputs, 'writeDeadLetter'>, stats: JobStats, parsed: DeadLetter, message: KafkaRecord): void {
+  stats.countInvalid(parsed.reason);
+  outputs.writeDeadLetter({
+    reason: parsed.reason,
+    raw: parsed.raw,
+    extra: { field: parsed.field, error: parsed.error, topic: message.topic, partition: message.partition, offset: message.offset },
+  });
 }

@@ -8,12 +8,14 @@ import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import type { AggregateView } from '../../operators/aggregate.js';
 import { feedbackMetrics, type FeedbackResult } from '../pipeline/feedback-pipeline.js';
+import { startRepartitioning } from '../repartition/repartitioner.js';
+import { sourceOffset } from '../repartition/source-position.js';
 import { openStateStore } from '../state/index.js';
 import type { Barrier, StreamElement } from '../stream/elements.js';
 import { STATE_TOPIC_CONFIGS } from '../tasks/changelog.js';
 import { readChangelog } from '../tasks/changelog-reader.js';
 import { TaskManager, type RemoteState, type TaskStart } from '../tasks/task-manager.js';
-import { JobStats, type JobSummary } from './job-stats.js';
+import { JobStats, rejectInput, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
 import { configuredParser } from './parse-lines.js';
 import { pipelineWriter } from './run-pipeline.js';
@@ -57,6 +59,8 @@ const EARLIEST_OFFSET = '-2';
  *
  * Each assigned partition is a task (`src/tasks`) with its own watermark and windows;
  * records are parsed here (invalid ones become dead letters) and handed to their task.
+ * Input not keyed by the key fields is first repartitioned (`src/repartition`): the tasks
+ * then read the repartition topic, and the stage writes the dead letters.
  * Offsets are committed when a checkpoint completes, and cover exactly what it holds
  * (DESIGN.md "Checkpoints and recovery"); a task restores the newest complete
  * checkpoint known for its partition and resumes at that checkpoint's position, or
@@ -73,7 +77,6 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   const now = options.now ?? Date.now;
   const started = now();
   const brokers = config.kafka.consumer.bootstrap_servers;
-  const topics = config.kafka.consumer.topics;
   if (config.kafka.topic_partitions !== undefined) await createTopics(config, logger);
 
   const stateTopic = config.kafka.state_topic ?? `${config.kafka.consumer.group_id}-state`;
@@ -92,6 +95,11 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const latest = await store.latestCheckpoint();
     if (latest !== undefined) logger?.info({ checkpoint: latest.id, positions: latest.positions, tasks: Object.keys(latest.partitions).length }, 'resuming from checkpoint');
 
+    let failure: ((error: unknown) => void) | undefined;
+    const stats = new JobStats();
+    // The tasks read the input, or the repartition topic the stage fills from it.
+    const stage = await startRepartitioning({ config, outputs, stats, logger, now, onError: (error) => failure?.(error) });
+    const topics = stage.topics;
     const ids = new PartitionIds(topics);
     const keyOf = (id: number): string => {
       const tp = ids.topicPartition(id);
@@ -99,8 +107,6 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     };
     /** Where each task stands: the next offset to hand over, per `topic:partition`. */
     const nextOffsets: Record<string, string> = {};
-    let failure: ((error: unknown) => void) | undefined;
-    const stats = new JobStats();
     let handedOverAt = 0;
     const writer = pipelineWriter({ config, outputs, stats, metrics, now, onResult: resultLatency(metrics, options.onLatency, () => handedOverAt) });
 
@@ -114,6 +120,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       restored: latest,
       positionKey: keyOf,
       statePartition: (id) => ids.topicPartition(id).partition % statePartitions,
+      onDuplicate: () => stats.duplicates++,
     });
     options.onWindows?.(tasks.windowState());
     const remote = remoteState(config, stateTopic, ids, metricsAggregator, statePartitions);
@@ -230,15 +237,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       stats.recordsIn++;
       const parsed = parser(message.value, { partition, offset: message.offset });
       nextOffsets[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
-      if (parsed.kind === 'record') task.process(parsed);
-      else {
-        stats.countInvalid(parsed.reason);
-        outputs.writeDeadLetter({
-          reason: parsed.reason,
-          raw: parsed.raw,
-          extra: { field: parsed.field, error: parsed.error, topic: message.topic, partition: message.partition, offset: message.offset },
-        });
-      }
+      if (parsed.kind === 'record') task.process(parsed, sourceOffset(message.headers));
+      else rejectInput(outputs, stats, parsed, message);
       acknowledge(message);
     };
     const onBarrier = (barrier: Barrier): void => {
@@ -295,6 +295,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       assignments.unsubscribe();
       reachable.unsubscribe();
       pausedState.unsubscribe();
+      await stage.stop(stopTimeoutMs / 2).catch((error: unknown) => logger?.warn({ err: error }, 'stopping the repartition stage'));
       // Leaving the group needs the brokers too; without them the session timeout does it.
       await withTimeout(consumer.stop(0), remaining(), () => new Error('leaving the consumer group timed out')).catch((error: unknown) =>
         logger?.warn({ err: error }, 'stopping the Kafka consumer'),

@@ -1,17 +1,12 @@
 /**
  * Restores tasks from the state topic (Kafka Streams' StoreChangelogReader): reads the
- * state partitions of the tasks to restore from their start to their current end and
- * replays them (`ChangelogReplay`).
- *
- * kafkajs has no `assign()`: a consumer always belongs to a group. The reader joins a
- * group of its own (`<group>-restore-<random>`, deleted afterwards), pauses the state
- * partitions it does not need and commits nothing. Joining costs the broker's
- * `group.initial.rebalance.delay.ms` (3 s by default; the bundled broker sets 0).
+ * state partitions of the tasks to restore from their start to their current end
+ * (`readRanges`) and replays them (`ChangelogReplay`).
  */
-import { randomUUID } from 'node:crypto';
 import type { MetricsAggregator } from '../aggregation/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import { createKafka, type KafkaConnectionOptions } from '../kafka/client.js';
+import { readRanges } from '../kafka/read-ranges.js';
 import { ChangelogReplay, type RestoredTask } from './changelog.js';
 
 export interface ChangelogReaderOptions extends KafkaConnectionOptions {
@@ -31,70 +26,21 @@ export async function readChangelog(
   tasks: ReadonlySet<number>,
   metrics: MetricsAggregator<FeedbackEvent>,
 ): Promise<Map<number, RestoredTask>> {
-  const kafka = createKafka({ clientId: `stream-processor-restore-${options.groupId}`, ...options });
-  const admin = kafka.admin();
+  const admin = createKafka({ clientId: `stream-processor-restore-${options.groupId}`, ...options }).admin();
   await admin.connect();
-  const groupId = `${options.groupId}-restore-${randomUUID().slice(0, 8)}`;
+  let ends: { partition: number; low: string; high: string }[];
   try {
-    const ends = new Map((await admin.fetchTopicOffsets(options.topic)).map((p) => [p.partition, { low: Number(p.low), high: Number(p.high) }]));
-    const wanted = new Set(statePartitions.filter((p) => {
-      const end = ends.get(p);
-      return end !== undefined && end.high > end.low;
-    }));
-    const replay = new ChangelogReplay();
-    if (wanted.size > 0) await readPartitions(kafka.consumer({ groupId, maxWaitTimeInMs: 50, maxBytesPerPartition: 8 << 20 }), options, wanted, ends, replay);
-    const restored = replay.restore(metrics);
-    for (const task of restored.keys()) if (!tasks.has(task)) restored.delete(task);
-    return restored;
+    ends = await admin.fetchTopicOffsets(options.topic);
   } finally {
-    await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect();
   }
-}
-
-async function readPartitions(
-  consumer: ReturnType<ReturnType<typeof createKafka>['consumer']>,
-  options: ChangelogReaderOptions,
-  wanted: Set<number>,
-  ends: ReadonlyMap<number, { low: number; high: number }>,
-  replay: ChangelogReplay,
-): Promise<void> {
-  const { topic } = options;
-  const remaining = new Set(wanted);
-  let finish!: () => void;
-  let fail!: (error: unknown) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    finish = resolve;
-    fail = reject;
-  });
-  const timer = setTimeout(() => fail(new Error(`restoring from state topic ${topic} took longer than ${(options.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000} s`)), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const removeJoin = consumer.on(consumer.events.GROUP_JOIN, (event) => {
-    const unwanted = (event.payload.memberAssignment[topic] ?? []).filter((p) => !wanted.has(p));
-    if (unwanted.length > 0) consumer.pause([{ topic, partitions: unwanted }]);
-  });
-  const removeCrash = consumer.on(consumer.events.CRASH, (event) => {
-    if (!event.payload.restart) fail(event.payload.error);
-  });
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        if (!remaining.has(batch.partition)) return;
-        for (const message of batch.messages) replay.add(message.key?.toString('utf8') ?? '', message.value);
-        const high = ends.get(batch.partition)?.high ?? 0;
-        if (Number(batch.lastOffset()) + 1 >= high) {
-          remaining.delete(batch.partition);
-          if (remaining.size === 0) finish();
-        }
-      },
-    });
-    await done;
-  } finally {
-    clearTimeout(timer);
-    removeJoin();
-    removeCrash();
-    await consumer.disconnect().catch(() => undefined);
-  }
+  const wanted = new Set(statePartitions);
+  const ranges = ends.filter((p) => wanted.has(p.partition) && Number(p.high) > Number(p.low)).map((p) => ({ topic: options.topic, partition: p.partition, end: Number(p.high) }));
+  const replay = new ChangelogReplay();
+  await readRanges({ ...options, purpose: 'restore', timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS }, ranges, (_topic, _partition, message) =>
+    replay.add(message.key?.toString('utf8') ?? '', message.value),
+  );
+  const restored = replay.restore(metrics);
+  for (const task of restored.keys()) if (!tasks.has(task)) restored.delete(task);
+  return restored;
 }

@@ -18,13 +18,15 @@
 import type { WindowChanges, WindowSnapshot } from '../../operators/internal/windowState.js';
 import { ByteReader, ByteWriter } from '../aggregation/binary.js';
 import type { MetricsAggregator } from '../aggregation/index.js';
-import { readWindow, writeWindow } from '../checkpoint/pipeline-codec.js';
+import { readSources, readWindow, writeSources, writeWindow } from '../checkpoint/pipeline-codec.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { SinkMessage } from '../kafka/sink.js';
 import type { FeedbackAccumulator, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { WindowType } from '../stream/elements.js';
 
-const VERSION = 1;
+/** 2: commit records carry the source high-water marks (version 1 is read too, as none). */
+const VERSION = 2;
+const OLDEST_READABLE_VERSION = 1;
 const COMMIT = 'c';
 
 /** Topic configuration of a state topic: compacted, with the lag that keeps interrupted tails harmless. */
@@ -45,6 +47,8 @@ export interface TaskCommit {
   readonly windowType: WindowType | undefined;
   /** The identity the task's next window gets. */
   readonly nextId: number;
+  /** Repartitioned input: per source partition, the highest offset the task took (see `SourceHighWater`). */
+  readonly sources: Readonly<Record<string, number>>;
 }
 
 /** One message on its way to the state topic. */
@@ -73,6 +77,7 @@ export function changelogMessages(
   for (const id of changes.removed) messages.push({ partition: statePartition, key: `${task}/w/${id}`, value: null });
   const c = new ByteWriter(64).u8(VERSION).f64(commit.checkpointId).str(commit.position ?? '');
   c.f64(commit.maxEventTime).f64(commit.watermark).f64(commit.windowWatermark).str(commit.windowType ?? '').f64(commit.nextId);
+  writeSources(c, commit.sources);
   messages.push({ partition: statePartition, key: `${task}/${COMMIT}`, value: Buffer.from(c.finish()) });
   return messages;
 }
@@ -140,7 +145,7 @@ export class ChangelogReplay {
 
 function decodeCommit(bytes: Uint8Array): TaskCommit {
   const r = new ByteReader(bytes);
-  checkVersion(r);
+  const version = checkVersion(r);
   const checkpointId = r.f64();
   const position = r.str();
   const maxEventTime = r.f64();
@@ -148,6 +153,7 @@ function decodeCommit(bytes: Uint8Array): TaskCommit {
   const windowWatermark = r.f64();
   const windowType = r.str();
   const nextId = r.f64();
+  const sources = version >= 2 ? readSources(r) : {};
   r.end();
   return {
     checkpointId,
@@ -157,10 +163,12 @@ function decodeCommit(bytes: Uint8Array): TaskCommit {
     windowWatermark,
     windowType: windowType === '' ? undefined : (windowType as WindowType),
     nextId,
+    sources,
   };
 }
 
-function checkVersion(r: ByteReader): void {
+function checkVersion(r: ByteReader): number {
   const version = r.u8();
-  if (version !== VERSION) throw new RangeError(`unknown state topic record version ${version}`);
+  if (version < OLDEST_READABLE_VERSION || version > VERSION) throw new RangeError(`unknown state topic record version ${version}`);
+  return version;
 }

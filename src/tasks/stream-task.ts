@@ -8,6 +8,8 @@ import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { AggregateState } from '../../operators/aggregate.js';
 import type { WindowChanges } from '../../operators/internal/windowState.js';
 import type { ProcessorConfig } from '../config/index.js';
+import { SourceHighWater } from '../repartition/high-water.js';
+import type { SourceOffset } from '../repartition/source-position.js';
 import type { FeedbackEvent } from '../events/index.js';
 import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
@@ -19,12 +21,16 @@ export interface StreamTaskOptions {
   readonly writer: PipelineWriter;
   /** The state to start from (a checkpoint), or none for the partition's first record on. */
   readonly restored?: PipelineSnapshot;
+  /** With `restored`: per source partition, the highest offset its repartitioned records came from. */
+  readonly restoredSources?: Readonly<Record<string, number>>;
   /** Whether the source has read everything this partition holds (quiet input, see `assignWatermarks`). */
   readonly caughtUp: () => boolean;
   /** Timers for idleness; a `TestScheduler` in tests. */
   readonly scheduler?: SchedulerLike;
   /** The pipeline failed (a bug: bad input never fails it). */
   readonly onError: (error: unknown) => void;
+  /** A repartitioned record that was aggregated before (see `process`) was dropped. */
+  readonly onDuplicate?: () => void;
 }
 
 export class StreamTask {
@@ -32,6 +38,8 @@ export class StreamTask {
   private readonly subscription: Subscription;
   private windowState: AggregateState<FeedbackAccumulator, FeedbackResult> | undefined;
   private taken: PipelineSnapshot | undefined;
+  private readonly sources: SourceHighWater;
+  private readonly onDuplicate: (() => void) | undefined;
 
   constructor(
     /** The partition's id in the stream model. */
@@ -39,6 +47,8 @@ export class StreamTask {
     options: StreamTaskOptions,
   ) {
     const { writer } = options;
+    this.sources = new SourceHighWater(options.restoredSources);
+    this.onDuplicate = options.onDuplicate;
     this.subscription = this.input
       .pipe(
         feedbackPipeline(options.config, {
@@ -64,21 +74,31 @@ export class StreamTask {
     return this.windowState;
   }
 
-  process(record: StreamRecord<FeedbackEvent>): void {
+  /**
+   * Aggregates `record`. A repartitioned record names its input position (`from`); one at
+   * or below what this task already took from that input partition is a copy the
+   * repartition stage produced again after a restart, and is dropped (src/repartition).
+   */
+  process(record: StreamRecord<FeedbackEvent>, from?: SourceOffset): void {
+    if (from !== undefined && !this.sources.admit(from)) {
+      this.onDuplicate?.();
+      return;
+    }
     this.input.next(record);
   }
 
   /**
    * Passes barrier `id` through the pipeline (synchronously) and returns the state it took,
-   * with the windows changed since the previous barrier (or the restore).
+   * with the windows changed since the previous barrier (or the restore) and the source
+   * high-water marks of repartitioned input.
    */
-  checkpoint(id: number): { snapshot: PipelineSnapshot; changes: WindowChanges<FeedbackAccumulator> } {
+  checkpoint(id: number): { snapshot: PipelineSnapshot; changes: WindowChanges<FeedbackAccumulator>; sources: Record<string, number> } {
     this.taken = undefined;
     this.input.next({ kind: 'barrier', id });
     const snapshot = this.taken;
     const windows = this.windowState;
     if (snapshot === undefined || windows === undefined) throw new Error(`task ${this.partition}: barrier ${id} passed without a snapshot`);
-    return { snapshot, changes: windows.takeChanges() };
+    return { snapshot, changes: windows.takeChanges(), sources: this.sources.snapshot() };
   }
 
   /** Drops the task: timers, windows and state go (another owner carries the partition on). */

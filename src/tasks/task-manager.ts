@@ -13,7 +13,7 @@
  */
 import type { AggregateView } from '../../operators/aggregate.js';
 import type { MetricsAggregator } from '../aggregation/index.js';
-import { decodeTaskState, encodeTaskState } from '../checkpoint/pipeline-codec.js';
+import { decodeTaskSources, decodeTaskState, encodeTaskState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { FeedbackResult, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
@@ -36,11 +36,15 @@ export interface TaskManagerOptions {
   readonly positionKey: (partition: number) => string;
   /** The partition of the state topic that holds task `id`'s records. */
   readonly statePartition: (partition: number) => number;
+  /** A task dropped a repartitioned record it had aggregated before. */
+  readonly onDuplicate?: () => void;
 }
 
 /** Where a new task starts: its state (none: empty) and the source position that goes with it (none: the start). */
 export interface TaskStart {
   readonly snapshot: PipelineSnapshot | undefined;
+  /** With the snapshot: the source high-water marks of repartitioned input. */
+  readonly sources?: Readonly<Record<string, number>>;
   readonly position: string | undefined;
   /** Where the state came from, for the log. */
   readonly from: 'local' | 'state topic' | 'empty';
@@ -90,7 +94,12 @@ export class TaskManager {
       const known = this.known.get(partition);
       return known === undefined
         ? undefined
-        : { snapshot: decodeTaskState(known.operators, partition, outOfOrderness, metrics), position: known.position, from: 'local' };
+        : {
+            snapshot: decodeTaskState(known.operators, partition, outOfOrderness, metrics),
+            sources: decodeTaskSources(known.operators),
+            position: known.position,
+            from: 'local',
+          };
     };
     const plans = new Map<number, TaskStart>();
     const committed = remote === undefined ? new Map<number, string | undefined>() : await remote.committed(partitions);
@@ -100,7 +109,7 @@ export class TaskManager {
     for (const partition of partitions) {
       const mine = local(partition);
       const theirs = fetched.get(partition);
-      const candidates = [mine, theirs && ({ snapshot: theirs.snapshot, position: theirs.commit.position, from: 'state topic' } as const)].filter(
+      const candidates = [mine, theirs && ({ snapshot: theirs.snapshot, sources: theirs.commit.sources, position: theirs.commit.position, from: 'state topic' } as const)].filter(
         (c): c is TaskStart => c !== undefined,
       );
       candidates.sort((a, b) => Number(b.position ?? -1) - Number(a.position ?? -1));
@@ -116,8 +125,10 @@ export class TaskManager {
       config: this.options.config,
       writer: this.options.writer,
       restored: start.snapshot,
+      restoredSources: start.sources,
       caughtUp: () => this.options.caughtUp(partition),
       onError: this.options.onError,
+      onDuplicate: this.options.onDuplicate,
     });
     this.tasks.set(partition, task);
     return task;
@@ -131,8 +142,8 @@ export class TaskManager {
     const partitions: Record<string, Record<string, Uint8Array>> = {};
     const changelog: ChangelogMessage[] = [];
     for (const [partition, task] of this.tasks) {
-      const { snapshot, changes } = task.checkpoint(id);
-      partitions[String(partition)] = encodeTaskState(snapshot, this.options.metrics);
+      const { snapshot, changes, sources } = task.checkpoint(id);
+      partitions[String(partition)] = encodeTaskState(snapshot, this.options.metrics, sources);
       const maxEventTime = snapshot.watermarks.partitions.reduce((max, p) => Math.max(max, p.maxEventTime), -Infinity);
       const commit = {
         checkpointId: id,
@@ -142,6 +153,7 @@ export class TaskManager {
         windowWatermark: snapshot.windows.watermark,
         windowType: snapshot.windows.windowType,
         nextId: snapshot.windows.nextId ?? 0,
+        sources,
       };
       changelog.push(...changelogMessages(partition, this.options.statePartition(partition), changes, commit, this.options.metrics));
     }

@@ -28,6 +28,7 @@ describe('defaults', () => {
       kafka: {
         consumer: { bootstrap_servers: ['localhost:9092'], group_id: 'processor-group', topics: ['feedback-events'] },
         producer: { result_topic: 'aggregated-metrics', dead_letter_topic: 'feedback-events-dlq' },
+        repartition: 'auto',
       },
       metrics: { port: 9464, host: '0.0.0.0' },
       log: { level: 'info' },

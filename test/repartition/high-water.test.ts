@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { decodeTaskSources, encodeTaskState } from '../../src/checkpoint/pipeline-codec.js';
+import { parseConfig } from '../../src/config/index.js';
+import { feedbackMetrics } from '../../src/pipeline/feedback-pipeline.js';
+import { SourceHighWater } from '../../src/repartition/high-water.js';
+import { sourceHeaders, sourceOffset } from '../../src/repartition/source-position.js';
+import { ChangelogReplay, changelogMessages } from '../../src/tasks/changelog.js';
+
+const metrics = feedbackMetrics(parseConfig({ processor: {} }, {}));
+const empty = { watermarks: { watermark: -Infinity, partitions: [] }, windows: { watermark: -Infinity, windowType: undefined, windows: [], nextId: 0 } };
+
+describe('source high-water marks of repartitioned input', () => {
+  it('admit each source offset once, per source partition, and carry on from a snapshot', () => {
+    const marks = new SourceHighWater();
+    const at = (source: string, offset: number) => ({ source, offset });
+    expect([marks.admit(at('in:0', 0)), marks.admit(at('in:0', 1)), marks.admit(at('in:1', 0)), marks.admit(at('in:0', 1)), marks.admit(at('in:0', 0))]).toEqual([true, true, true, false, false]);
+    const restored = new SourceHighWater(marks.snapshot());
+    expect([restored.admit(at('in:1', 0)), restored.admit(at('in:1', 1)), restored.admit(at('in:0', 2))]).toEqual([false, true, true]);
+  });
+
+  it('round-trip through message headers', () => {
+    const headers = Object.fromEntries(Object.entries(sourceHeaders('in', 3, '42')).map(([k, v]) => [k, Buffer.from(v)]));
+    expect(sourceOffset(headers)).toEqual({ source: 'in:3', offset: 42 });
+    expect(sourceOffset({})).toBeUndefined();
+    expect(sourceOffset(undefined)).toBeUndefined();
+  });
+
+  it('are part of the local checkpoint and of the state topic commit record', () => {
+    const sources = { 'in:0': 17, 'in:3': 9_007_199_254 };
+    expect(decodeTaskSources(encodeTaskState(empty, metrics, sources))).toEqual(sources);
+    expect(decodeTaskSources(encodeTaskState(empty, metrics))).toEqual({});
+    const commit = { checkpointId: 4, position: '12', maxEventTime: 5, watermark: 1, windowWatermark: 1, windowType: undefined, nextId: 0, sources };
+    const replay = new ChangelogReplay();
+    for (const m of changelogMessages(7, 0, { changed: [], removed: [] }, commit, metrics)) replay.add(String(m.key), m.value === null ? null : new Uint8Array(m.value as Buffer));
+    expect(replay.restore(metrics).get(7)?.commit.sources).toEqual(sources);
+  });
+});
