@@ -2,7 +2,7 @@ import { Subject, type Observable } from 'rxjs';
 import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
-import { createKafka, ensureTopics, kafkaSink, partitionCounts, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
+import { ensureTopics, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource } from '../kafka/index.js';
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
@@ -12,9 +12,9 @@ import { startRepartitioning } from '../repartition/repartitioner.js';
 import { sourceOffset } from '../repartition/source-position.js';
 import { openStateStore } from '../state/index.js';
 import type { Barrier, StreamElement } from '../stream/elements.js';
-import { STATE_TOPIC_CONFIGS } from '../tasks/changelog.js';
-import { readChangelog } from '../tasks/changelog-reader.js';
-import { TaskManager, type RemoteState, type TaskStart } from '../tasks/task-manager.js';
+import { ensureStateTopic, remoteState, stateTopicName } from '../tasks/state-topic.js';
+import { TaskManager } from '../tasks/task-manager.js';
+import { releaseWhenFlushed, resultLatency } from './record-collector.js';
 import { JobStats, rejectInput, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
 import { configuredParser } from './parse-lines.js';
@@ -51,8 +51,6 @@ export interface KafkaJobOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 20_000;
-/** kafkajs's seek offset for a partition's first retained record. */
-const EARLIEST_OFFSET = '-2';
 
 /**
  * Runs the pipeline from Kafka topics to the configured outputs until `signal`.
@@ -79,7 +77,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   const brokers = config.kafka.consumer.bootstrap_servers;
   if (config.kafka.topic_partitions !== undefined) await createTopics(config, logger);
 
-  const stateTopic = config.kafka.state_topic ?? `${config.kafka.consumer.group_id}-state`;
+  const stateTopic = stateTopicName(config);
   const statePartitions = await ensureStateTopic(config, stateTopic, logger);
   // Memory: no local copy; tasks restore from the state topic alone.
   const store = await openStateStore(config.state, { onWarning: (message) => logger?.warn(message) });
@@ -101,12 +99,6 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const stage = await startRepartitioning({ config, outputs, stats, logger, now, onError: (error) => failure?.(error) });
     const topics = stage.topics;
     const ids = new PartitionIds(topics);
-    const keyOf = (id: number): string => {
-      const tp = ids.topicPartition(id);
-      return positionKey(tp.topic, tp.partition);
-    };
-    /** Where each task stands: the next offset to hand over, per `topic:partition`. */
-    const nextOffsets: Record<string, string> = {};
     let handedOverAt = 0;
     const writer = pipelineWriter({ config, outputs, stats, metrics, now, onResult: resultLatency(metrics, options.onLatency, () => handedOverAt) });
 
@@ -118,8 +110,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       caughtUp: (id) => source?.caughtUp(ids.topicPartition(id)) ?? false,
       onError: (error) => failure?.(error),
       restored: latest,
-      positionKey: keyOf,
-      statePartition: (id) => ids.topicPartition(id).partition % statePartitions,
+      ids,
+      statePartitions,
       onDuplicate: () => stats.duplicates++,
     });
     options.onWindows?.(tasks.windowState());
@@ -135,7 +127,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       // committed offset: a kept task continues where it stands instead (reading those
       // records again would count them twice). New partitions are held until their task
       // is restored, then sought to where its state stands.
-      startOffset: (tp) => nextOffsets[positionKey(tp.topic, tp.partition)],
+      startOffset: (tp) => tasks.positions[positionKey(tp.topic, tp.partition)],
     });
     options.onSource?.(source);
     const consumer = source;
@@ -153,43 +145,23 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     });
 
     let ready = false;
-    /** Per partition, the latest restore started: an older one that ends later is ignored. */
-    const restoring = new Map<number, number>();
-    let restores = 0;
-    const startTasks = async (assigned: readonly TopicPartition[]): Promise<void> => {
-      const generation = ++restores;
-      const partitions = assigned.map((tp) => ids.id(tp.topic, tp.partition));
-      for (const id of partitions) restoring.set(id, generation);
-      const began = performance.now();
-      const plans = await tasks.plan(partitions, remote);
-      const owned = new Set(consumer.assignment.map((tp) => ids.id(tp.topic, tp.partition)));
-      const started: { partition: number; from: TaskStart['from']; position: string | undefined; windows: number }[] = [];
-      for (const [id, plan] of plans) {
-        if (restoring.get(id) !== generation || !owned.has(id)) continue;
-        restoring.delete(id);
-        tasks.start(id, plan);
-        const tp = ids.topicPartition(id);
-        if (plan.position !== undefined) nextOffsets[positionKey(tp.topic, tp.partition)] = plan.position;
-        consumer.release(tp, plan.position ?? EARLIEST_OFFSET);
-        started.push({ partition: id, from: plan.from, position: plan.position, windows: plan.snapshot?.windows.windows.length ?? 0 });
-      }
-      const ms = performance.now() - began;
-      for (const task of started) metrics?.tasks.restored(keyOf(task.partition), task.from === 'state topic' ? 'state_topic' : task.from, ms / 1000);
-      logger?.info({ tasks: started, ms: Math.round(ms) }, 'tasks restored');
-    };
     const assignments = consumer.assignments.subscribe((change) => {
       // Emitted after the source has sought its partitions for this assignment.
       for (const tp of change.revoked) {
         metrics?.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
         metrics?.tasks.remove(positionKey(tp.topic, tp.partition));
-        delete nextOffsets[positionKey(tp.topic, tp.partition)];
       }
-      tasks.revoke(change.revoked.map((tp) => ids.id(tp.topic, tp.partition)));
-      const fresh = change.current.filter((tp) => !tasks.has(ids.id(tp.topic, tp.partition)) && !restoring.has(ids.id(tp.topic, tp.partition)));
-      consumer.hold(fresh);
       logger?.info({ assigned: change.assigned, revoked: change.revoked, current: change.current }, 'partition assignment');
       options.onAssignment?.(change);
-      const restored = startTasks(fresh);
+      const began = performance.now();
+      const restored = tasks.assign(change, consumer, remote).then((started) => {
+        const ms = performance.now() - began;
+        for (const task of started) {
+          const tp = ids.topicPartition(task.partition);
+          metrics?.tasks.restored(positionKey(tp.topic, tp.partition), task.from === 'state topic' ? 'state_topic' : task.from, ms / 1000);
+        }
+        logger?.info({ tasks: started, ms: Math.round(ms) }, 'tasks restored');
+      });
       restored.catch((error: unknown) => failure?.(error));
       if (!ready) {
         ready = true;
@@ -236,7 +208,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       handedOverAt = performance.now();
       stats.recordsIn++;
       const parsed = parser(message.value, { partition, offset: message.offset });
-      nextOffsets[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
+      tasks.positions[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
       if (parsed.kind === 'record') task.process(parsed, sourceOffset(message.headers));
       else rejectInput(outputs, stats, parsed, message);
       acknowledge(message);
@@ -261,7 +233,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       checkpoint<string>({
         intervalMs: config.checkpoint_interval_secs * 1000,
         firstId: (latest?.id ?? 0) + 1,
-        positions: () => ({ ...nextOffsets }),
+        positions: () => ({ ...tasks.positions }),
         trigger: stopBarrier(options.signal),
       }),
     );
@@ -313,75 +285,6 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   }
 }
 
-/**
- * Creates the state topic when it is missing: compacted, with as many partitions as the
- * widest input topic (a task's state goes to its input partition's number). Returns its
- * partition count; an existing topic with fewer partitions is an error.
- */
-async function ensureStateTopic(config: ProcessorConfig, topic: string, logger: Logger | undefined): Promise<number> {
-  const connection = { brokers: config.kafka.consumer.bootstrap_servers };
-  const counts = await partitionCounts(connection, config.kafka.consumer.topics);
-  const missing = config.kafka.consumer.topics.filter((t) => !counts.has(t));
-  if (missing.length > 0) throw new Error(`input topic(s) ${missing.join(', ')} do not exist: create them, or set kafka.topic_partitions to have them created`);
-  const needed = Math.max(1, ...counts.values());
-  const result = await ensureTopics(connection, [{ topic, numPartitions: needed, configs: STATE_TOPIC_CONFIGS }]);
-  if (result.created.length > 0) logger?.info({ topic, partitions: needed }, 'created the state topic');
-  const existing = result.existing[0]?.partitions ?? needed;
-  if (existing < needed) {
-    throw new Error(`state topic ${topic} has ${existing} partitions, fewer than the input's ${needed}: delete it (state is rebuilt from the input) or set kafka.state_topic`);
-  }
-  return existing;
-}
-
-/** The state topic and the group's committed offsets, as `TaskManager.plan` reads them. */
-function remoteState(config: ProcessorConfig, topic: string, ids: PartitionIds, metrics: ReturnType<typeof feedbackMetrics>, statePartitions: number): RemoteState {
-  const brokers = config.kafka.consumer.bootstrap_servers;
-  const groupId = config.kafka.consumer.group_id;
-  return {
-    async committed(partitions) {
-      const admin = createKafka({ brokers, clientId: `stream-processor-${groupId}` }).admin();
-      await admin.connect();
-      try {
-        const topics = [...new Set(partitions.map((id) => ids.topicPartition(id).topic))];
-        const offsets = await admin.fetchOffsets({ groupId, topics });
-        const out = new Map<number, string | undefined>();
-        for (const { topic: t, partitions: ps } of offsets) for (const p of ps) out.set(ids.id(t, p.partition), Number(p.offset) >= 0 ? p.offset : undefined);
-        return out;
-      } finally {
-        await admin.disconnect();
-      }
-    },
-    restore: (partitions) =>
-      readChangelog(
-        { brokers, topic, groupId },
-        [...new Set(partitions.map((id) => ids.topicPartition(id).partition % statePartitions))],
-        new Set(partitions),
-        metrics,
-      ),
-  };
-}
-
-/**
- * Processing latency of each result: from the hand-over of the record that made it (the
- * one that moved the watermark past the window's end) to the broker's acknowledgement.
- */
-function resultLatency(
-  metrics: ProcessorMetrics | undefined,
-  onLatency: ((ms: number) => void) | undefined,
-  handedOverAt: () => number,
-): (result: unknown, acknowledged: Promise<void> | undefined) => void {
-  return (_result, acknowledged) => {
-    const from = handedOverAt();
-    const observe = (): void => {
-      const ms = performance.now() - from;
-      metrics?.processingLatency.observe(ms / 1000);
-      onLatency?.(ms);
-    };
-    if (acknowledged === undefined) observe();
-    else acknowledged.then(observe, () => undefined);
-  };
-}
-
 /** `promise`, or a rejection with `error()` after `ms`. */
 function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
   if (!Number.isFinite(ms)) return promise;
@@ -406,32 +309,6 @@ function stopBarrier(signal: AbortSignal): Observable<void> {
   const stop = new Subject<void>();
   signal.addEventListener('abort', () => stop.next(), { once: true });
   return stop;
-}
-
-/**
- * Acknowledges each record at once while the outputs keep up; once they hold more
- * than `limit` unacknowledged messages, acknowledgements wait for the next flush.
- */
-function releaseWhenFlushed<R>(outputs: JobOutputs, limit: number, ack: (record: R) => void): (record: R) => void {
-  let held: R[] = [];
-  let flushing = false;
-  return (record) => {
-    if (!flushing && outputs.inFlight <= limit) {
-      ack(record);
-      return;
-    }
-    held.push(record);
-    if (flushing) return;
-    flushing = true;
-    const release = (): void => {
-      flushing = false;
-      const batch = held;
-      held = [];
-      for (const r of batch) ack(r);
-    };
-    // A failed flush surfaces on the next write; the held records stay unacknowledged.
-    outputs.flush().then(release, () => undefined);
-  };
 }
 
 async function createTopics(config: ProcessorConfig, logger: Logger | undefined): Promise<void> {

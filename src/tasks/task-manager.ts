@@ -22,6 +22,9 @@ import type { Checkpoint } from '../state/index.js';
 import type { WindowResult } from '../stream/elements.js';
 import { changelogMessages, type ChangelogMessage, type RestoredTask } from './changelog.js';
 import { StreamTask } from './stream-task.js';
+import type { AssignmentChange, TopicPartition } from '../kafka/index.js';
+import { positionKey } from '../kafka/offset-committer.js';
+import type { PartitionIds } from '../kafka/partition-ids.js';
 
 export interface TaskManagerOptions {
   readonly config: ProcessorConfig;
@@ -32,10 +35,10 @@ export interface TaskManagerOptions {
   readonly onError: (error: unknown) => void;
   /** The checkpoint restored at start, if any. */
   readonly restored?: Checkpoint;
-  /** The checkpoint position key of partition `id` (e.g. `topic:partition`). */
-  readonly positionKey: (partition: number) => string;
-  /** The partition of the state topic that holds task `id`'s records. */
-  readonly statePartition: (partition: number) => number;
+  /** Partition ids of the topics the tasks read. */
+  readonly ids: PartitionIds;
+  /** The state topic's partition count (task of input partition n: state partition n). */
+  readonly statePartitions: number;
   /** A task dropped a repartitioned record it had aggregated before. */
   readonly onDuplicate?: () => void;
 }
@@ -62,12 +65,41 @@ interface KnownState {
   readonly position: string | undefined;
 }
 
+/** The consumer side of the tasks: partitions held while their tasks restore, then read from the task's position. */
+export interface TaskInput {
+  readonly assignment: readonly TopicPartition[];
+  hold(partitions: readonly TopicPartition[]): void;
+  /** Reads a held partition from `offset` (a kafkajs offset: `-2` is the partition's start). */
+  release(partition: TopicPartition, offset: string): void;
+}
+
+/** A task that started after an assignment, for logs and metrics. */
+export interface StartedTask {
+  readonly partition: number;
+  readonly from: TaskStart['from'];
+  readonly position: string | undefined;
+  readonly windows: number;
+}
+
+/** kafkajs's seek offset for a partition's first retained record. */
+const EARLIEST_OFFSET = '-2';
+
 export class TaskManager {
   private readonly tasks = new Map<number, StreamTask>();
   private readonly known = new Map<number, KnownState>();
+  /** Where each task stands: the next offset to read, per position key (what a checkpoint records). */
+  readonly positions: Record<string, string> = {};
+  /** Per partition, the restore started last: an older one that ends later is ignored. */
+  private readonly restoring = new Map<number, number>();
+  private restores = 0;
 
   constructor(private readonly options: TaskManagerOptions) {
     if (options.restored !== undefined) this.completed(options.restored);
+  }
+
+  private positionKey(partition: number): string {
+    const tp = this.options.ids.topicPartition(partition);
+    return positionKey(tp.topic, tp.partition);
   }
 
   has(partition: number): boolean {
@@ -78,12 +110,41 @@ export class TaskManager {
     return this.tasks.get(partition);
   }
 
-  /** Closes the tasks of revoked partitions: their state goes (the new owner restores it). */
-  revoke(partitions: readonly number[]): void {
-    for (const partition of partitions) {
+  /**
+   * An assignment change (Kafka Streams' TaskManager.handleAssignment): revoked tasks are
+   * closed (their state goes; the new owner restores it), partitions kept go on where they
+   * stand, and new ones are held until their tasks are restored (`plan`), then read from
+   * the position that goes with the state. Resolves with the tasks started.
+   */
+  async assign(change: AssignmentChange, input: TaskInput, remote: RemoteState | undefined): Promise<StartedTask[]> {
+    const { ids } = this.options;
+    for (const tp of change.revoked) {
+      const partition = ids.id(tp.topic, tp.partition);
       this.tasks.get(partition)?.close();
       this.tasks.delete(partition);
+      delete this.positions[positionKey(tp.topic, tp.partition)];
     }
+    const fresh = change.current.filter((tp) => {
+      const partition = ids.id(tp.topic, tp.partition);
+      return !this.tasks.has(partition) && !this.restoring.has(partition);
+    });
+    input.hold(fresh);
+    const generation = ++this.restores;
+    const partitions = fresh.map((tp) => ids.id(tp.topic, tp.partition));
+    for (const partition of partitions) this.restoring.set(partition, generation);
+    const plans = await this.plan(partitions, remote);
+    const owned = new Set(input.assignment.map((tp) => ids.id(tp.topic, tp.partition)));
+    const started: StartedTask[] = [];
+    for (const [partition, plan] of plans) {
+      if (this.restoring.get(partition) !== generation || !owned.has(partition)) continue;
+      this.restoring.delete(partition);
+      this.start(partition, plan);
+      const tp = ids.topicPartition(partition);
+      if (plan.position !== undefined) this.positions[positionKey(tp.topic, tp.partition)] = plan.position;
+      input.release(tp, plan.position ?? EARLIEST_OFFSET);
+      started.push({ partition, from: plan.from, position: plan.position, windows: plan.snapshot?.windows.windows.length ?? 0 });
+    }
+    return started;
   }
 
   /** Decides where each of `partitions` starts (see the module comment). */
@@ -147,7 +208,7 @@ export class TaskManager {
       const maxEventTime = snapshot.watermarks.partitions.reduce((max, p) => Math.max(max, p.maxEventTime), -Infinity);
       const commit = {
         checkpointId: id,
-        position: positions[this.options.positionKey(partition)],
+        position: positions[this.positionKey(partition)],
         maxEventTime,
         watermark: snapshot.watermarks.watermark,
         windowWatermark: snapshot.windows.watermark,
@@ -155,7 +216,7 @@ export class TaskManager {
         nextId: snapshot.windows.nextId ?? 0,
         sources,
       };
-      changelog.push(...changelogMessages(partition, this.options.statePartition(partition), changes, commit, this.options.metrics));
+      changelog.push(...changelogMessages(partition, this.options.ids.topicPartition(partition).partition % this.options.statePartitions, changes, commit, this.options.metrics));
     }
     return { partitions, changelog };
   }
@@ -165,7 +226,7 @@ export class TaskManager {
     for (const [name, operators] of Object.entries(checkpoint.partitions)) {
       const partition = Number(name);
       if (!Number.isInteger(partition)) continue;
-      this.known.set(partition, { operators, position: checkpoint.positions[this.options.positionKey(partition)] });
+      this.known.set(partition, { operators, position: checkpoint.positions[this.positionKey(partition)] });
     }
   }
 
