@@ -44,6 +44,8 @@ export interface AggregateState<A, R> {
   readonly watermark: number;
   readonly openWindows: number;
   snapshot(): WindowStateSnapshot<A>;
+  /** The snapshot without its windows (watermark, window type, next identity): cheap at any time. */
+  header(): Omit<WindowStateSnapshot<A>, 'windows'>;
   /** Windows changed and removed since the previous call (needs `trackChanges`); resets the record. */
   takeChanges(): WindowChanges<A>;
   peek(key?: string): Iterable<WindowResult<R>>;
@@ -102,6 +104,7 @@ export function aggregate<T, A, R>(
         },
         snapshot: () => state.snapshot(),
         takeChanges: () => state.takeChanges(),
+        header: () => state.header(),
         peek: (key) => state.peek(key),
         peekPage: (query) => state.peekPage(query),
       });

@@ -45,6 +45,11 @@ export interface AssignWatermarksOptions<T> {
   assigned?: ObservableInput<readonly number[]>;
   /** Called with the watermark state for each barrier, before the barrier is forwarded (checkpoints). */
   onBarrier?: (barrierId: number, snapshot: WatermarkSnapshot) => void;
+  /**
+   * Receives, on subscription, a view of the watermark state: its `snapshot()` may be taken
+   * between any two elements (a caller that cuts checkpoints itself, outside the stream).
+   */
+  onState?: (state: { snapshot(): WatermarkSnapshot }) => void;
   /** Restore this state before the first element (recovery). */
   initialState?: WatermarkSnapshot;
 }
@@ -116,6 +121,7 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
         watermark: current,
         partitions: [...partitions].map(([partition, clock]) => ({ partition, maxEventTime: clock.maxEventTime })),
       });
+      options.onState?.({ snapshot });
 
       /**
        * `W = min over held partitions of W_p`; a quiet partition that never had a

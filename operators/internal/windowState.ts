@@ -198,6 +198,11 @@ export class KeyedWindowState<T, A, R> {
     };
   }
 
+  /** The snapshot without its windows: what an incremental checkpoint records beside the changes. */
+  header(): Omit<WindowStateSnapshot<A>, 'windows'> {
+    return { watermark: this.watermark, windowType: this.windowType, nextId: this.nextId };
+  }
+
   snapshot(): WindowStateSnapshot<A> {
     const windows: WindowSnapshot<A>[] = [];
     for (const s of [...this.slots()].sort((a, b) => a.timerOrder - b.timerOrder)) windows.push(this.copyOf(s));

@@ -6,7 +6,8 @@ import type { JobOutputs } from '../runner/outputs.js';
 import type { EncodedPipelineState } from './pipeline-codec.js';
 
 export interface CoordinatorOptions {
-  readonly store: StateStore;
+  /** Where a complete checkpoint is written (atomically). */
+  readonly store: Pick<StateStore, 'writeCheckpoint'>;
   readonly outputs: JobOutputs;
   readonly logger?: Logger;
   readonly metrics?: ProcessorMetrics;
@@ -72,7 +73,10 @@ export class CheckpointCoordinator {
     // Positions now, synchronously: later results must not count in this checkpoint.
     const sinks = outputs.positions();
     const superseded = this.queued;
-    this.queued = { id, positions, sinks, state };
+    // A superseded checkpoint's partition states merge into the newer one, key by key (the
+    // newer wins): full snapshots are simply replaced, incremental changes add up.
+    const merged = superseded === undefined ? state : { operators: { ...superseded.state.operators, ...state.operators }, partitions: mergePartitions(superseded.state.partitions, state.partitions) };
+    this.queued = { id, positions, sinks, state: merged };
     if (superseded !== undefined) {
       logger?.debug({ checkpoint: superseded.id, by: id }, 'checkpoint superseded while the previous one completes');
       return;
@@ -112,6 +116,15 @@ export class CheckpointCoordinator {
       }
     });
   }
+}
+
+function mergePartitions(
+  older: EncodedPipelineState['partitions'],
+  newer: EncodedPipelineState['partitions'],
+): EncodedPipelineState['partitions'] {
+  const out: Record<string, Record<string, Uint8Array>> = { ...older };
+  for (const [partition, states] of Object.entries(newer)) out[partition] = { ...older[partition], ...states };
+  return out;
 }
 
 function stateBytes(state: EncodedPipelineState): number {

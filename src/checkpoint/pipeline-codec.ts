@@ -30,8 +30,6 @@ const OLDEST_READABLE_VERSION = 3;
 const BYTES_PER_WINDOW = 512;
 const WINDOWS = 'windows';
 const WATERMARK = 'watermark';
-/** A task's source high-water marks (repartitioned input only: absent otherwise). */
-const SOURCES = 'sources';
 
 /**
  * Encodes a pipeline snapshot. Runs synchronously at the barrier (Flink's
@@ -67,37 +65,6 @@ export function encodePipelineState(snapshot: PipelineSnapshot, metrics: Metrics
   return { operators, partitions };
 }
 
-/**
- * One task's state (a task's pipeline reads one partition: DESIGN.md "Tasks"): its
- * watermark clock, its combined watermark and its windows, under the operator names a
- * checkpoint keeps per partition, and for repartitioned input the highest source offset
- * taken per input partition (`sources`). Decoded by `decodeTaskState` and `decodeTaskSources`.
- */
-export function encodeTaskState(
-  snapshot: PipelineSnapshot,
-  metrics: MetricsAggregator<FeedbackEvent>,
-  sources: Readonly<Record<string, number>> = {},
-): Record<string, Uint8Array> {
-  const maxEventTime = snapshot.watermarks.partitions.reduce((max, p) => Math.max(max, p.maxEventTime), -Infinity);
-  const state: Record<string, Uint8Array> = {
-    [WATERMARK]: new ByteWriter().u8(FORMAT_VERSION).f64(maxEventTime).f64(snapshot.watermarks.watermark).finish(),
-    [WINDOWS]: encodeWindowList(snapshot, snapshot.windows.windows.map((_, i) => i), metrics),
-  };
-  if (Object.keys(sources).length > 0) state[SOURCES] = writeSources(new ByteWriter().u8(FORMAT_VERSION), sources).finish();
-  return state;
-}
-
-/** The source high-water marks `encodeTaskState` kept (none: empty). */
-export function decodeTaskSources(operators: Readonly<Record<string, Uint8Array>>): Record<string, number> {
-  const bytes = operators[SOURCES];
-  if (bytes === undefined) return {};
-  const r = new ByteReader(bytes);
-  checkVersion(r);
-  const sources = readSources(r);
-  r.end();
-  return sources;
-}
-
 /** Source high-water marks: a count, then `topic:partition` and offset pairs (shared with the state topic's commit record). */
 export function writeSources(w: ByteWriter, sources: Readonly<Record<string, number>>): ByteWriter {
   const entries = Object.entries(sources);
@@ -113,37 +80,6 @@ export function readSources(r: ByteReader): Record<string, number> {
     sources[source] = r.f64();
   }
   return sources;
-}
-
-/**
- * A task's state for `partition`, from `encodeTaskState`, or from a checkpoint of the
- * single pipeline that read every partition (its partition entries have the same layout,
- * without the task's own watermark: it is then the partition's `maxEventTime − outOfOrderness`).
- */
-export function decodeTaskState(
-  operators: Readonly<Record<string, Uint8Array>>,
-  partition: number,
-  outOfOrdernessMs: number,
-  metrics: MetricsAggregator<FeedbackEvent>,
-): PipelineSnapshot {
-  const placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[] = [];
-  const windowBytes = operators[WINDOWS];
-  const header = windowBytes === undefined ? { watermark: -Infinity, windowType: undefined, nextId: 0 } : decodeWindows(windowBytes, partition, metrics, placed);
-  placed.sort((a, b) => a.order - b.order);
-  let maxEventTime = -Infinity;
-  let watermark = -Infinity;
-  const bytes = operators[WATERMARK];
-  if (bytes !== undefined) {
-    const r = new ByteReader(bytes);
-    checkVersion(r);
-    maxEventTime = r.f64();
-    watermark = r.remaining > 0 ? r.f64() : maxEventTime - outOfOrdernessMs;
-    r.end();
-  }
-  return {
-    watermarks: { watermark, partitions: maxEventTime === -Infinity && bytes === undefined ? [] : [{ partition, maxEventTime }] },
-    windows: { watermark: Math.min(header.watermark, watermark), windowType: header.windowType, windows: placed.map((p) => p.window), nextId: header.nextId },
-  };
 }
 
 export function decodePipelineState(encoded: EncodedPipelineState, metrics: MetricsAggregator<FeedbackEvent>): PipelineSnapshot {

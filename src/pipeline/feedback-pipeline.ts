@@ -34,6 +34,8 @@ export interface FeedbackPipelineHooks {
   initialState?: PipelineSnapshot;
   /** Record window changes for incremental checkpoints (`AggregateState.takeChanges`). */
   trackChanges?: boolean;
+  /** A view of the watermark state, for checkpoints cut outside the stream. */
+  onWatermarkState?: (state: { snapshot(): WatermarkSnapshot }) => void;
 }
 
 /** The pipeline's whole state at one barrier. */
@@ -70,6 +72,7 @@ export function feedbackPipeline(
       scheduler: hooks.scheduler,
       assigned: hooks.assignedPartitions,
       caughtUp: hooks.caughtUp,
+      onState: hooks.onWatermarkState,
       initialState: hooks.initialState?.watermarks,
       onBarrier: onBarrier && ((id, snapshot) => pendingWatermarks.set(id, snapshot)),
     }),

@@ -10,8 +10,9 @@ import type { AggregateView } from '../../operators/aggregate.js';
 import { feedbackMetrics, type FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { startRepartitioning } from '../repartition/repartitioner.js';
 import { sourceOffset } from '../repartition/source-position.js';
-import { openStateStore } from '../state/index.js';
+import { openKv } from '../state/index.js';
 import type { Barrier, StreamElement } from '../stream/elements.js';
+import { LocalTaskStore, localChanges } from '../tasks/local-store.js';
 import { ensureStateTopic, remoteState, stateTopicName } from '../tasks/state-topic.js';
 import { TaskManager } from '../tasks/task-manager.js';
 import { releaseWhenFlushed, resultLatency } from './record-collector.js';
@@ -79,8 +80,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
 
   const stateTopic = stateTopicName(config);
   const statePartitions = await ensureStateTopic(config, stateTopic, logger);
-  // Memory: no local copy; tasks restore from the state topic alone.
-  const store = await openStateStore(config.state, { onWarning: (message) => logger?.warn(message) });
+  // Memory: the local copy lasts the process only; tasks restore from the state topic.
+  const local = new LocalTaskStore(await openKv(config.state));
   const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
   const changelog = kafkaSink({ brokers, topic: stateTopic });
   const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
@@ -90,8 +91,6 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   const remaining = (): number => (stopDeadline === Infinity ? Infinity : Math.max(1_000, stopDeadline - Date.now()));
   try {
     const metricsAggregator = feedbackMetrics(config);
-    const latest = await store.latestCheckpoint();
-    if (latest !== undefined) logger?.info({ checkpoint: latest.id, positions: latest.positions, tasks: Object.keys(latest.partitions).length }, 'resuming from checkpoint');
 
     let failure: ((error: unknown) => void) | undefined;
     const stats = new JobStats();
@@ -109,7 +108,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       metrics: metricsAggregator,
       caughtUp: (id) => source?.caughtUp(ids.topicPartition(id)) ?? false,
       onError: (error) => failure?.(error),
-      restored: latest,
+      local,
       ids,
       statePartitions,
       onDuplicate: () => stats.duplicates++,
@@ -133,15 +132,13 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const consumer = source;
     const committer = new OffsetCommitter(consumer, logger);
     const coordinator = new CheckpointCoordinator({
-      store,
+      // The local copy applies each checkpoint's changes, carried as its per-partition state.
+      store: { writeCheckpoint: (cp) => local.apply(cp.partitions) },
       outputs,
       logger,
       metrics,
       changelog,
-      onComplete: (cp) => {
-        tasks.completed(cp);
-        return committer.commit(cp.positions);
-      },
+      onComplete: (cp) => committer.commit(cp.positions),
     });
 
     let ready = false;
@@ -161,6 +158,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
           metrics?.tasks.restored(positionKey(tp.topic, tp.partition), task.from === 'state topic' ? 'state_topic' : task.from, ms / 1000);
         }
         logger?.info({ tasks: started, ms: Math.round(ms) }, 'tasks restored');
+        const resumed = started.filter((task) => task.from === 'local');
+        if (resumed.length > 0) logger?.info({ tasks: resumed.map((task) => task.partition), state: local.location }, 'resuming from checkpoint');
       });
       restored.catch((error: unknown) => failure?.(error));
       if (!ready) {
@@ -168,7 +167,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         void restored.then(() => {
           // The restored checkpoint is complete, but a crash may have come between its write and
           // its commit: commit it now, or the group would lag behind until new input arrives.
-          if (latest !== undefined) void committer.commit(latest.positions);
+          void committer.commit({ ...tasks.positions });
           options.onReady?.();
         }, () => undefined);
       } else {
@@ -221,18 +220,18 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         logger?.debug({ checkpoint: barrier.id }, 'checkpoint skipped: the group is rebalancing');
         return;
       }
-      // Every task passes the barrier now (synchronously), so all of them are cut at one point.
-      const { partitions, changelog: changes } = tasks.checkpoint(barrier.id, barrier.positions ?? {});
+      // Every task is cut now (synchronously, between two records): one consistent point.
+      const messages = tasks.checkpoint(barrier.id, barrier.positions ?? {});
       // Failures surface when the coordinator flushes the changelog.
-      for (const message of changes) changelog.write(message).catch(() => undefined);
-      coordinator.snapshot(barrier.id, { operators: {}, partitions });
+      for (const message of messages) changelog.write(message).catch(() => undefined);
+      coordinator.snapshot(barrier.id, { operators: {}, partitions: localChanges(messages) });
       coordinator.barrierAtSink(barrier);
     };
 
     const input: Observable<StreamElement<string>> = consumer.records.pipe(
       checkpoint<string>({
         intervalMs: config.checkpoint_interval_secs * 1000,
-        firstId: (latest?.id ?? 0) + 1,
+        firstId: 1,
         positions: () => ({ ...tasks.positions }),
         trigger: stopBarrier(options.signal),
       }),
@@ -276,7 +275,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     }
     return stats.summary(now() - started);
   } finally {
-    await store.close();
+    await local.close();
     // Bounded: with the brokers gone, what is unsent stays covered by the last complete checkpoint.
     await withTimeout(changelog.close(remaining()), remaining(), () => new Error('timed out')).catch((error: unknown) =>
       logger?.warn({ err: error }, 'closing the state topic producer'),

@@ -1,6 +1,7 @@
 import { CheckpointStore } from './checkpoint-store.js';
 import { LevelKv } from './level-kv.js';
 import { MemoryKv } from './memory-kv.js';
+import type { KvBackend } from './kv.js';
 import type { StateStore, StateStoreOptions } from './types.js';
 
 export type { Checkpoint, OutputIdentity, PartitionSnapshot, StateStore, StateStoreOptions } from './types.js';
@@ -14,6 +15,10 @@ export type StateBackendConfig = { readonly backend: 'memory' } | { readonly bac
  * a folder another process holds open rejects with a `StateLockedError`.
  */
 export async function openStateStore(config: StateBackendConfig, options: StateStoreOptions = {}): Promise<StateStore> {
-  const kv = config.backend === 'memory' ? new MemoryKv() : await LevelKv.open(config.path);
-  return new CheckpointStore(kv, options);
+  return new CheckpointStore(await openKv(config), options);
+}
+
+/** The key-value store itself, for state laid out by its owner (the Kafka tasks' local copy). */
+export async function openKv(config: StateBackendConfig): Promise<KvBackend> {
+  return config.backend === 'memory' ? new MemoryKv() : LevelKv.open(config.path);
 }

@@ -98,12 +98,12 @@ export class ChangelogReplay {
   private readonly tasks = new Map<number, { applied: Map<string, Uint8Array | null>; pending: Map<string, Uint8Array | null>; commit: Uint8Array | undefined }>();
 
   add(key: string, value: Uint8Array | null): void {
-    const slash = key.indexOf('/');
-    const task = Number(key.slice(0, slash));
-    if (slash < 0 || !Number.isInteger(task)) return;
+    const parsed = changeKey(key);
+    if (parsed === undefined) return;
+    const { task } = parsed;
     let state = this.tasks.get(task);
     if (state === undefined) this.tasks.set(task, (state = { applied: new Map(), pending: new Map(), commit: undefined }));
-    if (key.slice(slash + 1) === COMMIT) {
+    if (parsed.window === undefined) {
       if (value === null) return;
       for (const [k, v] of state.pending) state.applied.set(k, v);
       state.pending.clear();
@@ -143,7 +143,18 @@ export class ChangelogReplay {
   }
 }
 
-function decodeCommit(bytes: Uint8Array): TaskCommit {
+/** The task and window (none: the commit record) a state topic key names; undefined for another key. */
+export function changeKey(key: string): { task: number; window?: number } | undefined {
+  const slash = key.indexOf('/');
+  const task = Number(key.slice(0, slash));
+  if (slash < 0 || !Number.isInteger(task)) return undefined;
+  const rest = key.slice(slash + 1);
+  if (rest === COMMIT) return { task };
+  const window = Number(rest.slice(2));
+  return rest.startsWith('w/') && Number.isInteger(window) ? { task, window } : undefined;
+}
+
+export function decodeCommit(bytes: Uint8Array): TaskCommit {
   const r = new ByteReader(bytes);
   const version = checkVersion(r);
   const checkpointId = r.f64();

@@ -6,7 +6,8 @@
  */
 import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { AggregateState } from '../../operators/aggregate.js';
-import type { WindowChanges } from '../../operators/internal/windowState.js';
+import type { WatermarkSnapshot } from '../../operators/assignWatermarks.js';
+import type { WindowChanges, WindowStateSnapshot } from '../../operators/internal/windowState.js';
 import type { ProcessorConfig } from '../config/index.js';
 import { SourceHighWater } from '../repartition/high-water.js';
 import type { SourceOffset } from '../repartition/source-position.js';
@@ -33,11 +34,19 @@ export interface StreamTaskOptions {
   readonly onDuplicate?: () => void;
 }
 
+/** What one task contributes to a checkpoint. */
+export interface TaskCheckpoint {
+  readonly watermarks: WatermarkSnapshot;
+  readonly windows: Omit<WindowStateSnapshot<FeedbackAccumulator>, 'windows'>;
+  readonly changes: WindowChanges<FeedbackAccumulator>;
+  readonly sources: Record<string, number>;
+}
+
 export class StreamTask {
-  private readonly input = new Subject<StreamRecord<FeedbackEvent> | { readonly kind: 'barrier'; readonly id: number }>();
+  private readonly input = new Subject<StreamRecord<FeedbackEvent>>();
   private readonly subscription: Subscription;
   private windowState: AggregateState<FeedbackAccumulator, FeedbackResult> | undefined;
-  private taken: PipelineSnapshot | undefined;
+  private watermarkState: { snapshot(): WatermarkSnapshot } | undefined;
   private readonly sources: SourceHighWater;
   private readonly onDuplicate: (() => void) | undefined;
 
@@ -58,15 +67,11 @@ export class StreamTask {
           late: { next: writer.late },
           recordError: writer.recordError,
           onWindowState: (state) => (this.windowState = state),
-          onBarrier: (_id, snapshot) => (this.taken = snapshot),
+          onWatermarkState: (state) => (this.watermarkState = state),
           trackChanges: true,
         }),
       )
-      .subscribe({
-        // Barriers end here: the task manager completes the checkpoint across its tasks.
-        next: (element) => element.kind !== 'barrier' && writer.element(element),
-        error: options.onError,
-      });
+      .subscribe({ next: writer.element, error: options.onError });
   }
 
   /** The task's windows, for queries and metrics. */
@@ -88,17 +93,16 @@ export class StreamTask {
   }
 
   /**
-   * Passes barrier `id` through the pipeline (synchronously) and returns the state it took,
-   * with the windows changed since the previous barrier (or the restore) and the source
-   * high-water marks of repartitioned input.
+   * The task's checkpoint, cut now: between two records the synchronous pipeline is at rest,
+   * so this is a consistent cut without a barrier through it. Its cost follows the changes:
+   * the windows changed since the previous checkpoint (or the restore), the watermark
+   * clock, the window operator's header and the source high-water marks.
    */
-  checkpoint(id: number): { snapshot: PipelineSnapshot; changes: WindowChanges<FeedbackAccumulator>; sources: Record<string, number> } {
-    this.taken = undefined;
-    this.input.next({ kind: 'barrier', id });
-    const snapshot = this.taken;
+  checkpoint(): TaskCheckpoint {
     const windows = this.windowState;
-    if (snapshot === undefined || windows === undefined) throw new Error(`task ${this.partition}: barrier ${id} passed without a snapshot`);
-    return { snapshot, changes: windows.takeChanges(), sources: this.sources.snapshot() };
+    const watermarks = this.watermarkState;
+    if (windows === undefined || watermarks === undefined) throw new Error(`task ${this.partition} is closed`);
+    return { watermarks: watermarks.snapshot(), windows: windows.header(), changes: windows.takeChanges(), sources: this.sources.snapshot() };
   }
 
   /** Drops the task: timers, windows and state go (another owner carries the partition on). */

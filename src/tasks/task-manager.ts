@@ -12,19 +12,20 @@
  * complete checkpoint than the previous owner's last only repeats results, identically.
  */
 import type { AggregateView } from '../../operators/aggregate.js';
+import type { WatermarkSnapshot } from '../../operators/assignWatermarks.js';
+import type { WindowStateSnapshot } from '../../operators/internal/windowState.js';
 import type { MetricsAggregator } from '../aggregation/index.js';
-import { decodeTaskSources, decodeTaskState, encodeTaskState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
-import type { FeedbackResult, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
-import type { PipelineWriter } from '../runner/run-pipeline.js';
-import type { Checkpoint } from '../state/index.js';
-import type { WindowResult } from '../stream/elements.js';
-import { changelogMessages, type ChangelogMessage, type RestoredTask } from './changelog.js';
-import { StreamTask } from './stream-task.js';
 import type { AssignmentChange, TopicPartition } from '../kafka/index.js';
 import { positionKey } from '../kafka/offset-committer.js';
 import type { PartitionIds } from '../kafka/partition-ids.js';
+import type { FeedbackAccumulator, FeedbackResult, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import type { PipelineWriter } from '../runner/run-pipeline.js';
+import type { WindowResult } from '../stream/elements.js';
+import { changelogMessages, type ChangelogMessage, type RestoredTask, type TaskCommit } from './changelog.js';
+import type { LocalTaskStore } from './local-store.js';
+import { StreamTask } from './stream-task.js';
 
 export interface TaskManagerOptions {
   readonly config: ProcessorConfig;
@@ -33,8 +34,8 @@ export interface TaskManagerOptions {
   /** Whether the source has read everything partition `id` holds. */
   readonly caughtUp: (partition: number) => boolean;
   readonly onError: (error: unknown) => void;
-  /** The checkpoint restored at start, if any. */
-  readonly restored?: Checkpoint;
+  /** The tasks' local copy (LevelDB, or memory: then it only lasts the process). */
+  readonly local: LocalTaskStore;
   /** Partition ids of the topics the tasks read. */
   readonly ids: PartitionIds;
   /** The state topic's partition count (task of input partition n: state partition n). */
@@ -59,12 +60,6 @@ export interface RemoteState {
   readonly restore: (partitions: readonly number[]) => Promise<ReadonlyMap<number, RestoredTask>>;
 }
 
-/** A partition's newest complete state known locally: its operator states and its source position. */
-interface KnownState {
-  readonly operators: Readonly<Record<string, Uint8Array>>;
-  readonly position: string | undefined;
-}
-
 /** The consumer side of the tasks: partitions held while their tasks restore, then read from the task's position. */
 export interface TaskInput {
   readonly assignment: readonly TopicPartition[];
@@ -86,16 +81,13 @@ const EARLIEST_OFFSET = '-2';
 
 export class TaskManager {
   private readonly tasks = new Map<number, StreamTask>();
-  private readonly known = new Map<number, KnownState>();
   /** Where each task stands: the next offset to read, per position key (what a checkpoint records). */
   readonly positions: Record<string, string> = {};
   /** Per partition, the restore started last: an older one that ends later is ignored. */
   private readonly restoring = new Map<number, number>();
   private restores = 0;
 
-  constructor(private readonly options: TaskManagerOptions) {
-    if (options.restored !== undefined) this.completed(options.restored);
-  }
+  constructor(private readonly options: TaskManagerOptions) {}
 
   private positionKey(partition: number): string {
     const tp = this.options.ids.topicPartition(partition);
@@ -137,6 +129,9 @@ export class TaskManager {
     const started: StartedTask[] = [];
     for (const [partition, plan] of plans) {
       if (this.restoring.get(partition) !== generation || !owned.has(partition)) continue;
+      // Checkpoints apply changes to the local copy: it must hold the state they start from.
+      if (plan.from !== 'local') await this.options.local.replace(partition, this.fullState(partition, plan));
+      if (this.restoring.get(partition) !== generation) continue;
       this.restoring.delete(partition);
       this.start(partition, plan);
       const tp = ids.topicPartition(partition);
@@ -149,30 +144,20 @@ export class TaskManager {
 
   /** Decides where each of `partitions` starts (see the module comment). */
   async plan(partitions: readonly number[], remote: RemoteState | undefined): Promise<Map<number, TaskStart>> {
-    const { config, metrics } = this.options;
-    const outOfOrderness = config.watermark.max_out_of_orderness_secs * 1000;
-    const local = (partition: number): TaskStart | undefined => {
-      const known = this.known.get(partition);
-      return known === undefined
-        ? undefined
-        : {
-            snapshot: decodeTaskState(known.operators, partition, outOfOrderness, metrics),
-            sources: decodeTaskSources(known.operators),
-            position: known.position,
-            from: 'local',
-          };
-    };
-    const plans = new Map<number, TaskStart>();
+    const { local, metrics } = this.options;
+    const fromTask = (task: RestoredTask, from: TaskStart['from']): TaskStart => ({ snapshot: task.snapshot, sources: task.commit.sources, position: task.commit.position, from });
     const committed = remote === undefined ? new Map<number, string | undefined>() : await remote.committed(partitions);
+    const localPositions = new Map(await Promise.all(partitions.map(async (p) => [p, (await local.commit(p))?.position] as const)));
     // The local copy is current when the group committed exactly its position: no owner went further.
-    const stale = partitions.filter((p) => remote !== undefined && !(this.known.has(p) && this.known.get(p)!.position === committed.get(p)));
+    const current = (p: number): boolean => localPositions.get(p) !== undefined && localPositions.get(p) === committed.get(p);
+    const stale = partitions.filter((p) => remote !== undefined && !current(p));
     const fetched = stale.length === 0 || remote === undefined ? new Map<number, RestoredTask>() : await remote.restore(stale);
+    const plans = new Map<number, TaskStart>();
     for (const partition of partitions) {
-      const mine = local(partition);
       const theirs = fetched.get(partition);
-      const candidates = [mine, theirs && ({ snapshot: theirs.snapshot, sources: theirs.commit.sources, position: theirs.commit.position, from: 'state topic' } as const)].filter(
-        (c): c is TaskStart => c !== undefined,
-      );
+      const mine = localPositions.get(partition) === undefined || Number(localPositions.get(partition)) < Number(theirs?.commit.position ?? -1) ? undefined : await local.load(partition, metrics);
+      // Newest first: the one furthest in the input, the local copy on a tie (nothing to rewrite).
+      const candidates = [mine && fromTask(mine, 'local'), theirs && fromTask(theirs, 'state topic')].filter((c): c is TaskStart => c !== undefined);
       candidates.sort((a, b) => Number(b.position ?? -1) - Number(a.position ?? -1));
       plans.set(partition, candidates[0] ?? { snapshot: undefined, position: undefined, from: 'empty' });
     }
@@ -196,38 +181,49 @@ export class TaskManager {
   }
 
   /**
-   * Every task's state at barrier `id`: encoded per partition for the local checkpoint,
-   * and its changes since the previous barrier as state topic messages.
+   * Every task's checkpoint for barrier `id`: its changes since the previous one as state
+   * topic messages, which the local copy applies as well (`localChanges`).
    */
-  checkpoint(id: number, positions: Readonly<Record<string, string>>): { partitions: Record<string, Record<string, Uint8Array>>; changelog: ChangelogMessage[] } {
-    const partitions: Record<string, Record<string, Uint8Array>> = {};
-    const changelog: ChangelogMessage[] = [];
+  checkpoint(id: number, positions: Readonly<Record<string, string>>): ChangelogMessage[] {
+    const messages: ChangelogMessage[] = [];
     for (const [partition, task] of this.tasks) {
-      const { snapshot, changes, sources } = task.checkpoint(id);
-      partitions[String(partition)] = encodeTaskState(snapshot, this.options.metrics, sources);
-      const maxEventTime = snapshot.watermarks.partitions.reduce((max, p) => Math.max(max, p.maxEventTime), -Infinity);
-      const commit = {
-        checkpointId: id,
-        position: positions[this.positionKey(partition)],
-        maxEventTime,
-        watermark: snapshot.watermarks.watermark,
-        windowWatermark: snapshot.windows.watermark,
-        windowType: snapshot.windows.windowType,
-        nextId: snapshot.windows.nextId ?? 0,
-        sources,
-      };
-      changelog.push(...changelogMessages(partition, this.options.ids.topicPartition(partition).partition % this.options.statePartitions, changes, commit, this.options.metrics));
+      const cut = task.checkpoint();
+      const commit = this.commitOf(partition, id, positions[this.positionKey(partition)], cut.watermarks, cut.windows, cut.sources);
+      messages.push(...changelogMessages(partition, this.statePartition(partition), cut.changes, commit, this.options.metrics));
     }
-    return { partitions, changelog };
+    return messages;
   }
 
-  /** A checkpoint is complete: its partitions' states become the newest known ones. */
-  completed(checkpoint: Checkpoint): void {
-    for (const [name, operators] of Object.entries(checkpoint.partitions)) {
-      const partition = Number(name);
-      if (!Number.isInteger(partition)) continue;
-      this.known.set(partition, { operators, position: checkpoint.positions[this.positionKey(partition)] });
-    }
+  /** A task's whole state as messages (every window, then the commit record). */
+  private fullState(partition: number, plan: TaskStart): ChangelogMessage[] {
+    const snapshot = plan.snapshot;
+    const commit = this.commitOf(partition, 0, plan.position, snapshot?.watermarks ?? { watermark: -Infinity, partitions: [] }, snapshot?.windows ?? { watermark: -Infinity, windowType: undefined }, plan.sources ?? {});
+    return changelogMessages(partition, this.statePartition(partition), { changed: snapshot?.windows.windows ?? [], removed: [] }, commit, this.options.metrics);
+  }
+
+  private commitOf(
+    partition: number,
+    checkpointId: number,
+    position: string | undefined,
+    watermarks: WatermarkSnapshot,
+    windows: Omit<WindowStateSnapshot<FeedbackAccumulator>, 'windows'>,
+    sources: Readonly<Record<string, number>>,
+  ): TaskCommit {
+    const maxEventTime = watermarks.partitions.filter((p) => p.partition === partition).reduce((max, p) => Math.max(max, p.maxEventTime), -Infinity);
+    return {
+      checkpointId,
+      position,
+      maxEventTime,
+      watermark: watermarks.watermark,
+      windowWatermark: windows.watermark,
+      windowType: windows.windowType,
+      nextId: windows.nextId ?? 0,
+      sources,
+    };
+  }
+
+  private statePartition(partition: number): number {
+    return this.options.ids.topicPartition(partition).partition % this.options.statePartitions;
   }
 
   /** One view over every task's windows (queries, the open-windows gauge). */
