@@ -131,7 +131,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     });
     options.onSource?.(source);
     const consumer = source;
-    const committer = new OffsetCommitter(consumer, logger);
+    const committer = new OffsetCommitter(consumer, logger, metrics);
     const coordinator = new CheckpointCoordinator({
       store,
       outputs,
