@@ -107,11 +107,18 @@ export class CheckpointCoordinator {
         const bytes = stateBytes(state);
         metrics?.checkpointDuration.observe(seconds);
         metrics?.checkpointSize.set(bytes);
-        metrics?.stateSize.set(bytes);
         metrics?.lastCheckpointId.set(id);
+        // Not awaited: measuring the folder must not hold up the next checkpoint.
+        if (metrics !== undefined) {
+          store.sizeBytes().then(
+            (size) => metrics.stateSize.set(size),
+            (error: unknown) => logger?.warn({ err: error }, 'could not measure the state size'),
+          );
+        }
         logger?.debug({ checkpoint: id, positions, sinks, bytes, ms: Math.round(seconds * 1000) }, 'checkpoint complete');
       } catch (error) {
         this.failure = error;
+        metrics?.errors.checkpoint_failed.inc();
         logger?.error({ err: error, checkpoint: id }, 'checkpoint failed');
       }
     });

@@ -8,7 +8,7 @@
  * is kept and tried again after the rejoin (for the partitions this member still owns)
  * and with every later checkpoint, which supersedes it. Nothing here ever rejects.
  */
-import type { Logger } from '../observability/index.js';
+import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import type { SourcePositions } from '../stream/elements.js';
 import type { KafkaSource, TopicPartitionOffset } from './source.js';
 
@@ -25,6 +25,7 @@ export class OffsetCommitter {
   constructor(
     private readonly source: CommitTarget,
     private readonly logger?: Logger,
+    private readonly metrics?: ProcessorMetrics,
   ) {}
 
   /** Commits `positions` for the partitions owned now; on failure keeps them for `retry`. Never rejects. */
@@ -48,6 +49,7 @@ export class OffsetCommitter {
         await this.source.commitOffsets(offsets);
         if (this.pending === positions) this.pending = undefined;
       } catch (error) {
+        this.metrics?.errors.commit_failed.inc();
         this.logger?.warn({ err: error, partitions: offsets.length }, 'offset commit failed: retried after the rejoin and with the next checkpoint');
       }
     });

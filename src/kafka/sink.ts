@@ -62,6 +62,8 @@ export interface KafkaSinkOptions extends KafkaConnectionOptions {
    * write resolves, and later writes go on. Any other send error still fails the sink.
    */
   readonly onRejected?: (error: unknown, message: { readonly key: string | null; readonly value: string }) => void;
+  /** Told of every failed send, retried ones included (`stream_processor_errors_total{kind="send_failed"}`). */
+  readonly onSendError?: (error: unknown) => void;
 }
 
 export interface KafkaSink {
@@ -165,6 +167,7 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
         });
         return undefined;
       } catch (error) {
+        options.onSendError?.(error);
         if (!isTransientKafkaError(error) || Date.now() + backoff >= giveUpAt) return { error };
         await sleep(backoff);
       }

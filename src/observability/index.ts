@@ -2,6 +2,7 @@
 export {
   CHECKPOINT_BUCKETS_SECONDS,
   createProcessorMetrics,
+  type ErrorKind,
   LATENCY_BUCKETS_SECONDS,
   METRIC_PREFIX,
   type OutputSink,

@@ -48,6 +48,17 @@ export interface TaskMetrics {
   remove(task: string): void;
 }
 
+/**
+ * What failed, for `stream_processor_errors_total{kind}`: things the processor
+ * itself did not manage, as opposed to invalid input (the producers' fault, in
+ * `dead_letters_total`). `processing_error`: a record whose parsing or aggregation
+ * threw (also a dead letter); `checkpoint_failed`: a checkpoint that could not be
+ * completed; `commit_failed`: an offset commit the group rejected (retried);
+ * `dead_letter_dropped`: a dead letter the output refused; `send_failed`: a send
+ * to a Kafka output that failed, retried ones included.
+ */
+export type ErrorKind = 'processing_error' | 'checkpoint_failed' | 'commit_failed' | 'dead_letter_dropped' | 'send_failed';
+
 /** The two outputs: the result sink (`processor.sink`) and the dead-letter sink (`processor.dead_letter`). */
 export type OutputSink = 'results' | 'dead_letter';
 
@@ -128,8 +139,19 @@ export interface ProcessorMetrics {
   readonly checkpointSize: Gauge;
   /** `stream_processor_last_checkpoint_id`: id of the last completed checkpoint. */
   readonly lastCheckpointId: Gauge;
-  /** `stream_processor_state_size_bytes`: size of the window state (in memory or on disk). */
+  /**
+   * `stream_processor_state_size_bytes`: bytes the state backend holds for this instance,
+   * measured after each completed checkpoint: the state folder's files on disk (`level`:
+   * what fills the state volume, every retained checkpoint and LevelDB's not yet compacted
+   * files), or the stored keys and values (`memory`). Not one checkpoint's size: see
+   * `checkpoint_size_bytes`.
+   */
   readonly stateSize: Gauge;
+  /**
+   * `stream_processor_errors_total{kind}`: failures by kind (see `ErrorKind`). The error
+   * rate is `rate(errors_total) / rate(records_in_total)`.
+   */
+  readonly errors: Readonly<Record<ErrorKind, Counter.Internal>>;
   /** `stream_processor_output_records_total{sink}`: records written to each output. */
   readonly outputRecords: Readonly<Record<OutputSink, Counter.Internal>>;
   /** Per-task watermark, open windows and restore time. */
@@ -176,6 +198,12 @@ export function createProcessorMetrics(options: ProcessorMetricsOptions = {}): P
     name: name('windows_fired_total'),
     help: 'Window results emitted: first (revision 0, on firing) or update (late revision).',
     labelNames: ['revision_kind'],
+    registers,
+  });
+  const errors = new Counter({
+    name: name('errors_total'),
+    help: 'Failures by kind: processing_error, checkpoint_failed, commit_failed, dead_letter_dropped, send_failed.',
+    labelNames: ['kind'],
     registers,
   });
   const outputRecords = new Counter({
@@ -228,7 +256,12 @@ export function createProcessorMetrics(options: ProcessorMetricsOptions = {}): P
     }),
     checkpointSize: new Gauge({ name: name('checkpoint_size_bytes'), help: 'Bytes written by the last completed checkpoint.', registers }),
     lastCheckpointId: new Gauge({ name: name('last_checkpoint_id'), help: 'Id of the last completed checkpoint.', registers }),
-    stateSize: new Gauge({ name: name('state_size_bytes'), help: 'Size of the window state in bytes.', registers }),
+    stateSize: new Gauge({
+      name: name('state_size_bytes'),
+      help: 'Bytes the state backend holds: the state folder on disk (level) or the stored values (memory), after the last checkpoint.',
+      registers,
+    }),
+    errors: bindAll<ErrorKind>(errors, 'kind', ['processing_error', 'checkpoint_failed', 'commit_failed', 'dead_letter_dropped', 'send_failed']),
     outputRecords: bindAll<OutputSink>(outputRecords, 'sink', ['results', 'dead_letter']),
     tasks: taskMetrics(name, registers),
     observeWatermark(time: number): void {

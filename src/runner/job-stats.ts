@@ -58,7 +58,10 @@ export class JobStats {
     metrics.recordsIn.duplicate.inc(this.duplicates - p.duplicates);
     metrics.deadLetters.too_late.inc(this.late - p.late);
     for (const [reason, n] of this.invalidByReason) {
-      metrics.deadLetters[reason].inc(n - (this.publishedByReason.get(reason) ?? 0));
+      const increment = n - (this.publishedByReason.get(reason) ?? 0);
+      metrics.deadLetters[reason].inc(increment);
+      // A record the processor failed on is an error too; invalid input is the producers' fault.
+      if (reason === 'processing_error') metrics.errors.processing_error.inc(increment);
       this.publishedByReason.set(reason, n);
     }
     metrics.windowsFired.first.inc(firsts - p.firsts);

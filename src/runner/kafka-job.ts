@@ -130,7 +130,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     });
     options.onSource?.(source);
     const consumer = source;
-    const committer = new OffsetCommitter(consumer, logger);
+    const committer = new OffsetCommitter(consumer, logger, metrics);
     const coordinator = new CheckpointCoordinator({
       // The local copy applies each checkpoint's changes, carried as its per-partition state.
       store: { writeCheckpoint: (cp) => local.apply(cp.partitions) },

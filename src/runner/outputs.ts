@@ -138,21 +138,22 @@ function kafkaChannel(sink: KafkaSink): OutputChannel {
   };
 }
 
-/** Where a job reports what its outputs do on their own (dropped dead letters). */
+/** Where a job reports what its outputs do on their own (failed sends, dropped dead letters). */
 export interface OutputObservers {
   readonly logger?: Logger;
   readonly metrics?: ProcessorMetrics;
 }
 
 /**
- * Opens an output. `onRejected` (Kafka only): what to do with a message the broker
- * refuses for itself; without it such a refusal stops the job, as any send error does.
+ * Opens an output. Kafka only: `onRejected`, what to do with a message the broker
+ * refuses for itself (without it such a refusal stops the job, as any send error does);
+ * `onSendError`, told of every failed send.
  */
 export async function openChannel(
   target: SinkConfig | DeadLetterConfig,
   topic: string,
   config: ProcessorConfig,
-  onRejected?: KafkaSinkOptions['onRejected'],
+  hooks: Pick<KafkaSinkOptions, 'onRejected' | 'onSendError'> = {},
 ): Promise<OutputChannel> {
   switch (target.type) {
     case 'file':
@@ -164,7 +165,7 @@ export async function openChannel(
     case 'kafka': {
       // Loaded on demand: runs without Kafka do not pay for the client at start-up.
       const { kafkaSink } = await import('../kafka/sink.js');
-      return kafkaChannel(kafkaSink({ brokers: config.kafka.consumer.bootstrap_servers, topic, onRejected }));
+      return kafkaChannel(kafkaSink({ brokers: config.kafka.consumer.bootstrap_servers, topic, ...hooks }));
     }
   }
 }
@@ -188,11 +189,13 @@ export class ChannelOutputs implements JobOutputs {
     const topic = config.kafka.producer.dead_letter_topic;
     const dropDeadLetter: KafkaSinkOptions['onRejected'] = (error, message) => {
       observers.metrics?.deadLettersDropped.inc();
+      observers.metrics?.errors.dead_letter_dropped.inc();
       observers.logger?.error({ err: error, topic, bytes: Buffer.byteLength(message.value) }, 'dead letter dropped: the broker rejected it');
     };
-    const results = await openChannel(config.sink, config.kafka.producer.result_topic, config);
+    const onSendError = (): void => observers.metrics?.errors.send_failed.inc();
+    const results = await openChannel(config.sink, config.kafka.producer.result_topic, config, { onSendError });
     try {
-      const deadLetters = await openChannel(config.dead_letter, topic, config, dropDeadLetter);
+      const deadLetters = await openChannel(config.dead_letter, topic, config, { onRejected: dropDeadLetter, onSendError });
       return new ChannelOutputs(results, deadLetters, config.dead_letter.max_raw_bytes);
     } catch (error) {
       void results.close();

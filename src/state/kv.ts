@@ -30,5 +30,7 @@ export interface KvBackend {
    * disk space can be reclaimed now rather than whenever the engine gets to it.
    */
   reclaim(space: SpacePath, first: string, last: string): Promise<void>;
+  /** Bytes the store takes where it keeps its data: its folder's files on disk, or its keys and values in memory. */
+  sizeBytes(): Promise<number>;
   close(): Promise<void>;
 }

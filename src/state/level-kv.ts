@@ -1,3 +1,5 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Level } from 'level';
 import type { KeyRange, KvBackend, KvOperation, SpacePath } from './kv.js';
 
@@ -83,6 +85,16 @@ export class LevelKv implements KvBackend {
     const sublevel = this.#space(space);
     // The end bound is exclusive: a NUL appended is the next key after `last`.
     await db.compactRange(sublevel.prefixKey(first, 'utf8'), sublevel.prefixKey(`${last}\0`, 'utf8'));
+  }
+
+  /**
+   * The folder's files rather than LevelDB's `approximateSize` of the live keys: what
+   * fills the volume includes the deleted values that compaction has not reached yet.
+   */
+  async sizeBytes(): Promise<number> {
+    const entries = await readdir(this.#db.location, { withFileTypes: true });
+    const sizes = await Promise.all(entries.filter((e) => e.isFile()).map((e) => stat(join(this.#db.location, e.name)).then((s) => s.size, () => 0)));
+    return sizes.reduce((sum, size) => sum + size, 0);
   }
 
   async close(): Promise<void> {

@@ -45,6 +45,12 @@ export class MemoryKv implements KvBackend {
   /** Deleted entries are gone from memory already. */
   async reclaim(): Promise<void> {}
 
+  async sizeBytes(): Promise<number> {
+    let bytes = 0;
+    for (const entries of this.#spaces.values()) for (const [key, value] of entries) bytes += key.length + value.byteLength;
+    return bytes;
+  }
+
   async close(): Promise<void> {
     this.#spaces.clear();
   }

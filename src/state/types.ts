@@ -62,6 +62,8 @@ export interface StateStore {
    * pieces verify (only those are read), or undefined if no checkpoint mentions it.
    */
   loadPartition(partition: string): Promise<PartitionSnapshot | undefined>;
+  /** Bytes the store holds: its folder on disk (LevelDB) or its values in memory (`stream_processor_state_size_bytes`). */
+  sizeBytes(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -17,6 +17,9 @@ describe('createProcessorMetrics', () => {
     expect(await sample(text, 'stream_processor_windows_fired_total{revision_kind="first"}')).toBe(0);
     expect(await sample(text, 'stream_processor_dead_letters_total{reason="too_late"}')).toBe(0);
     expect(await sample(text, 'stream_processor_output_records_total{sink="dead_letter"}')).toBe(0);
+    for (const kind of ['processing_error', 'checkpoint_failed', 'commit_failed', 'dead_letter_dropped', 'send_failed']) {
+      expect(await sample(text, `stream_processor_errors_total{kind="${kind}"}`)).toBe(0);
+    }
   });
 
   it('keeps registries apart and includes the default process metrics', async () => {

@@ -2,6 +2,7 @@ import { from } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
 import type { FeedbackEvent } from '../../src/events/index.js';
+import { createProcessorMetrics } from '../../src/observability/index.js';
 import { JobStats } from '../../src/runner/job-stats.js';
 import type { DeadLetterOut, JobOutputs } from '../../src/runner/outputs.js';
 import { runPipeline } from '../../src/runner/run-pipeline.js';
@@ -56,5 +57,11 @@ describe('runPipeline', () => {
     expect(outputs.results).toHaveLength(2);
     expect(stats.summary(0)).toMatchObject({ recordsIn: 3, aggregated: 2, invalid: 1, late: 0 });
     expect(stats.invalidByReason.get('processing_error')).toBe(1);
+    // Counted as an error as well as a dead letter (the error rate's numerator).
+    const metrics = createProcessorMetrics();
+    stats.publish(metrics);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('stream_processor_errors_total{kind="processing_error"} 1\n');
+    expect(text).toContain('stream_processor_dead_letters_total{reason="processing_error"} 1\n');
   });
 });

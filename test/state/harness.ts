@@ -31,6 +31,7 @@ export const backends: ReadonlyArray<{ name: string; create: () => Promise<Backe
         keys: (space, range) => data.keys(space, range),
         batch: (operations) => data.batch(operations),
         reclaim: () => data.reclaim(),
+        sizeBytes: () => data.sizeBytes(),
         close: async () => undefined,
       };
       return { name: 'memory', open: async (options) => ({ store: new CheckpointStore(kv, options), kv }), dispose: () => data.close() };

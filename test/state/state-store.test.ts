@@ -38,6 +38,21 @@ describe.each(backends)('StateStore on $name', ({ create }) => {
     expect(warnings).toEqual([]);
   });
 
+  it('measures what it holds: more after a checkpoint, and the same again after a restart', async () => {
+    const { store } = await open();
+    const empty = await store.sizeBytes();
+    await store.writeCheckpoint(sampleCheckpoint(1));
+    const one = await store.sizeBytes();
+    // The sample's states alone (the manifest and keys come on top).
+    expect(one - empty).toBeGreaterThan(sampleCheckpoint(1).partitions['0']!['windows']!.byteLength);
+    await store.close();
+    if (backend.name === 'level') {
+      const { store: reopened } = await open();
+      expect(await reopened.sizeBytes()).toBeGreaterThan(empty);
+      await reopened.close();
+    }
+  });
+
   it('gives a checkpoint back unchanged after a restart, states split into chunks', async () => {
     await writeThrough(1);
     const { store } = await open();
