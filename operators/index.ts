@@ -1,10 +1,30 @@
-/** The public RxJS operators. Each is usable on its own in any RxJS pipeline. */
-export { assignWatermarks, type AssignWatermarksOptions } from './assignWatermarks.js';
+/**
+ * The public RxJS operators, each usable on its own in any RxJS pipeline, and the pure
+ * pieces that go with them: the stream model's element helpers, the metrics aggregator,
+ * the checkpoint codecs. Nothing here loads I/O, a Kafka client, metrics or logging
+ * (test/packaging checks the installed package's import graph).
+ */
+export { assignWatermarks, type AssignWatermarksOptions, type WatermarkSnapshot } from './assignWatermarks.js';
 export { tumblingWindow, type TumblingWindowOptions } from './tumblingWindow.js';
 export { slidingWindow, type SlidingWindowOptions } from './slidingWindow.js';
 export { sessionWindow, type SessionWindowOptions } from './sessionWindow.js';
-export { aggregate, type AggregateOptions, type AggregateState, type LateRecordObserver } from './aggregate.js';
+export { aggregate, type AggregateOptions, type AggregateState, type AggregateView, type LateRecordObserver } from './aggregate.js';
+export { checkpoint, type CheckpointOptions } from './checkpoint.js';
+export { results } from './results.js';
 export type { KeySelector } from './internal/assignWindows.js';
-export type { WindowCursor, WindowPage, WindowPageQuery, WindowSnapshot, WindowStateSnapshot } from './internal/windowState.js';
+export type { WindowChanges, WindowCursor, WindowPage, WindowPageQuery, WindowSnapshot, WindowStateSnapshot } from './internal/windowState.js';
 export * from '../src/stream/elements.js';
 export type { Aggregator } from '../src/stream/aggregator.js';
+export { metricsAggregator } from '../src/aggregation/metrics-aggregator.js';
+export type { MetricsAccumulator, MetricsAggregator, MetricsAggregatorOptions, MetricsInput, MetricsResult, MetricValues } from '../src/aggregation/metrics-aggregator.js';
+export type { AggregationKind, MetricStats, MetricSummary, StatsOptions, StatsSpec } from '../src/aggregation/metric-stats.js';
+export type { QuantileSketch, SketchCodec } from '../src/aggregation/quantile-sketch.js';
+export { ByteReader, ByteWriter } from '../src/aggregation/binary.js';
+export {
+  decodeWatermarkState,
+  decodeWindowState,
+  encodeWatermarkState,
+  encodeWindowState,
+  jsonAccumulatorCodec,
+  type AccumulatorCodec,
+} from '../src/checkpoint/window-state-codec.js';

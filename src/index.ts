@@ -7,16 +7,26 @@
 export * from '../operators/index.js';
 export * from './aggregation/index.js';
 export * from './config/index.js';
-// The config and the stream model both name the window kinds; they are the same union.
-export type { WindowType } from './stream/elements.js';
 export * from './events/index.js';
 export * from './io/index.js';
 export * from './kafka/index.js';
 export * from './state/index.js';
 export * from './observability/index.js';
-export { feedbackPipeline, feedbackMetrics, type FeedbackPipelineHooks, type FeedbackWindowResult, type PipelineSnapshot } from './pipeline/feedback-pipeline.js';
+export {
+  feedbackPipeline,
+  feedbackMetrics,
+  type FeedbackAccumulator,
+  type FeedbackPipelineHooks,
+  type FeedbackResult,
+  type FeedbackWindowResult,
+  type PipelineSnapshot,
+} from './pipeline/feedback-pipeline.js';
 export { windowingFromConfig, type Windowing } from './pipeline/windowing.js';
 export { runLineJob, type LineJobOptions } from './runner/file-job.js';
-export type { JobSummary } from './runner/job-stats.js';
+export type { JobStats, JobSummary } from './runner/job-stats.js';
+export type { DeadLetterOut, JobOutputs } from './runner/outputs.js';
+export type { PipelineRunOptions } from './runner/run-pipeline.js';
+export type { RestoreSource, TaskMetrics } from './observability/metrics.js';
+export type { KeyFields, KeyedAccumulator } from './pipeline/keyed-aggregator.js';
 export { runKafkaJob, type KafkaJobOptions } from './runner/kafka-job.js';
 export { runService, type ServiceOptions } from './service/service.js';

@@ -42,12 +42,6 @@ export interface BufferedDigestOptions {
   readonly bufferSize?: number;
 }
 
-interface Params {
-  readonly compression: number;
-  readonly exactLimit: number;
-  readonly bufferSize: number;
-}
-
 /** Defaults chosen by bench/sketches.ts (see the report in the commit history). */
 export const DEFAULT_DIGEST_OPTIONS: Required<BufferedDigestOptions> = {
   compression: 150,
@@ -79,7 +73,7 @@ export class BufferedDigest implements QuantileSketch {
   private used = HEADER;
   private total = 0;
 
-  constructor(private readonly params: Params) {}
+  constructor(private readonly params: Required<BufferedDigestOptions>) {}
 
   get count(): number {
     return this.total;
@@ -240,7 +234,7 @@ export class BufferedDigest implements QuantileSketch {
       .f64s(this.data, 0, this.used);
   }
 
-  static deserialise(params: Params, bytes: Uint8Array): BufferedDigest {
+  static deserialise(params: Required<BufferedDigestOptions>, bytes: Uint8Array): BufferedDigest {
     const r = new ByteReader(bytes);
     if (r.u8() !== FORMAT_VERSION) throw new RangeError('unknown digest format version');
     const sketch = BufferedDigest.deserialiseFrom(params, r);
@@ -249,7 +243,7 @@ export class BufferedDigest implements QuantileSketch {
   }
 
   /** Reads what `serialiseInto` wrote. */
-  static deserialiseFrom(params: Params, r: ByteReader): BufferedDigest {
+  static deserialiseFrom(params: Required<BufferedDigestOptions>, r: ByteReader): BufferedDigest {
     const sketch = new BufferedDigest(params);
     const mode = r.u8();
     if (mode === EXACT) {
@@ -421,7 +415,7 @@ function centroidQuantile(d: Float64Array, at: number, count: number, total: num
 
 /** Codec for BufferedDigest sketches sharing one configuration. */
 export function bufferedDigestCodec(options: BufferedDigestOptions = {}): SketchCodec {
-  const params: Params = { ...DEFAULT_DIGEST_OPTIONS, ...options };
+  const params: Required<BufferedDigestOptions> = { ...DEFAULT_DIGEST_OPTIONS, ...options };
   if (!(params.compression >= 10)) throw new RangeError('compression must be at least 10');
   if (!(params.exactLimit >= 1) || !Number.isInteger(params.exactLimit)) throw new RangeError('exactLimit must be a positive integer');
   if (!(params.bufferSize >= 8) || !Number.isInteger(params.bufferSize)) throw new RangeError('bufferSize must be an integer ≥ 8');

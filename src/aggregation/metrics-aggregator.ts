@@ -4,15 +4,23 @@ import { ByteReader, ByteWriter } from './binary.js';
 import { MetricStats, StatsSpec, type AggregationKind, type MetricSummary } from './metric-stats.js';
 import type { SketchCodec } from './quantile-sketch.js';
 
+/** Metric name → value; values that are not finite numbers are skipped. */
+export type MetricValues = Readonly<Record<string, number | null | undefined>>;
+
 /**
- * The part of a parsed feedback event this aggregator reads. A type alias, not
- * an interface, so it stays assignable to `Record<string, unknown>` bounds.
+ * The part of a parsed feedback event this aggregator reads by default. A type
+ * alias, not an interface, so it stays assignable to `Record<string, unknown>` bounds.
  */
 export type MetricsInput = {
-  readonly metrics?: Readonly<Record<string, number | null>> | null;
+  readonly metrics?: MetricValues | null;
 };
 
-export interface MetricsAggregatorOptions {
+export interface MetricsAggregatorOptions<T = MetricsInput> {
+  /**
+   * Where a value keeps its metrics, for values not shaped like `{ metrics: {...} }`
+   * (e.g. `(v) => ({ latency_ms: v.latency })`). Default: `value.metrics`.
+   */
+  readonly metrics?: (value: T) => MetricValues | null | undefined;
   /** Metric names to aggregate; empty or absent: every numeric field of `metrics`. */
   readonly metricFields?: readonly string[];
   /** Percentiles in [0, 100] (default 50, 95, 99). */
@@ -44,8 +52,8 @@ export interface MetricsResult {
   readonly metrics: Readonly<Record<string, MetricSummary>>;
 }
 
-/** `T`: the event type of the pipeline (any type with a `metrics` map). */
-export interface MetricsAggregator<T extends MetricsInput = MetricsInput> extends Aggregator<T, MetricsAccumulator, MetricsResult> {
+/** `T`: the value type of the pipeline's records. */
+export interface MetricsAggregator<T = MetricsInput> extends Aggregator<T, MetricsAccumulator, MetricsResult> {
   /** Checkpoint form of an accumulator. */
   serialise(accumulator: MetricsAccumulator): Uint8Array;
   /** Restores an accumulator written by `serialise` under the same options. */
@@ -69,7 +77,18 @@ function usable(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-export function metricsAggregator<T extends MetricsInput = MetricsInput>(options: MetricsAggregatorOptions = {}): MetricsAggregator<T> {
+const metricsField = (value: MetricsInput): MetricValues | null | undefined => value.metrics;
+
+/**
+ * Per-metric statistics of each window (count, sum, avg, min, max, stddev,
+ * percentiles). Values shaped `{ metrics: {...} }` need no options; any other
+ * value type names its metrics with `options.metrics`, which the overloads demand.
+ */
+export function metricsAggregator<T extends MetricsInput = MetricsInput>(options?: MetricsAggregatorOptions<T>): MetricsAggregator<T>;
+export function metricsAggregator<T>(options: MetricsAggregatorOptions<T> & { readonly metrics: (value: T) => MetricValues | null | undefined }): MetricsAggregator<T>;
+export function metricsAggregator<T>(options: MetricsAggregatorOptions<T> = {}): MetricsAggregator<T> {
+  // Without `metrics`, the first overload guarantees that T has the `metrics` field.
+  const metricsOf = options.metrics ?? (metricsField as (value: T) => MetricValues | null | undefined);
   const spec = new StatsSpec(options);
   const fixed: string[] | null = options.metricFields !== undefined && options.metricFields.length > 0 ? [...options.metricFields] : null;
   if (fixed !== null && new Set(fixed).size !== fixed.length) throw new RangeError('metricFields contains duplicates');
@@ -177,7 +196,7 @@ export function metricsAggregator<T extends MetricsInput = MetricsInput>(options
 
     add(acc, event) {
       acc.eventCount++;
-      const metrics = event.metrics;
+      const metrics = metricsOf(event);
       if (metrics === undefined || metrics === null) return acc;
       if (fixed !== null) {
         for (let i = 0; i < fixed.length; i++) {

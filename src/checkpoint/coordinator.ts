@@ -7,7 +7,7 @@ import type { EncodedPipelineState } from './pipeline-codec.js';
 
 export interface CoordinatorOptions {
   /** Where a complete checkpoint is written (atomically). */
-  readonly store: Pick<StateStore, 'writeCheckpoint'>;
+  readonly store: Pick<StateStore, 'writeCheckpoint' | 'sizeBytes'>;
   readonly outputs: JobOutputs;
   readonly logger?: Logger;
   readonly metrics?: ProcessorMetrics;

@@ -6,6 +6,7 @@ import type { FeedbackEvent } from '../events/index.js';
 import type { FeedbackAccumulator, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { KeyFields } from '../pipeline/keyed-aggregator.js';
 import type { WindowType } from '../stream/elements.js';
+import { readWindowSnapshot, writeWindowSnapshot, type AccumulatorCodec } from './window-state-codec.js';
 
 /** How a pipeline snapshot is laid out in a checkpoint: operator name → bytes. */
 export interface EncodedPipelineState {
@@ -122,26 +123,36 @@ function encodeWindowList(snapshot: PipelineSnapshot, indexes: readonly number[]
   return w.finish();
 }
 
+/** Codecs by metrics aggregator: checkpoints and changelogs write windows one by one. */
+const feedbackCodecs = new WeakMap<MetricsAggregator<FeedbackEvent>, AccumulatorCodec<FeedbackAccumulator>>();
+
+/** A feedback window's accumulator: its key fields (JSON), then the metrics. */
+function feedbackCodec(metrics: MetricsAggregator<FeedbackEvent>): AccumulatorCodec<FeedbackAccumulator> {
+  let codec = feedbackCodecs.get(metrics);
+  if (codec === undefined) {
+    codec = {
+      serialiseInto: (accumulator, w) => {
+        w.str(JSON.stringify(accumulator.keyFields ?? null));
+        metrics.serialiseInto(accumulator.inner, w);
+      },
+      deserialiseFrom: (r) => {
+        const keyFields = JSON.parse(r.str()) as KeyFields | null;
+        return { keyFields: keyFields ?? undefined, inner: metrics.deserialiseFrom(r) };
+      },
+    };
+    feedbackCodecs.set(metrics, codec);
+  }
+  return codec;
+}
+
 /** One window: identity, bounds, counters, key fields and accumulator (no header). */
 export function writeWindow(w: ByteWriter, win: WindowSnapshot<FeedbackAccumulator>, metrics: MetricsAggregator<FeedbackEvent>): ByteWriter {
-  w.f64(win.id ?? -1).str(win.key).f64(win.start).f64(win.end).f64(win.count).f64(win.revision);
-  w.str(JSON.stringify(win.accumulator.keyFields ?? null));
-  metrics.serialiseInto(win.accumulator.inner, w);
-  return w;
+  return writeWindowSnapshot(w, win, feedbackCodec(metrics));
 }
 
 /** The window `writeWindow` wrote; `version` 3 had no identity. */
 export function readWindow(r: ByteReader, metrics: MetricsAggregator<FeedbackEvent>, version = FORMAT_VERSION): WindowSnapshot<FeedbackAccumulator> {
-  const id = version >= 4 ? r.f64() : -1;
-  const key = r.str();
-  const start = r.f64();
-  const end = r.f64();
-  const count = r.f64();
-  const revision = r.f64();
-  const keyFields = JSON.parse(r.str()) as KeyFields | null;
-  const inner = metrics.deserialiseFrom(r);
-  const window = { key, start, end, count, revision, accumulator: { keyFields: keyFields ?? undefined, inner } };
-  return id < 0 ? window : { id, ...window };
+  return readWindowSnapshot(r, feedbackCodec(metrics), version >= 4);
 }
 
 /** Decodes one blob of windows into `placed`; returns the window operator's header (the same in every blob). */

@@ -20,7 +20,7 @@ import { describeYamlError, type ConfigIssue } from './errors.js';
 import { isMapping } from './spec.js';
 
 /** How a named variable's text becomes a value. */
-type EnvValueKind =
+export type EnvValueKind =
   /** Taken verbatim: paths and ids must not turn into numbers or null (`~`). */
   | 'string'
   /** Read as YAML, so `9464` is a number and `abc` stays a string for the validator to reject. */

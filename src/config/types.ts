@@ -9,19 +9,22 @@
  * `ProcessorConfig` is what the YAML's top-level `processor:` key holds.
  */
 
+import type { WindowType } from '../stream/elements.js';
+
 export const SOURCE_TYPES = ['file', 'stdin', 'kafka'] as const;
 export const SINK_TYPES = ['file', 'stdout', 'kafka'] as const;
 /** stderr lets a shell pipeline keep dead letters apart from results on stdout. */
 export const DEAD_LETTER_TYPES = ['file', 'stdout', 'stderr', 'kafka'] as const;
 export const STATE_BACKENDS = ['memory', 'level'] as const;
-export const WINDOW_TYPES = ['tumbling', 'sliding', 'session'] as const;
+export const WINDOW_TYPES = ['tumbling', 'sliding', 'session'] as const satisfies readonly WindowType[];
 export const WATERMARK_STRATEGIES = ['bounded_out_of_orderness'] as const;
 export const REPARTITION_MODES = ['auto', 'always', 'never'] as const;
 export const AGGREGATIONS = ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'] as const;
 /** pino's levels; `silent` turns logging off (tests, pipelines that own stderr). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
-export type WindowType = (typeof WINDOW_TYPES)[number];
+// The stream model's union: configuration and operators name one type.
+export type { WindowType };
 export type Aggregation = (typeof AGGREGATIONS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type RepartitionMode = (typeof REPARTITION_MODES)[number];

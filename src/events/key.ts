@@ -12,12 +12,10 @@ import { ownField, setField } from '../stream/fields.js';
 
 export const KEY_SEPARATOR = '|';
 
-type Fields = { readonly [field: string]: unknown };
-
 const keyPart = (value: unknown): string => (value === undefined || value === null ? '' : String(value));
 
 /** The joined key of `event` for `keyFields` (see the module comment). */
-export function joinKey(event: Fields, keyFields: readonly string[]): string {
+export function joinKey(event: Readonly<Record<string, unknown>>, keyFields: readonly string[]): string {
   // One key field is the common case: skip the array and the join.
   if (keyFields.length === 1) return keyPart(ownField(event, keyFields[0]!));
   let key = '';
@@ -33,7 +31,7 @@ export function joinKey(event: Fields, keyFields: readonly string[]): string {
  * `{"model":"gpt-4o"}`. A missing or null field is `null` here (the joined key has
  * the empty string in its place).
  */
-export function keyObject(event: Fields, keyFields: readonly string[]): Record<string, string | null> {
+export function keyObject(event: Readonly<Record<string, unknown>>, keyFields: readonly string[]): Record<string, string | null> {
   const key: Record<string, string | null> = {};
   for (const field of keyFields) {
     const value = ownField(event, field);

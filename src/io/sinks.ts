@@ -37,7 +37,8 @@ export interface SinkOptions {
   readonly highWaterMark?: number;
 }
 
-abstract class BufferedLineSink implements LineSink {
+/** What the file and stream sinks share: batching lines into writes, flush, close. */
+export abstract class BufferedLineSink implements LineSink {
   private pending = '';
   private pendingLines = 0;
   private encodedLines = 0;

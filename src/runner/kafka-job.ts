@@ -133,7 +133,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const committer = new OffsetCommitter(consumer, logger, metrics);
     const coordinator = new CheckpointCoordinator({
       // The local copy applies each checkpoint's changes, carried as its per-partition state.
-      store: { writeCheckpoint: (cp) => local.apply(cp.partitions) },
+      store: { writeCheckpoint: (cp) => local.apply(cp.partitions), sizeBytes: () => local.sizeBytes() },
       outputs,
       logger,
       metrics,

@@ -84,6 +84,11 @@ export class LocalTaskStore {
     return replay.restore(metrics).get(task);
   }
 
+  /** What the copy takes on disk (LevelDB's files) or in memory. */
+  sizeBytes(): Promise<number> {
+    return this.kv.sizeBytes();
+  }
+
   close(): Promise<void> {
     return this.kv.close();
   }
