@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../support/cli.js';
 import { tempDir } from '../support/temp-dir.js';
 import {
-  InputGenerator, Job, type Sent, Tail, type Topics, checkRun, committedTotal, createTopics, finish, produceSpread, sleep, waitUntil, writeConfig,
+  InputGenerator, Job, type Sent, checkRun, committedTotal, createTopics, finish, produceSpread, sleep, waitUntil, writeConfig, cleanUp, outputs, scenario, track,
 } from './harness.js';
 
 const run = promisify(execFile);
@@ -61,29 +61,13 @@ afterAll(async () => {
   rmSync(kafkaDir, { recursive: true, force: true });
 }, 120_000);
 
-const jobs: Job[] = [];
-const tails: Tail[] = [];
-afterEach(async () => {
-  for (const j of jobs.splice(0)) j.kill();
-  for (const t of tails.splice(0)) await t.stop();
-});
-
-async function outputs(t: Topics): Promise<{ results: Tail; deadLetters: Tail }> {
-  const results = await Tail.start(t.brokers, t.results);
-  const deadLetters = await Tail.start(t.brokers, t.deadLetters);
-  tails.push(results, deadLetters);
-  return { results, deadLetters };
-}
+afterEach(cleanUp);
 
 describe('fault suite: broker outage (own broker)', () => {
   it('a 15 s outage mid-run: /readyz 503, /healthz 200, commits resume, results correct, SIGTERM exits 0', async () => {
-    const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
-    const label = `broker-outage (seed ${seed})`;
-    const gen = new InputGenerator(seed);
-    const t = await createTopics(brokers, 'fault-outage');
-    const dir = tempDir('fault-outage-');
+    const { label, gen, t, dir } = await scenario('broker-outage', brokers);
     const job = new Job(label, writeConfig(dir, 'job', join(dir, 'state'), t));
-    jobs.push(job);
+    track(job);
     await job.waitReady();
 
     const sent: Sent[] = await produceSpread(brokers, t.input, gen, 2_000, 10, 3_000);
@@ -130,7 +114,7 @@ describe('fault suite: broker outage (own broker)', () => {
     const dir = tempDir('fault-outage-term-');
     const config = writeConfig(dir, 'job', join(dir, 'state'), t);
     const first = new Job(`${label} run 1`, config);
-    jobs.push(first);
+    track(first);
     await first.waitReady();
 
     const sent: Sent[] = await produceSpread(brokers, t.input, gen, 2_000, 10, 3_000);
@@ -147,7 +131,7 @@ describe('fault suite: broker outage (own broker)', () => {
     expect(said.length, `${label}: an error message on stderr after SIGTERM\n${first.tail()}`).toBeGreaterThan(0);
 
     const second = new Job(`${label} run 2`, config);
-    jobs.push(second);
+    track(second);
     await second.waitReady(90_000);
     sent.push(...(await produceSpread(brokers, t.input, gen, 1_500, 10, 2_000)));
     const { results, deadLetters } = await outputs(t);

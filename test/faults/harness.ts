@@ -17,6 +17,7 @@ import { createRandom } from '../../scripts/generate-sample.js';
 import { exited, onStderrLine, startCli } from '../support/cli.js';
 import { bruteQuantile, bruteStats } from '../support/brute-force.js';
 import { unique } from '../kafka/helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 export { unique };
 
@@ -565,4 +566,46 @@ export async function finish(t: Topics, sent: Sent[], gen: InputGenerator, resul
   } catch {
     /* reported by checkRun */
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario set-up and clean-up (each test file: `afterEach(cleanUp)`)
+
+const running: { jobs: Job[]; tails: Tail[] } = { jobs: [], tails: [] };
+
+/** Registers a job to be killed after the test, if it is still running. */
+export function track(job: Job): Job {
+  running.jobs.push(job);
+  return job;
+}
+
+/** Kills the test's jobs and stops its tails. */
+export async function cleanUp(): Promise<void> {
+  for (const job of running.jobs.splice(0)) job.kill();
+  for (const tail of running.tails.splice(0)) await tail.stop();
+}
+
+export interface Scenario {
+  readonly seed: number;
+  /** `<name> (seed <n>)`: starts every failure message, so a failure can be replayed with FAULT_SEED. */
+  readonly label: string;
+  readonly gen: InputGenerator;
+  readonly t: Topics;
+  /** A temporary folder, deleted when the test file ends. */
+  readonly dir: string;
+}
+
+/** A scenario's seed (`FAULT_SEED` replays one), input generator, unique topics and folder. */
+export async function scenario(name: string, brokers: string, partitions = PARTITIONS): Promise<Scenario> {
+  const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
+  const t = await createTopics(brokers, `fault-${name}`, partitions);
+  return { seed, label: `${name} (seed ${seed})`, gen: new InputGenerator(seed, partitions), t, dir: tempDir(`fault-${name}-`) };
+}
+
+/** Tails of the result and dead-letter topics, stopped after the test. */
+export async function outputs(t: Topics): Promise<{ results: Tail; deadLetters: Tail }> {
+  const results = await Tail.start(t.brokers, t.results);
+  const deadLetters = await Tail.start(t.brokers, t.deadLetters);
+  running.tails.push(results, deadLetters);
+  return { results, deadLetters };
 }

@@ -7,32 +7,20 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { tempDir } from '../support/temp-dir.js';
 import {
-  IDLE_TIMEOUT_MS, InputGenerator, Job, type Sent, Tail, checkRun, committedTotal, createTopics, finish, produce, produceSpread, sleep, waitUntil, writeConfig,
+  IDLE_TIMEOUT_MS, Job, type Sent, checkRun, committedTotal, finish, produce, produceSpread, sleep, waitUntil, writeConfig, cleanUp, outputs, scenario, track,
 } from './harness.js';
 
-const jobs: Job[] = [];
-const tails: Tail[] = [];
-afterEach(async () => {
-  for (const j of jobs.splice(0)) j.kill();
-  for (const t of tails.splice(0)) await t.stop();
-});
+afterEach(cleanUp);
 
 describe('fault suite: SIGKILL', () => {
   it('start-up, mid-stream and quiet-input kills lose and duplicate nothing', async () => {
-    const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
-    const label = `kill (seed ${seed})`;
-    const gen = new InputGenerator(seed);
-    const t = await createTopics(inject('kafkaBrokers'), 'fault-kill');
-    const dir = tempDir('fault-kill-');
+    const { label, gen, t, dir } = await scenario('kill', inject('kafkaBrokers'));
     const config = writeConfig(dir, 'job', join(dir, 'state'), t);
-    const results = await Tail.start(t.brokers, t.results);
-    const deadLetters = await Tail.start(t.brokers, t.deadLetters);
-    tails.push(results, deadLetters);
+    const { results, deadLetters } = await outputs(t);
     const start = (name: string): Job => {
       const job = new Job(`${label} ${name}`, config);
-      jobs.push(job);
+      track(job);
       return job;
     };
 

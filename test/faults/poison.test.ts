@@ -9,17 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { tempDir } from '../support/temp-dir.js';
 import {
-  InputGenerator, Job, type Planned, type Sent, T0, Tail, checkRun, createTopics, finish, produce, sleep, writeConfig,
+  InputGenerator, Job, type Planned, type Sent, T0, checkRun, finish, produce, sleep, writeConfig, cleanUp, outputs, scenario, track,
 } from './harness.js';
 
-const jobs: Job[] = [];
-const tails: Tail[] = [];
-afterEach(async () => {
-  for (const j of jobs.splice(0)) j.kill();
-  for (const t of tails.splice(0)) await t.stop();
-});
+afterEach(cleanUp);
 
 const poison = (partition: number, value: string | Buffer, reason: string, label: string): Planned => ({ partition, key: `poison-${label}`, value, kind: 'poison', reason, label });
 
@@ -61,15 +55,9 @@ function withOddNames(gen: InputGenerator, perPartition: number): Planned[] {
 
 describe('fault suite: poison pills', () => {
   it('every pill becomes one dead letter with its reason; the rest is aggregated; no crash loop', async () => {
-    const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
-    const label = `poison (seed ${seed})`;
-    const gen = new InputGenerator(seed);
-    const t = await createTopics(inject('kafkaBrokers'), 'fault-poison');
-    const dir = tempDir('fault-poison-');
+    const { label, gen, t, dir } = await scenario('poison', inject('kafkaBrokers'));
     const config = writeConfig(dir, 'job', join(dir, 'state'), t);
-    const results = await Tail.start(t.brokers, t.results);
-    const deadLetters = await Tail.start(t.brokers, t.deadLetters);
-    tails.push(results, deadLetters);
+    const { results, deadLetters } = await outputs(t);
     const sent: Sent[] = [];
     // One record per produce request: the blob must not share a batch (1 MB limit).
     const addPoison = async (round: number): Promise<void> => {
@@ -77,7 +65,7 @@ describe('fault suite: poison pills', () => {
     };
 
     const first = new Job(`${label} run 1`, config);
-    jobs.push(first);
+    track(first);
     await first.waitReady();
     sent.push(...(await produce(t.brokers, t.input, withOddNames(gen, 1_500))));
     await addPoison(0);
@@ -88,7 +76,7 @@ describe('fault suite: poison pills', () => {
 
     // The restart replays from the last checkpoint, pills included: it must come back.
     const second = new Job(`${label} run 2`, config);
-    jobs.push(second);
+    track(second);
     await second.waitReady(90_000);
     await addPoison(1);
     sent.push(...(await produce(t.brokers, t.input, withOddNames(gen, 1_500))));

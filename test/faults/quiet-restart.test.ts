@@ -6,32 +6,20 @@
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { tempDir } from '../support/temp-dir.js';
 import {
-  IDLE_TIMEOUT_MS, InputGenerator, Job, type Sent, Tail, checkRun, committedTotal, createTopics, finish, produceSpread, sleep, waitUntil, writeConfig,
+  IDLE_TIMEOUT_MS, Job, type Sent, checkRun, committedTotal, finish, produceSpread, sleep, waitUntil, writeConfig, cleanUp, outputs, scenario, track,
 } from './harness.js';
 
-const jobs: Job[] = [];
-const tails: Tail[] = [];
-afterEach(async () => {
-  for (const j of jobs.splice(0)) j.kill();
-  for (const t of tails.splice(0)) await t.stop();
-});
+afterEach(cleanUp);
 
 describe('fault suite: graceful restart, then quiet input', () => {
   it('no watermark jump: events after the silence are on time and aggregated', async () => {
-    const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
-    const label = `quiet-restart (seed ${seed})`;
-    const gen = new InputGenerator(seed);
-    const t = await createTopics(inject('kafkaBrokers'), 'fault-quiet');
-    const dir = tempDir('fault-quiet-');
+    const { label, gen, t, dir } = await scenario('quiet-restart', inject('kafkaBrokers'));
     const config = writeConfig(dir, 'job', join(dir, 'state'), t);
-    const results = await Tail.start(t.brokers, t.results);
-    const deadLetters = await Tail.start(t.brokers, t.deadLetters);
-    tails.push(results, deadLetters);
+    const { results, deadLetters } = await outputs(t);
 
     const first = new Job(`${label} run 1`, config);
-    jobs.push(first);
+    track(first);
     await first.waitReady();
     const sent: Sent[] = await produceSpread(t.brokers, t.input, gen, 2_500, 10, 3_000);
     const silenceFrom = Date.now();
@@ -40,7 +28,7 @@ describe('fault suite: graceful restart, then quiet input', () => {
     expect(term.code, `${label}: run 1 exit code after SIGTERM\n${first.tail()}`).toBe(0);
 
     const second = new Job(`${label} run 2`, config);
-    jobs.push(second);
+    track(second);
     await second.waitReady();
     await sleep(3 * IDLE_TIMEOUT_MS);
     expect(second.running, `${label}: run 2 exited during the silence\n${second.tail()}`).toBe(true);

@@ -6,29 +6,19 @@
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { tempDir } from '../support/temp-dir.js';
-import { InputGenerator, Job, type Sent, Tail, checkRun, createTopics, finish, produceSpread, sleep, writeConfig } from './harness.js';
+import {
+  Job, type Sent, checkRun, finish, produceSpread, sleep, writeConfig, cleanUp, outputs, scenario, track,
+} from './harness.js';
 
-const jobs: Job[] = [];
-const tails: Tail[] = [];
-afterEach(async () => {
-  for (const j of jobs.splice(0)) j.kill();
-  for (const t of tails.splice(0)) await t.stop();
-});
+afterEach(cleanUp);
 
 describe('fault suite: rebalance', () => {
   it('instances joining and leaving mid-run, SIGTERM during a rebalance', async () => {
-    const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
-    const label = `rebalance (seed ${seed})`;
-    const gen = new InputGenerator(seed);
-    const t = await createTopics(inject('kafkaBrokers'), 'fault-rebalance');
-    const dir = tempDir('fault-rebalance-');
-    const results = await Tail.start(t.brokers, t.results);
-    const deadLetters = await Tail.start(t.brokers, t.deadLetters);
-    tails.push(results, deadLetters);
+    const { label, gen, t, dir } = await scenario('rebalance', inject('kafkaBrokers'));
+    const { results, deadLetters } = await outputs(t);
     const start = (name: string): Job => {
       const job = new Job(`${label} ${name}`, writeConfig(dir, name, join(dir, `${name}-state`), t));
-      jobs.push(job);
+      track(job);
       return job;
     };
 

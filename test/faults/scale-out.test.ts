@@ -10,17 +10,13 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { onStderrLine } from '../support/cli.js';
-import { tempDir } from '../support/temp-dir.js';
-import { InputGenerator, Job, type Sent, Tail, checkRun, createTopics, finish, produceSpread, sleep, writeConfig } from './harness.js';
+import {
+  Job, type Sent, checkRun, finish, produceSpread, sleep, writeConfig, cleanUp, outputs, scenario, track,
+} from './harness.js';
 
 const PARTITIONS = 6;
 
-const jobs: Job[] = [];
-const tails: Tail[] = [];
-afterEach(async () => {
-  for (const j of jobs.splice(0)) j.kill();
-  for (const t of tails.splice(0)) await t.stop();
-});
+afterEach(cleanUp);
 
 interface Restore {
   readonly instance: string;
@@ -31,14 +27,8 @@ interface Restore {
 describe('fault suite: scale-out', () => {
   it('three instances: one joins late, one is SIGKILLed, one leaves with SIGTERM and comes back', async () => {
     const began = Date.now();
-    const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
-    const label = `scale-out (seed ${seed})`;
-    const gen = new InputGenerator(seed, PARTITIONS);
-    const t = await createTopics(inject('kafkaBrokers'), 'fault-scale', PARTITIONS);
-    const dir = tempDir('fault-scale-');
-    const results = await Tail.start(t.brokers, t.results);
-    const deadLetters = await Tail.start(t.brokers, t.deadLetters);
-    tails.push(results, deadLetters);
+    const { label, gen, t, dir } = await scenario('scale-out', inject('kafkaBrokers'), PARTITIONS);
+    const { results, deadLetters } = await outputs(t);
     const restores: Restore[] = [];
     /** Partitions each instance was assigned at some point. */
     const owned = new Map<string, Set<number>>();
@@ -51,7 +41,7 @@ describe('fault suite: scale-out', () => {
         if (entry.msg === 'tasks restored' && entry.tasks !== undefined && entry.tasks.length > 0) restores.push({ instance: name, ms: entry.ms ?? 0, tasks: entry.tasks });
         if (entry.msg === 'partition assignment') for (const tp of entry.current ?? []) owned.get(name)!.add(tp.partition);
       });
-      jobs.push(job);
+      track(job);
       return job;
     };
 
