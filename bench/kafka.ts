@@ -8,18 +8,31 @@
  *   p50/p99_latency_ms          processing latency (hand-over of the record that moved the watermark past a
  *                               window's end → broker ack of that window's result) while a separate process
  *                               produces wall-clock-timed events at half of events_per_sec (1 s windows)
+ *   checkpoint_ms, throughput_drop
+ *                               the job over 1,000,000 events in 100,000 keys with 1 h windows (100,000 open
+ *                               windows): median duration of a checkpoint (state topic + local copy, incremental)
+ *                               with one every second, and the throughput lost against one per hour (best of two each)
+ *   events_per_sec_one_instance, events_per_sec_two_instances, scale_out_speedup
+ *                               CLI processes (compiled) in one group over the 1,000-key preload, level state,
+ *                               checkpoints every second: from their start until the group's committed offsets
+ *                               reach the end (the broker shares the 2 cores)
  * Rates are medians of RUNS interleaved runs (raw, job, raw, job, …) over one preload of 1,000,000 events.
  * Run: npm run bench:kafka
  */
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
 import { parseConfig, type ProcessorConfig } from '../src/config/index.js';
 import { ensureTopics, type KafkaSource } from '../src/kafka/index.js';
+import { createProcessorMetrics, type ProcessorMetrics } from '../src/observability/index.js';
 import { runKafkaJob } from '../src/runner/kafka-job.js';
 import { createRandom } from '../scripts/generate-sample.js';
 import { benchEvent, benchEvents } from './events.js';
+import { buildCli } from './cli.js';
 import { median } from './stats.js';
 
 const EVENTS = 1_000_000;
@@ -53,13 +66,13 @@ async function topic(what: string): Promise<string> {
 }
 
 /** Preloads the events in chunks (bounded memory), keyed by model: acks 1, no compression, several large sends in flight. */
-async function preload(input: string): Promise<number> {
+async function preload(input: string, keys = KEYS): Promise<number> {
   const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const t0 = performance.now();
   try {
     for (let c = 0; c < EVENTS / CHUNK; c++) {
-      const records = benchEvents({ count: CHUNK, keys: KEYS, disorderMs: DISORDER_MS, startMs: Date.UTC(2026, 10, 26, 10) + c * CHUNK, seed: 42 + c });
+      const records = benchEvents({ count: CHUNK, keys, disorderMs: DISORDER_MS, startMs: Date.UTC(2026, 10, 26, 10) + c * CHUNK, seed: 42 + c });
       const messages: Message[] = records.map((r, i) => ({ key: r.key!, value: JSON.stringify({ ...r.value, event_id: `e-${c * CHUNK + i}` }) }));
       const sends: Promise<unknown>[] = [];
       for (let i = 0; i < messages.length; i += 10_000) {
@@ -101,7 +114,7 @@ async function rawConsume(input: string): Promise<number> {
   return EVENTS / (elapsed / 1000);
 }
 
-function jobConfig(input: string, output: string, deadLetters: string, windowSecs: number, outOfOrdernessSecs: number): ProcessorConfig {
+function jobConfig(input: string, output: string, deadLetters: string, windowSecs: number, outOfOrdernessSecs: number, checkpointSecs = 60): ProcessorConfig {
   const config = parseConfig(
     {
       processor: {
@@ -109,6 +122,7 @@ function jobConfig(input: string, output: string, deadLetters: string, windowSec
         sink: { type: 'kafka' },
         dead_letter: { type: 'kafka' },
         state: { backend: 'memory' },
+        checkpoint_interval_secs: checkpointSecs,
         windows: { default_type: 'tumbling', tumbling: { size_secs: windowSecs, allowed_lateness_secs: 0 } },
         watermark: { max_out_of_orderness_secs: Math.ceil(outOfOrdernessSecs), idle_timeout_secs: 60 },
         aggregation: { enabled: ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'], percentiles: [50, 95, 99] },
@@ -127,11 +141,11 @@ function jobConfig(input: string, output: string, deadLetters: string, windowSec
 }
 
 /** runKafkaJob over the preloaded topic, timed from its start until every message is handed over and acknowledged. */
-async function jobThroughput(input: string, output: string, deadLetters: string): Promise<number> {
+async function jobThroughput(input: string, output: string, deadLetters: string, config = jobConfig(input, output, deadLetters, 60, DISORDER_MS / 1000), metrics?: ProcessorMetrics): Promise<number> {
   const stop = new AbortController();
   let source: KafkaSource | undefined;
   const t0 = performance.now();
-  const job = runKafkaJob({ config: jobConfig(input, output, deadLetters, 60, DISORDER_MS / 1000), signal: stop.signal, onSource: (s) => (source = s) });
+  const job = runKafkaJob({ config, metrics, signal: stop.signal, onSource: (s) => (source = s) });
   const failed = job.then(() => Promise.reject(new Error('job ended early')));
   const done = new Promise<number>((resolve) => {
     const poll = setInterval(() => {
@@ -147,6 +161,77 @@ async function jobThroughput(input: string, output: string, deadLetters: string)
   await job;
   return EVENTS / (elapsed / 1000);
 }
+
+/**
+ * Incremental checkpoints with 100,000 open windows: the job with a checkpoint every second
+ * against one per hour (the final one only), best of two each; and the median checkpoint.
+ */
+async function checkpointCost(input: string): Promise<{ checkpoint_ms: number; throughput_drop: number; checkpoints: number }> {
+  const run = async (checkpointSecs: number): Promise<{ rate: number; metrics: ProcessorMetrics }> => {
+    const metrics = createProcessorMetrics();
+    const config = jobConfig(input, await topic(`cp-results-${checkpointSecs}-${randomUUID().slice(0, 4)}`), await topic(`cp-dlq-${randomUUID().slice(0, 4)}`), 3_600, DISORDER_MS / 1000, checkpointSecs);
+    return { rate: await jobThroughput(input, config.kafka.producer.result_topic, config.kafka.producer.dead_letter_topic, config, metrics), metrics };
+  };
+  const rare: number[] = [];
+  const often: { rate: number; metrics: ProcessorMetrics }[] = [];
+  for (let i = 0; i < 2; i++) {
+    rare.push((await run(3_600)).rate);
+    often.push(await run(1));
+  }
+  const best = often.reduce((a, b) => (b.rate > a.rate ? b : a));
+  const histogram = (await best.metrics.checkpointDuration.get()).values;
+  const sum = histogram.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+  const count = histogram.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+  return { checkpoint_ms: round(count === 0 ? 0 : (sum / count) * 1000, 1), throughput_drop: round(1 - best.rate / Math.max(...rare), 3), checkpoints: count };
+}
+
+/** `instances` CLI processes (compiled) in one group: seconds from their start until the group committed every input offset. */
+async function groupThroughput(input: string, instances: number, command: string[]): Promise<number> {
+  const group = name(`group-${instances}-${randomUUID().slice(0, 4)}`);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-kafka-'));
+  const configs = Array.from({ length: instances }, (_, i) => {
+    const path = join(dir, `instance-${i}.yaml`);
+    writeFileSync(
+      path,
+      JSON.stringify({
+        processor: {
+          source: { type: 'kafka' },
+          sink: { type: 'kafka' },
+          dead_letter: { type: 'kafka' },
+          state: { backend: 'level', path: join(dir, `state-${i}`) },
+          checkpoint_interval_secs: 1,
+          windows: { default_type: 'tumbling', tumbling: { size_secs: 60, allowed_lateness_secs: 0 } },
+          watermark: { max_out_of_orderness_secs: DISORDER_MS / 1000, idle_timeout_secs: 60 },
+          metrics: { port: 0 },
+          log: { level: 'warn' },
+          kafka: {
+            consumer: { bootstrap_servers: BROKERS, group_id: group, topics: [input] },
+            producer: { result_topic: name('scale-results'), dead_letter_topic: name('scale-dlq') },
+          },
+        },
+      }),
+    );
+    return path;
+  });
+  const admin = kafka().admin();
+  await admin.connect();
+  const t0 = performance.now();
+  const children = configs.map((path) => spawn(process.execPath, [...command, '--config', path], { stdio: 'ignore' }));
+  try {
+    for (;;) {
+      const [entry] = await admin.fetchOffsets({ groupId: group, topics: [input] }).catch(() => [undefined]);
+      const committed = entry?.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) ?? 0;
+      if (committed >= EVENTS) return EVENTS / ((performance.now() - t0) / 1000);
+      if (performance.now() - t0 > 300_000) throw new Error(`${instances} instance(s) committed ${committed} of ${EVENTS} in 300 s`);
+      await sleep(100);
+    }
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await admin.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 
 /** The job on 1 s windows while a child process produces wall-clock events at `rate`; the latency of each result. */
 async function latencies(rate: number, input: string, output: string, deadLetters: string): Promise<{ values: number[]; produced: number }> {
@@ -223,6 +308,14 @@ try {
   const jobRate = median(job);
   const latencyRate = jobRate / 2;
   const { values, produced } = await latencies(latencyRate, await topic('live'), await topic('live-results'), await topic('live-dlq'));
+  const cli = buildCli();
+  await topic('scale-results');
+  await topic('scale-dlq');
+  const oneInstance = await groupThroughput(input, 1, cli);
+  const twoInstances = await groupThroughput(input, 2, cli);
+  const wide = await topic('wide');
+  await preload(wide, 100_000);
+  const checkpoints = await checkpointCost(wide);
   if (values.length === 0) throw new Error('no window results in the latency phase');
   const sorted = values.sort((a, b) => a - b);
   console.log(
@@ -240,6 +333,10 @@ try {
       latency_rate_events_per_sec: Math.round(produced / LATENCY_SECS),
       latency_target_rate_events_per_sec: Math.round(latencyRate),
       latency_results: sorted.length,
+      ...checkpoints,
+      events_per_sec_one_instance: Math.round(oneInstance),
+      events_per_sec_two_instances: Math.round(twoInstances),
+      scale_out_speedup: round(twoInstances / oneInstance, 2),
       raw_runs: raw.map((x) => Math.round(x)),
       job_runs: job.map((x) => Math.round(x)),
     }),

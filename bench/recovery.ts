@@ -12,7 +12,7 @@
  *   task_restore_ms       restore that task from the state topic: read its partition, replay, decode
  * Run: npm run bench:recovery
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ import { runLineJob } from '../src/runner/file-job.js';
 import { openStateStore } from '../src/state/index.js';
 import type { StreamElement } from '../src/stream/elements.js';
 import { benchEvents } from './events.js';
+import { buildCli } from './cli.js';
 import { median } from './stats.js';
 
 const WINDOWS = 100_000;
@@ -133,17 +134,6 @@ async function stateTopicFigures(cfg: ProcessorConfig): Promise<{ state_topic_wr
   return { state_topic_write_ms: Math.round(writeMs), task_restore_ms: Math.round(median(restores)) };
 }
 
-/**
- * The command as a deployment runs it: compiled to JavaScript (the Docker image's
- * `node bin/stream-processor.js`). Built inside the repository so that the compiled
- * files resolve the packages in node_modules.
- */
-function buildCli(): string[] {
-  const outDir = join('.cache', 'bench-dist');
-  rmSync(outDir, { recursive: true, force: true });
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', outDir, '--sourceMap', 'false', '--declaration', 'false']);
-  return [join(outDir, 'src', 'main.js')];
-}
 
 /** Spawns the CLI on the stored checkpoint and times its start up to the "ready" log line. */
 function recoveryMs(command: string[], configPath: string): Promise<number> {
