@@ -30,6 +30,7 @@ import type { FeedbackEvent } from '../src/events/index.js';
 import { feedbackMetrics, type FeedbackAccumulator, type FeedbackResult } from '../src/pipeline/feedback-pipeline.js';
 import { withKeyFields } from '../src/pipeline/keyed-aggregator.js';
 import { runLineJob } from '../src/runner/file-job.js';
+import { ChannelOutputs } from '../src/runner/outputs.js';
 import { openStateStore } from '../src/state/index.js';
 import type { StreamElement } from '../src/stream/elements.js';
 import { benchEvents } from './events.js';
@@ -80,6 +81,11 @@ async function checkpointFigures(cfg: ProcessorConfig): Promise<{ checkpoint_ms:
   const state = openWindows(cfg);
   const store = await openStateStore(cfg.state);
   const metrics = feedbackMetrics(cfg);
+  // The checkpoint records the (empty) output files it goes with: a resume checks them.
+  const outputs = await ChannelOutputs.open(cfg);
+  const sinks = outputs.positions();
+  const identities = await outputs.identify(sinks);
+  await outputs.close();
   const times: number[] = [];
   let bytes = 0;
   // The first checkpoint warms up the code; the figure is the median of the next three.
@@ -89,7 +95,7 @@ async function checkpointFigures(cfg: ProcessorConfig): Promise<{ checkpoint_ms:
       { watermarks: { watermark: -Infinity, partitions: [{ partition: 0, maxEventTime: Date.UTC(2026, 10, 26, 10) }] }, windows: state.snapshot() },
       metrics,
     );
-    await store.writeCheckpoint({ id, createdAt: Date.now(), positions: { 0: '0' }, sinks: {}, ...encoded });
+    await store.writeCheckpoint({ id, createdAt: Date.now(), positions: { 0: '0' }, sinks, outputs: identities, ...encoded });
     times.push(performance.now() - t0);
     bytes = Object.values(encoded.operators).reduce((n, b) => n + b.byteLength, 0);
   }
