@@ -115,6 +115,12 @@ export interface Sent extends Planned {
 
 /** Unkeyed input: event time moves on by this much per event, across the whole input. */
 export const UNKEYED_STEP_MS = 2;
+/**
+ * Unkeyed input: keys per input partition. 10 s windows of 2 ms events hold 5,000 events, ~80
+ * per key: below the 256 values up to which the percentile sketch is exact (above, its
+ * t-digest depends on arrival order, which repartitioning interleaves).
+ */
+const UNKEYED_KEYS_PER_PARTITION = 10;
 
 /**
  * Input modes. `keyed`: message key = the key fields (`p<partition>-k<j>`, each key in one
@@ -149,7 +155,7 @@ export class InputGenerator {
   next(partition: number, extraMetrics?: Record<string, number>): Planned {
     const r = this.random;
     const unkeyed = this.mode === 'unkeyed';
-    const key = unkeyed ? `k${Math.floor(r() * KEYS_PER_PARTITION * this.partitions)}` : `p${partition}-k${Math.floor(r() * KEYS_PER_PARTITION)}`;
+    const key = unkeyed ? `k${Math.floor(r() * UNKEYED_KEYS_PER_PARTITION * this.partitions)}` : `p${partition}-k${Math.floor(r() * KEYS_PER_PARTITION)}`;
     let t: number;
     if (unkeyed) {
       t = this.clock;
