@@ -106,6 +106,7 @@ async function threeInstances(mode: InputMode): Promise<void> {
   await finish(t, sent, gen, results, 90_000);
   // Per-task metrics: each task is reported by its current owner alone (a revoked task's series went).
   await sleep(1_500);
+  for (const job of [a2, c]) expect(job.running, `${label}: ${job.name} exited by itself (${String(job.exitCode)})\n${job.tail(30)}`).toBe(true);
   const reported = await Promise.all([a2, c].map((job) => taskSeries(job)));
   const tasks = reported.flatMap((r) => r.windowsOpen);
   const taskTopic = unkeyed ? repartitionTopic : t.input;
