@@ -182,6 +182,20 @@ const FETCH_FRESH_MS = 2_000;
 /** Commit errors after which the next periodic commit simply tries again. */
 const TRANSIENT_COMMIT_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS']);
 
+/**
+ * Whether `error` (or what it wraps) is one of `TRANSIENT_COMMIT_ERRORS`. kafkajs's retrier
+ * wraps a non-retriable protocol error such as ILLEGAL_GENERATION (a commit of the generation
+ * a rebalance just ended) in a KafkaJSNonRetriableError without a `type`, the protocol error
+ * being its `cause`.
+ */
+function isTransientCommitError(error: unknown): boolean {
+  for (let e = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && TRANSIENT_COMMIT_ERRORS.has(type)) return true;
+  }
+  return false;
+}
+
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 interface Session {
@@ -300,8 +314,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       for (const b of batch) b.tracker.markCommitted(b.tp.offset);
       stats.commits++;
     } catch (error) {
-      const type = (error as { type?: unknown }).type;
-      if (s.stopped || (typeof type === 'string' && TRANSIENT_COMMIT_ERRORS.has(type))) return;
+      if (s.stopped || isTransientCommitError(error)) return;
       throw error;
     }
   }

@@ -11,7 +11,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Consumer } from 'kafkajs';
 import { expect } from 'vitest';
 import { createRandom } from '../../scripts/generate-sample.js';
 import { exited, onStderrLine, startCli } from '../support/cli.js';
@@ -105,32 +105,65 @@ export interface Planned {
   /** For poison: the dead-letter reason expected. */
   readonly reason?: string;
   readonly label?: string;
+  /** Produced with a null message key (unkeyed input: `key` is only the model's). */
+  readonly unkeyed?: true;
 }
 
 export interface Sent extends Planned {
   readonly offset: string;
 }
 
+/** Unkeyed input: event time moves on by this much per event, across the whole input. */
+export const UNKEYED_STEP_MS = 2;
 /**
- * Valid events: key `p<partition>-k<j>` (each key in one partition), event time per partition
- * `T0 + i·200 ms + jitter`, jitter in [0, 2 s): the disorder is < 2 s < max_out_of_orderness.
+ * Unkeyed input: keys per input partition. 10 s windows of 2 ms events hold 5,000 events, ~80
+ * per key: below the 256 values up to which the percentile sketch is exact (above, its
+ * t-digest depends on arrival order, which repartitioning interleaves).
  */
+const UNKEYED_KEYS_PER_PARTITION = 10;
+
+/**
+ * Input modes. `keyed`: message key = the key fields (`p<partition>-k<j>`, each key in one
+ * partition), event time per partition `T0 + i·200 ms + jitter`, jitter in [0, 2 s): the
+ * disorder is < 2 s < max_out_of_orderness. `unkeyed`: null message keys, keys `k<j>` on every
+ * partition (whichever `next(partition)` is asked for: `batch` goes round-robin), event time
+ * `T0 + n·UNKEYED_STEP_MS` for the n-th event of the whole input, strictly increasing, no
+ * jitter. After repartitioning, the records of one key arrive in any interleaving of the input
+ * partitions, so an unkeyed run is on time only while the input spans less than
+ * max_out_of_orderness + allowed_lateness (`span()`); `skip` does not apply to it.
+ */
+export type InputMode = 'keyed' | 'unkeyed';
+
 export class InputGenerator {
   readonly random: () => number;
   private readonly base: number[];
+  /** Unkeyed: the next event time. */
+  private clock = T0;
 
   /** `partitions`: the input topic's partition count (every partition gets events). */
-  constructor(readonly seed: number, readonly partitions = PARTITIONS) {
+  constructor(readonly seed: number, readonly partitions = PARTITIONS, readonly mode: InputMode = 'keyed') {
     this.random = createRandom(seed);
     this.base = Array.from({ length: partitions }, () => T0);
+  }
+
+  /** Event time spanned by the valid events so far (unkeyed: first to last). */
+  span(): number {
+    return this.mode === 'unkeyed' ? this.clock - UNKEYED_STEP_MS - T0 : Math.max(...this.base) - STEP_MS + MAX_JITTER_MS - T0;
   }
 
   /** The next valid event of `partition`. */
   next(partition: number, extraMetrics?: Record<string, number>): Planned {
     const r = this.random;
-    const key = `p${partition}-k${Math.floor(r() * KEYS_PER_PARTITION)}`;
-    const t = this.base[partition]! + Math.floor(r() * MAX_JITTER_MS);
-    this.base[partition]! += STEP_MS;
+    const unkeyed = this.mode === 'unkeyed';
+    const key = unkeyed ? `k${Math.floor(r() * UNKEYED_KEYS_PER_PARTITION * this.partitions)}` : `p${partition}-k${Math.floor(r() * KEYS_PER_PARTITION)}`;
+    let t: number;
+    if (unkeyed) {
+      t = this.clock;
+      this.clock += UNKEYED_STEP_MS;
+    } else {
+      t = this.base[partition]! + Math.floor(r() * MAX_JITTER_MS);
+      this.base[partition]! += STEP_MS;
+    }
     const metrics: Record<string, number> = Object.create(null) as Record<string, number>;
     metrics.latency_ms = Math.round(r() * 5_000_000) / 1_000;
     if (r() < 0.8) metrics.tokens = Math.floor(r() * 4_000);
@@ -139,7 +172,7 @@ export class InputGenerator {
     // ISO and epoch-ms timestamps alike.
     const timestamp = r() < 0.5 ? new Date(t).toISOString() : t;
     const value = JSON.stringify({ event_id: `e-${partition}-${t}-${Math.floor(r() * 1e9)}`, timestamp, event_type: 'inference', model: key, metrics });
-    return { partition, key, value, kind: 'valid', event: { key, t, metrics } };
+    return { partition, key, value, kind: 'valid', event: { key, t, metrics }, ...(unkeyed ? { unkeyed: true as const } : {}) };
   }
 
   /** `perPartition` events on every partition, interleaved. */
@@ -158,12 +191,28 @@ export class InputGenerator {
     for (let p = 0; p < this.partitions; p++) this.base[p]! += wallMs + 2 * MAX_JITTER_MS;
   }
 
-  /** One event per partition at +1 day event time: fires every window of the run. */
+  /**
+   * Events at +1 day event time that fire every window of the run: keyed, one per partition;
+   * unkeyed, round-robin, with keys chosen so that every partition of the repartition topic
+   * (as many as the input's) gets one under the Java partitioner (murmur2) the stage uses.
+   */
   sentinels(): Planned[] {
-    return Array.from({ length: this.partitions }, (_, p) => {
-      const key = `sentinel-p${p}`;
-      return { partition: p, key, kind: 'sentinel' as const, value: JSON.stringify({ timestamp: T0 + SENTINEL_MS, model: key, metrics: { latency_ms: 1 } }) };
+    const sentinel = (partition: number, key: string): Planned => ({
+      partition, key, kind: 'sentinel', value: JSON.stringify({ timestamp: T0 + SENTINEL_MS, model: key, metrics: { latency_ms: 1 } }), ...(this.mode === 'unkeyed' ? { unkeyed: true as const } : {}),
     });
+    if (this.mode === 'keyed') return Array.from({ length: this.partitions }, (_, p) => sentinel(p, `sentinel-p${p}`));
+    const partitioner = Partitioners.DefaultPartitioner();
+    const partitionMetadata = Array.from({ length: this.partitions }, (_, p) => ({ partitionId: p, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+    const covered = new Set<number>();
+    const out: Planned[] = [];
+    for (let i = 0; covered.size < this.partitions; i++) {
+      const key = `sentinel-${i}`;
+      const target = partitioner({ topic: 'repartition', partitionMetadata, message: { key, value: null } });
+      if (covered.has(target)) continue;
+      covered.add(target);
+      out.push(sentinel(out.length % this.partitions, key));
+    }
+    return out;
   }
 }
 
@@ -178,7 +227,7 @@ export async function produce(brokers: string, topic: string, planned: Planned[]
   try {
     for (let i = 0; i < planned.length; i += chunkSize) {
       const chunk = planned.slice(i, i + chunkSize);
-      const meta = await producer.send({ topic, acks: -1, messages: chunk.map((m) => ({ key: m.key, value: m.value, partition: m.partition })) });
+      const meta = await producer.send({ topic, acks: -1, messages: chunk.map((m) => ({ key: m.unkeyed ? null : m.key, value: m.value, partition: m.partition })) });
       const next = new Map(meta.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]));
       for (const m of chunk) {
         const offset = next.get(m.partition);
@@ -209,6 +258,12 @@ export async function produceSpread(brokers: string, topic: string, gen: InputGe
 
 export interface ConfigOptions {
   readonly bufferSize?: number;
+  /** `kafka.repartition` (default: the config's default, auto). */
+  readonly repartition?: 'auto' | 'always' | 'never';
+  /** Time settings (defaults: 5 s out-of-orderness, 10 s lateness, 2 s idle timeout). */
+  readonly maxOutOfOrdernessSecs?: number;
+  readonly allowedLatenessSecs?: number;
+  readonly idleTimeoutSecs?: number;
 }
 
 /** The job's YAML config; runs sharing `stateDir` share the LevelDB folder. */
@@ -222,13 +277,13 @@ export function writeConfig(dir: string, name: string, stateDir: string, t: Topi
   dead_letter: { type: kafka }
   state: { backend: level, path: ${stateDir} }
   checkpoint_interval_secs: 1
-${options.bufferSize !== undefined ? `  buffer_size: ${options.bufferSize}\n` : ''}  windows: { default_type: tumbling, tumbling: { size_secs: 10, allowed_lateness_secs: 10 } }
-  watermark: { max_out_of_orderness_secs: 5, idle_timeout_secs: 2 }
+${options.bufferSize !== undefined ? `  buffer_size: ${options.bufferSize}\n` : ''}  windows: { default_type: tumbling, tumbling: { size_secs: 10, allowed_lateness_secs: ${options.allowedLatenessSecs ?? 10} } }
+  watermark: { max_out_of_orderness_secs: ${options.maxOutOfOrdernessSecs ?? 5}, idle_timeout_secs: ${options.idleTimeoutSecs ?? IDLE_TIMEOUT_MS / 1000} }
   aggregation: { enabled: [count, sum, average, min, max, percentile, stddev], percentiles: [50, 95, 99] }
   kafka:
     consumer: { bootstrap_servers: "${t.brokers}", group_id: ${t.group}, topics: [${t.input}] }
     producer: { result_topic: ${t.results}, dead_letter_topic: ${t.deadLetters} }
-  metrics: { port: 0 }
+${options.repartition !== undefined ? `    repartition: ${options.repartition}\n` : ''}  metrics: { port: 0 }
   log: { level: info }
 `,
   );
@@ -596,10 +651,10 @@ export interface Scenario {
 }
 
 /** A scenario's seed (`FAULT_SEED` replays one), input generator, unique topics and folder. */
-export async function scenario(name: string, brokers: string, partitions = PARTITIONS): Promise<Scenario> {
+export async function scenario(name: string, brokers: string, partitions = PARTITIONS, mode: InputMode = 'keyed'): Promise<Scenario> {
   const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
   const t = await createTopics(brokers, `fault-${name}`, partitions);
-  return { seed, label: `${name} (seed ${seed})`, gen: new InputGenerator(seed, partitions), t, dir: tempDir(`fault-${name}-`) };
+  return { seed, label: `${name} (seed ${seed})`, gen: new InputGenerator(seed, partitions, mode), t, dir: tempDir(`fault-${name}-`) };
 }
 
 /** Tails of the result and dead-letter topics, stopped after the test. */
