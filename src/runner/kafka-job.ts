@@ -92,10 +92,14 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   try {
     const metricsAggregator = feedbackMetrics(config);
 
-    let failure: ((error: unknown) => void) | undefined;
+    // A failure before the run below starts (the repartition stage, a restore) is kept for it.
+    let failedEarly: { error: unknown } | undefined;
+    let failure = (error: unknown): void => {
+      failedEarly ??= { error };
+    };
     const stats = new JobStats();
     // The tasks read the input, or the repartition topic the stage fills from it.
-    const stage = await startRepartitioning({ config, outputs, stats, logger, now, onError: (error) => failure?.(error) });
+    const stage = await startRepartitioning({ config, outputs, stats, logger, now, onError: (error) => failure(error) });
     const topics = stage.topics;
     const ids = new PartitionIds(topics);
     let handedOverAt = 0;
@@ -107,7 +111,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       writer,
       metrics: metricsAggregator,
       caughtUp: (id) => source?.caughtUp(ids.topicPartition(id)) ?? false,
-      onError: (error) => failure?.(error),
+      onError: (error) => failure(error),
       local,
       ids,
       statePartitions,
@@ -161,7 +165,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         const resumed = started.filter((task) => task.from === 'local');
         if (resumed.length > 0) logger?.info({ tasks: resumed.map((task) => task.partition), state: local.location }, 'resuming from checkpoint');
       });
-      restored.catch((error: unknown) => failure?.(error));
+      restored.catch((error: unknown) => failure(error));
       if (!ready) {
         ready = true;
         void restored.then(() => {
@@ -245,6 +249,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     try {
       await new Promise<void>((resolve, reject) => {
         failure = reject;
+        if (failedEarly !== undefined) reject(failedEarly.error);
         const subscription = input.subscribe({
           next: (element) => {
             if (element.kind === 'record') onMessage(element as KafkaRecord);
