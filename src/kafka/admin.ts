@@ -2,7 +2,23 @@
  * Topic administration: create the processor's topics if they are missing, so that a
  * fresh broker (or one with auto-creation off) works without manual steps.
  */
+import type { Admin } from 'kafkajs';
 import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+
+/** Runs `use` with a connected admin client, disconnected after; a failed connection names the brokers and `what`. */
+export async function withAdmin<T>(connection: KafkaConnectionOptions, what: string, use: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = createKafka({ clientId: 'stream-processor-admin', ...connection }).admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw connectError(what, connection.brokers, error);
+  }
+  try {
+    return await use(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 export interface TopicSpec {
   readonly topic: string;
@@ -21,14 +37,8 @@ export interface EnsureTopicsResult {
 }
 
 /** Creates each topic of `topics` that does not exist yet and waits for its partition leaders. */
-export async function ensureTopics(connection: KafkaConnectionOptions, topics: readonly TopicSpec[]): Promise<EnsureTopicsResult> {
-  const admin = createKafka({ clientId: 'stream-processor-admin', ...connection }).admin();
-  try {
-    await admin.connect();
-  } catch (error) {
-    throw connectError('ensureTopics', connection.brokers, error);
-  }
-  try {
+export function ensureTopics(connection: KafkaConnectionOptions, topics: readonly TopicSpec[]): Promise<EnsureTopicsResult> {
+  return withAdmin(connection, 'ensureTopics', async (admin) => {
     const present = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !present.has(t.topic));
     if (missing.length > 0) {
@@ -48,25 +58,15 @@ export async function ensureTopics(connection: KafkaConnectionOptions, topics: r
       created: missing.map((t) => t.topic),
       existing: metadata.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length })),
     };
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** The partition count of each of `topics` that exists (missing ones are left out). */
-export async function partitionCounts(connection: KafkaConnectionOptions, topics: readonly string[]): Promise<Map<string, number>> {
-  const admin = createKafka({ clientId: 'stream-processor-admin', ...connection }).admin();
-  try {
-    await admin.connect();
-  } catch (error) {
-    throw connectError('partitionCounts', connection.brokers, error);
-  }
-  try {
+export function partitionCounts(connection: KafkaConnectionOptions, topics: readonly string[]): Promise<Map<string, number>> {
+  return withAdmin(connection, 'partitionCounts', async (admin) => {
     const present = new Set(await admin.listTopics());
     const wanted = topics.filter((t) => present.has(t));
     const metadata = wanted.length === 0 ? { topics: [] } : await admin.fetchTopicMetadata({ topics: wanted });
     return new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }

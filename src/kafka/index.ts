@@ -5,5 +5,5 @@ export { kafkaSource } from './source.js';
 export type { KafkaSink, KafkaSinkOptions, SinkMessage } from './sink.js';
 export { kafkaSink } from './sink.js';
 export type { EnsureTopicsResult, TopicSpec } from './admin.js';
-export { ensureTopics, partitionCounts } from './admin.js';
+export { ensureTopics, partitionCounts, withAdmin } from './admin.js';
 export { PartitionOffsets } from './offset-tracker.js';

@@ -5,7 +5,7 @@
 import type { MetricsAggregator } from '../aggregation/index.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
-import { createKafka, ensureTopics, partitionCounts } from '../kafka/index.js';
+import { ensureTopics, partitionCounts, withAdmin } from '../kafka/index.js';
 import type { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger } from '../observability/index.js';
 import { STATE_TOPIC_CONFIGS } from './changelog.js';
@@ -40,19 +40,14 @@ export function remoteState(config: ProcessorConfig, topic: string, ids: Partiti
   const brokers = config.kafka.consumer.bootstrap_servers;
   const groupId = config.kafka.consumer.group_id;
   return {
-    async committed(partitions) {
-      const admin = createKafka({ brokers, clientId: `stream-processor-${groupId}` }).admin();
-      await admin.connect();
-      try {
+    committed: (partitions) =>
+      withAdmin({ brokers }, 'reading committed offsets', async (admin) => {
         const topics = [...new Set(partitions.map((id) => ids.topicPartition(id).topic))];
         const offsets = await admin.fetchOffsets({ groupId, topics });
         const out = new Map<number, string | undefined>();
         for (const { topic: t, partitions: ps } of offsets) for (const p of ps) out.set(ids.id(t, p.partition), Number(p.offset) >= 0 ? p.offset : undefined);
         return out;
-      } finally {
-        await admin.disconnect();
-      }
-    },
+      }),
     restore: (partitions) =>
       readChangelog(
         { brokers, topic, groupId },
