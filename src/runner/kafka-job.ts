@@ -60,11 +60,11 @@ const DEFAULT_STOP_TIMEOUT_MS = 20_000;
  * records are parsed here (invalid ones become dead letters) and handed to their task.
  * Input not keyed by the key fields is first repartitioned (`src/repartition`): the tasks
  * then read the repartition topic, and the stage writes the dead letters.
- * Offsets are committed when a checkpoint completes, and cover exactly what it holds
- * (DESIGN.md "Checkpoints and recovery"); a task restores the newest complete
- * checkpoint known for its partition and resumes at that checkpoint's position, or
- * starts empty at the partition's start. With `state.backend: memory` nothing survives
- * a restart, so no offsets are committed at all: a restart re-reads the topics.
+ * Each checkpoint appends every task's changes to the state topic and applies them to
+ * the local copy (LevelDB, or memory: then it lasts the process only); offsets are
+ * committed once it is complete (DESIGN.md "Checkpoints and recovery"). A new task is
+ * restored (local copy or state topic, see `TaskManager.plan`) and resumes at its
+ * state's position, or starts empty at the partition's start.
  *
  * Backpressure: each record is acknowledged to the source once processed, unless
  * the outputs hold more than `buffer_size` unacknowledged messages; then the

@@ -15,7 +15,7 @@ import { Kafka, Partitioners, logLevel, type Consumer } from 'kafkajs';
 import { expect } from 'vitest';
 import { createRandom } from '../../scripts/generate-sample.js';
 import { exited, onStderrLine, startCli } from '../support/cli.js';
-import { bruteQuantile, bruteStats } from '../support/brute-force.js';
+import { bruteQuantile, bruteStats, type BruteStats } from '../support/brute-force.js';
 import { unique } from '../kafka/helpers.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -419,13 +419,7 @@ export class Tail {
 // ---------------------------------------------------------------------------------------
 // The brute-force model and the comparison
 
-interface Stats {
-  count: number;
-  sum: number;
-  avg: number;
-  min: number;
-  max: number;
-  stddev: number;
+interface Stats extends BruteStats {
   p50: number;
   p95: number;
   p99: number;
