@@ -9,7 +9,7 @@
  * - `<task>/w/<window id>`: a window's whole state (its base), written when it fired,
  *   merged, got new bounds, or logged too many additions; a tombstone once it is purged.
  * - `<task>/o/<seq>`: an operations record, numbered per task: either the events windows
- *   accumulated in one interval (window id and metric values, in arrival order; ≤ ~1 MB
+ *   accumulated in one interval (window id and metric values, in arrival order; ≤ ~500 KB
  *   each), or the headers of windows opened in it (key, bounds, key fields). A window's
  *   state is its latest base plus the events logged for it from the base's `since` on,
  *   replayed through the same aggregator: the result is bit-identical (accumulators are
@@ -110,14 +110,43 @@ export function eventsRecord(seq: number, names: readonly string[], structure: A
   return w.finish();
 }
 
-/** Windows opened in an interval whose events (from records `since` on) are all they hold so far. */
-export function openedRecord(seq: number, since: number, windows: readonly WindowSnapshot<FeedbackAccumulator>[]): Uint8Array {
-  const w = new ByteWriter(64 + 64 * windows.length).u8(VERSION).u8(OPENED).f64(seq).f64(since).u32(windows.length);
-  for (const window of windows) {
-    if (window.id === undefined) throw new Error('a task window has no identity');
-    w.f64(window.id).str(window.key).f64(window.start).f64(window.end).str(JSON.stringify(window.accumulator.keyFields ?? null));
+/** A record of opened windows' headers (`openedRecords`). */
+export interface OpenedRecord {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+  /** The windows it opens. */
+  readonly ids: readonly number[];
+}
+
+/**
+ * The headers of windows opened in an interval (key, bounds, key fields; they hold nothing
+ * but the events logged from record `since` on), as records numbered from `firstSeq`, each
+ * ending after the window that takes it past `maxBytes`.
+ */
+export function openedRecords(firstSeq: number, since: number, windows: readonly WindowSnapshot<FeedbackAccumulator>[], maxBytes: number): OpenedRecord[] {
+  const out: OpenedRecord[] = [];
+  let from = 0;
+  while (from < windows.length) {
+    let to = from;
+    const fields: string[] = [];
+    for (let bytes = 0; to < windows.length && bytes < maxBytes; to++) {
+      const window = windows[to]!;
+      fields.push(JSON.stringify(window.accumulator.keyFields ?? null));
+      bytes += 32 + 3 * (window.key.length + fields[fields.length - 1]!.length);
+    }
+    const seq = firstSeq + out.length;
+    const w = new ByteWriter(maxBytes + 1024).u8(VERSION).u8(OPENED).f64(seq).f64(since).u32(to - from);
+    const ids: number[] = [];
+    for (let i = from; i < to; i++) {
+      const window = windows[i]!;
+      if (window.id === undefined) throw new Error('a task window has no identity');
+      ids.push(window.id);
+      w.f64(window.id).str(window.key).f64(window.start).f64(window.end).str(fields[i - from]!);
+    }
+    out.push({ seq, bytes: w.finish(), ids });
+    from = to;
   }
-  return w.finish();
+  return out;
 }
 
 /**

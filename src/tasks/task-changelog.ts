@@ -3,8 +3,8 @@
  * accumulates as they are added, and turns them into a checkpoint's records, so that a
  * checkpoint costs in proportion to the events since the previous one, not to the windows
  * they touched. Per checkpoint:
- * - the interval's events, packed into a few records (`<task>/o/<seq>`, ≤ ~1 MB each);
- * - the headers of windows opened in the interval (one record per 10,000);
+ * - the interval's events, packed into a few records (`<task>/o/<seq>`, ≤ ~500 KB each);
+ * - the headers of windows opened in the interval (key, bounds, key fields; ≤ ~400 KB per record);
  * - a whole window record for each window fired, merged, re-bounded, purged-and-tombstoned,
  *   or with more than `MAX_LOGGED_EVENTS` events logged since its base (a fresh base);
  * - tombstones for windows removed and for operations records no live window needs;
@@ -21,7 +21,7 @@ import type { FeedbackAccumulator } from '../pipeline/feedback-pipeline.js';
 import {
   commitMessage,
   eventsRecord,
-  openedRecord,
+  openedRecords,
   operationsKey,
   windowKey,
   windowMessage,
@@ -37,9 +37,13 @@ export const MAX_LOGGED_EVENTS = 64;
 export const MAX_RECORD_AGE = 256;
 /** Windows rewritten per checkpoint to free old records. */
 export const REWRITE_BUDGET = 2_000;
-/** Numbers per events record: its encoding takes 2–8 bytes each, so a record stays under ~1 MB. */
-const RECORD_NUMBERS = 120_000;
-const OPENED_PER_RECORD = 10_000;
+/**
+ * Numbers per events record: its encoding takes 2–8 bytes each, so a record stays under
+ * ~500 KB, and a sink batch (1 MiB) under the broker's `message.max.bytes`.
+ */
+const RECORD_NUMBERS = 60_000;
+/** Bytes of opened headers per record (a record ends after the window that passes it). */
+const OPENED_RECORD_BYTES = 400_000;
 
 /** A growable array of doubles. */
 class DoubleLog {
@@ -183,8 +187,8 @@ export class TaskChangelog {
       if (kind === 'opened' && commit.windowType !== 'session' && events <= MAX_LOGGED_EVENTS) opened.push(window);
       else if (kind !== 'grown' || events > MAX_LOGGED_EVENTS) whole.push(window);
     });
-    const openedRecords = Math.ceil(opened.length / OPENED_PER_RECORD);
-    const next = first + eventRecords + openedRecords;
+    const openings = openedRecords(first + eventRecords, first, opened, OPENED_RECORD_BYTES);
+    const next = first + eventRecords + openings.length;
     const deleted: number[] = this.orphans;
     this.orphans = [];
     const release = (id: number, w: WindowLineage): void => {
@@ -221,23 +225,18 @@ export class TaskChangelog {
       const seq = first + i;
       if (this.dependents.has(seq)) {
         const bytes = eventsRecord(seq, this.names, this.structure.values.subarray(from.structure, to.structure), this.values.values.subarray(from.values, to.values));
-        records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: Buffer.from(bytes) });
+        records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
       }
       from = to;
     });
-    for (let r = 0; r < openedRecords; r++) {
-      const seq = first + eventRecords + r;
-      const batch = opened.slice(r * OPENED_PER_RECORD, (r + 1) * OPENED_PER_RECORD);
-      const ids = new Set<number>();
-      for (const window of batch) {
-        const id = window.id ?? -1;
-        ids.add(id);
+    for (const { seq, bytes, ids } of openings) {
+      for (const id of ids) {
         let w = this.windows.get(id);
         if (w === undefined) this.windows.set(id, (w = { records: [], events: 0, based: false }));
         w.records.push(seq);
       }
-      this.dependents.set(seq, ids);
-      records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: Buffer.from(openedRecord(seq, first, batch)) });
+      this.dependents.set(seq, new Set(ids));
+      records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
     }
     for (const window of whole) records.push(windowMessage(this.task, statePartition, window, next, metrics));
     for (const seq of deleted) records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: null });
