@@ -61,7 +61,11 @@ export type WindowChangeKind = 'opened' | 'grown' | 'reshaped';
 
 /** What changed since the previous `takeChanges`: an incremental checkpoint (a changelog). */
 export interface WindowChanges<A> {
-  /** Windows created or updated (accumulated, fired, merged into), with their current state. */
+  /**
+   * Windows created or updated (accumulated, fired, merged into), with their current state;
+   * with an `onAccumulate` log, not those that only accumulated records (`grown`: the log
+   * holds what changed).
+   */
   readonly changed: readonly WindowSnapshot<A>[];
   /** Per window of `changed`, how it changed; absent: every one `reshaped`. */
   readonly kinds?: readonly WindowChangeKind[];
@@ -229,6 +233,7 @@ export class KeyedWindowState<T, A, R> {
    * The windows changed and removed since the previous call (or the restore), and resets
    * that record. The accumulators are the live ones: encode them before the next record.
    * The live windows of `rewrite` are reported `reshaped` (a changelog writes them whole).
+   * The cost follows the windows reported, not the records added.
    */
   takeChanges(rewrite: Iterable<number> = []): WindowChanges<A> {
     for (const id of rewrite) {
@@ -239,9 +244,11 @@ export class KeyedWindowState<T, A, R> {
     }
     const changed: WindowSnapshot<A>[] = [];
     const kinds: WindowChangeKind[] = [];
+    // With a log of additions, a window that only accumulated records is in the log already.
+    const logged = this.onAccumulate !== undefined;
     for (const slot of this.changed) {
       slot.dirty = false;
-      if (slot.alive) {
+      if (slot.alive && !(logged && slot.change === 'grown')) {
         changed.push(this.copyOf(slot));
         kinds.push(slot.change);
       }

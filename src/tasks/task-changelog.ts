@@ -122,7 +122,8 @@ export class TaskChangelog {
       if (ids === undefined) this.dependents.set(seq, (ids = new Set()));
       ids.add(id);
     }
-    w.events++;
+    // Past the limit, the window gets a fresh base at the next checkpoint.
+    if (++w.events === MAX_LOGGED_EVENTS + 1) this.forced.push(id);
     const structure = this.structure;
     const values = this.values;
     structure.push(id);
@@ -141,11 +142,16 @@ export class TaskChangelog {
           m++;
         }
       } else {
+        const names = this.names;
+        let hint = 0;
         for (const field in metrics) {
           const v = metrics[field];
           if (typeof v !== 'number' || !Number.isFinite(v)) continue;
-          structure.push(this.nameOf(field));
+          // Events mostly list their metrics in one order: try the next name first.
+          const i = names[hint] === field ? hint : this.nameOf(field);
+          structure.push(i);
           values.push(v);
+          hint = i + 1;
           m++;
         }
       }
