@@ -26,7 +26,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { onStderrLine } from '../support/cli.js';
 import { Kafka, logLevel } from 'kafkajs';
 import {
-  Flow, Job, type InputMode, type Sent, bruteForceModel, checkRun, committedTotal, finish, produce, sleep, writeConfig, cleanUp, outputs, scenario, track,
+  Flow, Job, type InputMode, type Sent, bruteForceModel, checkRun, committedTotal, finish, produce, sleep, waitUntil, writeConfig, cleanUp, outputs, scenario, track,
 } from './harness.js';
 
 const PARTITIONS = 6;
@@ -135,6 +135,13 @@ async function threeInstances(mode: InputMode): Promise<void> {
   expect(sent.length, `${label}: valid events produced`).toBe(TOTAL);
   if (unkeyed) expect(gen.span(), `${label}: the unkeyed input spans less than out-of-orderness + lateness`).toBeLessThan((UNKEYED_TIME.maxOutOfOrdernessSecs + UNKEYED_TIME.allowedLatenessSecs) * 1000);
 
+  if (unkeyed) {
+    // The sentinels must reach the repartition topic after every record, or they would (rightly)
+    // make the records the stage has still to repartition late: wait until it committed the input.
+    const stage = { ...t, group: `${t.group}-repartitioner` };
+    let committed = 0;
+    await waitUntil(`${label}: the repartition stage to commit the whole input`, async () => (committed = await committedTotal(stage)) >= TOTAL, 240_000, () => `committed ${committed}`, 1_000);
+  }
   await finish(t, sent, gen, results, 150_000);
   const finished = Date.now();
   // Per-task metrics: each task is reported by its current owner alone (a revoked task's series went).
