@@ -20,6 +20,8 @@
  * times increase over the whole input (1 ms an event: 1,000 s), which spans less than
  * out-of-orderness + lateness (600 s + 900 s), so no interleaving of the repartitioned
  * partitions makes a record late; the idle timeout (60 s) is longer than any stall of the run.
+ * The sentinels come once the stage has committed the whole input: behind them, a backlog
+ * would (rightly) be late.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
