@@ -117,6 +117,8 @@ export class TaskManager {
       const partition = ids.id(tp.topic, tp.partition);
       this.tasks.get(partition)?.close();
       this.tasks.delete(partition);
+      // A restore still running for it is void: if the partition comes back, it restores anew.
+      this.restoring.delete(partition);
       delete this.positions[positionKey(tp.topic, tp.partition)];
     }
     const fresh = change.current.filter((tp) => {
@@ -131,7 +133,11 @@ export class TaskManager {
     const owned = new Set(input.assignment.map((tp) => ids.id(tp.topic, tp.partition)));
     const started: StartedTask[] = [];
     for (const [partition, plan] of plans) {
-      if (this.restoring.get(partition) !== generation || !owned.has(partition)) continue;
+      if (this.restoring.get(partition) !== generation) continue;
+      if (!owned.has(partition)) {
+        this.restoring.delete(partition);
+        continue;
+      }
       // Checkpoints apply changes to the local copy: it must hold the state they start from.
       if (plan.from !== 'local') await this.options.local.replace(partition, this.fullState(partition, plan));
       if (this.restoring.get(partition) !== generation) continue;
