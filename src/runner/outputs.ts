@@ -164,8 +164,8 @@ export async function openChannel(
       return lineChannel(streamSink(process.stderr));
     case 'kafka': {
       // Loaded on demand: runs without Kafka do not pay for the client at start-up.
-      const { kafkaSink } = await import('../kafka/sink.js');
-      return kafkaChannel(kafkaSink({ brokers: config.kafka.consumer.bootstrap_servers, topic, ...hooks }));
+      const [{ kafkaSink }, { kafkaConnection }] = await Promise.all([import('../kafka/sink.js'), import('../kafka/settings.js')]);
+      return kafkaChannel(kafkaSink({ ...kafkaConnection(config.kafka), topic, ...hooks }));
     }
   }
 }
