@@ -158,6 +158,7 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
       max_out_of_orderness_secs: seconds(0, 30),
       idle_timeout_secs: seconds(1, 60),
     }),
+    emit: mapping({ early_interval_secs: seconds(0, 0) }),
     aggregation: mapping(
       {
         enabled: list(oneOf(AGGREGATIONS, 'count'), {

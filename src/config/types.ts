@@ -99,6 +99,14 @@ export interface WindowsConfig {
   readonly session: { readonly gap_secs: number; readonly allowed_lateness_secs: number };
 }
 
+export interface EmitConfig {
+  /**
+   * Every this many seconds of processing time, an early result (`"early": true`, revision −1)
+   * of each open window that took records since its last one; 0 = none. Unbounded sources only.
+   */
+  readonly early_interval_secs: number;
+}
+
 export interface WatermarkConfig {
   readonly strategy: (typeof WATERMARK_STRATEGIES)[number];
   readonly max_out_of_orderness_secs: number;
@@ -160,6 +168,7 @@ export interface ProcessorConfig {
   readonly event: EventConfig;
   readonly windows: WindowsConfig;
   readonly watermark: WatermarkConfig;
+  readonly emit: EmitConfig;
   readonly aggregation: AggregationConfig;
   readonly kafka: KafkaConfig;
   /**

@@ -85,6 +85,10 @@ export function feedbackPipeline(
       onState: hooks.onWindowState,
       initialState: hooks.initialState?.windows,
       trackChanges: hooks.trackChanges,
+      // A file is read as fast as it can be: early results there would only make its output
+      // depend on the machine's speed (and break the byte-exact resume of its output file).
+      ...(config.emit.early_interval_secs > 0 && config.source.type !== 'file' ? { earlyIntervalMs: config.emit.early_interval_secs * 1000 } : {}),
+      scheduler: hooks.scheduler,
       onBarrier:
         onBarrier &&
         ((id, windows) => {

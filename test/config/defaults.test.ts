@@ -21,6 +21,7 @@ describe('defaults', () => {
         session: { gap_secs: 120, allowed_lateness_secs: 60 },
       },
       watermark: { strategy: 'bounded_out_of_orderness', max_out_of_orderness_secs: 30, idle_timeout_secs: 60 },
+      emit: { early_interval_secs: 0 },
       aggregation: {
         enabled: ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'],
         percentiles: [50, 95, 99],

@@ -6,36 +6,13 @@
  * API; test/config/kafka-client.test.ts checks they reach the consumer options.)
  */
 import { describe, expect, it } from 'vitest';
-import { parseConfig, type ProcessorConfig } from '../../src/config/index.js';
+import type { ProcessorConfig } from '../../src/config/index.js';
 import { consumerSettings, kafkaConnection, kafkaSource, type KafkaRecord } from '../../src/kafka/index.js';
 import { runKafkaJob } from '../../src/runner/kafka-job.js';
-import { brokers, produce, rawKafka, readAll, unique, waitFor } from './helpers.js';
+import { event, oneMinuteJob, produce, rawKafka, readAll, unique, waitFor } from './helpers.js';
 
 const T0 = Date.UTC(2026, 10, 26, 10);
-
-function config(kafka: Record<string, unknown>): ProcessorConfig {
-  return parseConfig(
-    {
-      processor: {
-        source: { type: 'kafka' },
-        sink: { type: 'kafka' },
-        dead_letter: { type: 'kafka' },
-        state: { backend: 'memory' },
-        windows: { default_type: 'tumbling', tumbling: { size_secs: 60, allowed_lateness_secs: 0 } },
-        watermark: { max_out_of_orderness_secs: 0, idle_timeout_secs: 600 },
-        metrics: { port: 0 },
-        log: { level: 'silent' },
-        kafka: { topic_partitions: 1, repartition: 'never', ...kafka },
-      },
-    },
-    { PROCESSOR_KAFKA_BROKERS: brokers() },
-  );
-}
-
-const event = (i: number, atMs: number): { key: string; value: string } => ({
-  key: 'm',
-  value: JSON.stringify({ event_id: `e-${i}`, timestamp: atMs, model: 'm', metrics: { x: i } }),
-});
+const config = (kafka: Record<string, unknown>): ProcessorConfig => oneMinuteJob({ kafka });
 
 async function groupClientIds(groupId: string): Promise<string[]> {
   const admin = rawKafka().admin();
