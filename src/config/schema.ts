@@ -142,6 +142,7 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     }),
     windows: mapping({
       default_type: oneOf(WINDOW_TYPES, 'tumbling'),
+      types: optional(list(oneOf(WINDOW_TYPES, 'tumbling'), { default: [], minItems: 1, itemsName: `window types (${WINDOW_TYPES.join(', ')})` })),
       tumbling: mapping({ size_secs: seconds(1, 300), allowed_lateness_secs: seconds(0, 60) }),
       sliding: mapping(
         { size_secs: seconds(1, 300), slide_secs: seconds(1, 60), allowed_lateness_secs: seconds(0, 60) },
@@ -220,6 +221,14 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     }
     if (config.sink.type === 'file' && config.dead_letter.type === 'file' && config.sink.path === config.dead_letter.path) {
       report(ctx, `${at}.dead_letter.path`, `a different file from sink.path (${config.sink.path})`, config.dead_letter.path);
+    }
+    // Checkpoints (file: pipeline snapshots; Kafka: the tasks' changelog) hold one window state.
+    if ((config.windows.types?.length ?? 1) > 1) {
+      if (config.source.type === 'kafka') {
+        report(ctx, `${at}.windows.types`, 'one window type with source.type kafka (several types run in file and stdin jobs; run one service per type on Kafka)', config.windows.types);
+      } else if (config.state.backend === 'level') {
+        report(ctx, `${at}.windows.types`, 'one window type with state.backend level (checkpoints hold one window state; use state.backend memory for several)', config.windows.types);
+      }
     }
     if (config.sink.type === 'kafka' && config.dead_letter.type === 'kafka') {
       const { result_topic, dead_letter_topic } = config.kafka.producer;

@@ -93,6 +93,11 @@ export interface EventConfig {
 
 export interface WindowsConfig {
   readonly default_type: WindowType;
+  /**
+   * Several window types computed in one pass (each with its section's settings; each result
+   * carries its `window.type`). Absent: `[default_type]`. See `windowTypes`.
+   */
+  readonly types?: readonly WindowType[];
   readonly tumbling: { readonly size_secs: number; readonly allowed_lateness_secs: number };
   /** `slide_secs ≤ size_secs`; it need not divide `size_secs` (windows start at every multiple of the slide). */
   readonly sliding: { readonly size_secs: number; readonly slide_secs: number; readonly allowed_lateness_secs: number };
@@ -178,3 +183,6 @@ export interface ProcessorConfig {
   readonly metrics: { readonly port: number; readonly host: string };
   readonly log: { readonly level: LogLevel };
 }
+
+/** The window types a job computes: `windows.types`, else `windows.default_type` alone. */
+export const windowTypes = (windows: WindowsConfig): readonly WindowType[] => windows.types ?? [windows.default_type];
