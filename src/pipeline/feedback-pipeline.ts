@@ -65,9 +65,9 @@ export function feedbackPipeline(
   hooks: FeedbackPipelineHooks = {},
 ): OperatorFunction<StreamElement<FeedbackEvent>, StreamElement<FeedbackWindowResult>> {
   const aggregator = withKeyFields<FeedbackEvent, MetricsAccumulator, MetricsResult>(feedbackMetrics(config), config.event.key_fields);
-  // A file is read as fast as it can be: early results there would only make its output
-  // depend on the machine's speed (and break the byte-exact resume of its output file).
-  const early = config.emit.early_interval_secs > 0 && config.source.type !== 'file' ? { earlyIntervalMs: config.emit.early_interval_secs * 1000 } : {};
+  // A bounded input (a file) is read as fast as it can be: early results there would only make
+  // its output depend on the machine's speed (and break the byte-exact resume of its output file).
+  const early = config.emit.early_interval_secs > 0 && hooks.idleness !== false ? { earlyIntervalMs: config.emit.early_interval_secs * 1000 } : {};
   const types = windowTypes(config.windows);
   // assignWatermarks sees each barrier before aggregate does: pair them up by id.
   const pendingWatermarks = new Map<number, WatermarkSnapshot>();
