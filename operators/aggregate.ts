@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, asyncScheduler, interval, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Aggregator } from '../src/stream/aggregator.js';
 import type { StreamElement, WindowResult, WindowedElement, WindowedRecord } from '../src/stream/elements.js';
 import { KeyedWindowState, type WindowChanges, type WindowPage, type WindowPageQuery, type WindowStateSnapshot } from './internal/windowState.js';
@@ -42,6 +42,16 @@ export interface AggregateOptions<T, A, R> {
    * value (a changelog can log the additions instead of rewriting the window).
    */
   onAccumulate?: (windowId: number, value: T) => void;
+  /**
+   * Every this many ms of processing time, emit an early result (`early: true`, revision −1)
+   * of each window not yet fired that took records since its last one: dashboards of long
+   * windows see partial aggregates before the window closes (Kafka Streams' suppression
+   * turned around, Flink's `ContinuousProcessingTimeTrigger`). The results watermarks fire
+   * are unchanged. Default: none.
+   */
+  earlyIntervalMs?: number;
+  /** The clock of `earlyIntervalMs` (a `TestScheduler` in tests). Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
 }
 
 /** The view of a running `aggregate` that checkpoints and live queries use. */
@@ -85,6 +95,15 @@ export type AggregateView<R> = Pick<AggregateState<unknown, R>, 'watermark' | 'o
  * (W = 10 < 10 + 5) and emits revision 1; `d` arrives after the purge at W = 15.
  *
  * ```
+ * earlyIntervalMs: 5 (processing time; one frame = 1 ms), tumbling 10 ms, a count aggregator
+ * source:  -a(1)-b(2)---------c(3)------W10--|
+ * result:  -----E(2)-----E(3)--R0(3)W10--|
+ * ```
+ * `E(n)`: an early result of [0,10) with n records (revision −1, `early: true`), at
+ * frames 5 and 10; at frame 15 nothing changed since, so nothing is emitted; `R0(3)` is
+ * the same result as without early results.
+ *
+ * ```
  * onRecordError: a count aggregator whose add throws on b
  * source:  --a(1)--b(4)--W10---------|
  * result:  --------------R0(1)W10----|
@@ -96,6 +115,8 @@ export function aggregate<T, A, R>(
 ): OperatorFunction<WindowedElement<T>, StreamElement<WindowResult<R>>> {
   const allowedLateness = options.allowedLatenessMs ?? 0;
   if (!(allowedLateness >= 0)) throw new RangeError(`aggregate allowedLatenessMs must be ≥ 0, got ${String(allowedLateness)}`);
+  const earlyMs = options.earlyIntervalMs;
+  if (earlyMs !== undefined && !(earlyMs > 0)) throw new RangeError(`aggregate earlyIntervalMs must be > 0, got ${String(earlyMs)}`);
 
   return (source) =>
     new Observable<StreamElement<WindowResult<R>>>((subscriber) => {
@@ -117,6 +138,16 @@ export function aggregate<T, A, R>(
         peekPage: (query) => state.peekPage(query),
       });
 
+      let early: Subscription | undefined;
+      if (earlyMs !== undefined) {
+        early = interval(earlyMs, options.scheduler ?? asyncScheduler).subscribe(() => {
+          try {
+            state.emitEarly();
+          } catch (error) {
+            subscriber.error(error);
+          }
+        });
+      }
       const subscription = source.subscribe({
         next: (element) => {
           try {
@@ -147,6 +178,7 @@ export function aggregate<T, A, R>(
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {
+          early?.unsubscribe();
           try {
             state.advanceWatermark(Infinity);
           } catch (error) {
@@ -158,6 +190,7 @@ export function aggregate<T, A, R>(
       });
 
       return () => {
+        early?.unsubscribe();
         subscription.unsubscribe();
         state.clear();
       };

@@ -8,6 +8,7 @@ export { assignWatermarks, type AssignWatermarksOptions, type WatermarkSnapshot 
 export { tumblingWindow, type TumblingWindowOptions } from './tumblingWindow.js';
 export { slidingWindow, type SlidingWindowOptions } from './slidingWindow.js';
 export { sessionWindow, type SessionWindowOptions } from './sessionWindow.js';
+export { windowSet, type WindowBranch, type WindowSetOptions } from './windowSet.js';
 export { aggregate, type AggregateOptions, type AggregateState, type AggregateView, type LateRecordObserver } from './aggregate.js';
 export { checkpoint, type CheckpointOptions } from './checkpoint.js';
 export { results } from './results.js';

@@ -24,6 +24,8 @@ interface WindowSlot<A> {
   dirty: boolean;
   /** How it changed since the last `takeChanges` (see `WindowChangeKind`). */
   change: WindowChangeKind;
+  /** `count` when the window last emitted an early result (0: never); not checkpointed. */
+  earlyCount: number;
 }
 
 /** A plain copy of one window's state, for checkpoints. */
@@ -169,6 +171,23 @@ export class KeyedWindowState<T, A, R> {
       this.scheduleOrPurge(slot);
     }
     return true;
+  }
+
+  /**
+   * Emits an early result (`early: true`, revision −1) of every window not yet fired that
+   * took records since its last early result: the speculative partial aggregate that
+   * dashboards show before the window closes. Changes no state a checkpoint holds.
+   * Returns how many were emitted.
+   */
+  emitEarly(): number {
+    let emitted = 0;
+    for (const slot of this.slots()) {
+      if (slot.revision >= 0 || slot.count === 0 || slot.count === slot.earlyCount) continue;
+      slot.earlyCount = slot.count;
+      this.emit({ ...this.resultOf(slot), early: true });
+      emitted++;
+    }
+    return emitted;
   }
 
   /** Every window's current results, for queryable state; not a firing. */
@@ -427,7 +446,7 @@ export class KeyedWindowState<T, A, R> {
 
   private createSlot(key: string, partition: number | undefined, window: TimeWindow, accumulator: A, id = this.nextId++): WindowSlot<A> {
     this.openCount++;
-    const slot: WindowSlot<A> = { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false, change: 'opened' };
+    const slot: WindowSlot<A> = { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false, change: 'opened', earlyCount: 0 };
     if (this.tracksChanges) this.byId.set(id, slot);
     return slot;
   }

@@ -36,6 +36,10 @@ export interface EnvOverride {
 export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'PROCESSOR_KAFKA_BROKERS', path: ['kafka', 'consumer', 'bootstrap_servers'], kind: 'string' },
   { name: 'PROCESSOR_GROUP_ID', path: ['kafka', 'consumer', 'group_id'], kind: 'string' },
+  { name: 'PROCESSOR_KAFKA_CLIENT_ID', path: ['kafka', 'client_id'], kind: 'string' },
+  // Credentials belong in the environment (a secret store), not in the config file.
+  { name: 'PROCESSOR_KAFKA_SASL_USERNAME', path: ['kafka', 'sasl', 'username'], kind: 'string' },
+  { name: 'PROCESSOR_KAFKA_SASL_PASSWORD', path: ['kafka', 'sasl', 'password'], kind: 'string' },
   { name: 'PROCESSOR_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
   { name: 'PROCESSOR_METRICS_PORT', path: ['metrics', 'port'], kind: 'yaml' },
   { name: 'PROCESSOR_METRICS_HOST', path: ['metrics', 'host'], kind: 'string' },

@@ -9,16 +9,23 @@ import {
   AGGREGATIONS,
   DEAD_LETTER_TYPES,
   LOG_LEVELS,
+  OFFSET_RESETS,
+  SASL_MECHANISMS,
   REPARTITION_MODES,
   SINK_TYPES,
   SOURCE_TYPES,
   STATE_BACKENDS,
   WATERMARK_STRATEGIES,
   WINDOW_TYPES,
+  type KafkaTlsConfig,
   type ProcessorConfig,
 } from './types.js';
 import {
+  boolean,
   filePath,
+  isMapping,
+  readableFile,
+  secret,
   integer,
   list,
   mapping,
@@ -83,6 +90,32 @@ function validBroker(entry: unknown): boolean {
   return match !== null && port >= 1 && port <= MAX_PORT;
 }
 
+const tlsFiles = mapping(
+  { ca_file: optional(readableFile()), cert_file: optional(readableFile()), key_file: optional(readableFile()), reject_unauthorized: boolean(true) },
+  (tls, at, ctx) => {
+    // A certificate without its key (or the reverse) cannot authenticate: say which one is missing.
+    if (tls.cert_file !== undefined && tls.key_file === undefined) report(ctx, `${at}.key_file`, 'a key file with cert_file (mutual TLS needs both)', undefined);
+    if (tls.key_file !== undefined && tls.cert_file === undefined) report(ctx, `${at}.cert_file`, 'a certificate file with key_file (mutual TLS needs both)', undefined);
+  },
+);
+
+/** `ssl: true` (the system's CAs), `false`/absent (plaintext), or a mapping of PEM files. */
+const ssl: Spec<KafkaTlsConfig | undefined> = {
+  read(value, at, ctx) {
+    if (value === undefined || value === false) return undefined;
+    if (value === true) return { reject_unauthorized: true };
+    if (isMapping(value)) return tlsFiles.read(value, at, ctx);
+    return report(ctx, at, 'true, false, or a mapping with keys ca_file, cert_file, key_file, reject_unauthorized', value);
+  },
+};
+
+const saslCredentials = { username: string({}), password: string({}) };
+/** Values under `sasl` are never shown in messages (the password may be misspelt under any key). */
+const sasl = secret(
+  variant('mechanism', { plain: saslCredentials, 'scram-sha-256': saslCredentials, 'scram-sha-512': saslCredentials }, SASL_MECHANISMS[0]),
+  ['mechanism', 'username'],
+);
+
 const processorSpec: Spec<ProcessorConfig> = mapping(
   {
     source: variant('type', { file: { path: filePath('data/sample-events.ndjson') }, stdin: {}, kafka: {} }, 'file'),
@@ -109,6 +142,7 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     }),
     windows: mapping({
       default_type: oneOf(WINDOW_TYPES, 'tumbling'),
+      types: optional(list(oneOf(WINDOW_TYPES, 'tumbling'), { default: [], minItems: 1, itemsName: `window types (${WINDOW_TYPES.join(', ')})` })),
       tumbling: mapping({ size_secs: seconds(1, 300), allowed_lateness_secs: seconds(0, 60) }),
       sliding: mapping(
         { size_secs: seconds(1, 300), slide_secs: seconds(1, 60), allowed_lateness_secs: seconds(0, 60) },
@@ -125,6 +159,7 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
       max_out_of_orderness_secs: seconds(0, 30),
       idle_timeout_secs: seconds(1, 60),
     }),
+    emit: mapping({ early_interval_secs: seconds(0, 0) }),
     aggregation: mapping(
       {
         enabled: list(oneOf(AGGREGATIONS, 'count'), {
@@ -157,6 +192,19 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
       topic_partitions: optional(integer({ min: 1, default: 1 })),
       state_topic: optional(string({ pattern: TOPIC, description: TOPIC_DESCRIPTION })),
       repartition: oneOf(REPARTITION_MODES, 'auto'),
+      client_id: optional(string({})),
+      ssl,
+      sasl: optional(sasl),
+      max_poll_records: optional(integer({ min: 1, default: 1 })),
+      // Kafka's defaults; the broker accepts session timeouts within group.min/max.session.timeout.ms (6 s–30 min by default).
+      session_timeout_ms: integer({ min: 1_000, default: 30_000 }),
+      heartbeat_interval_ms: integer({ min: 100, default: 3_000 }),
+      auto_offset_reset: oneOf(OFFSET_RESETS, 'earliest'),
+    }, (kafka, at, ctx) => {
+      // The coordinator evicts a member that has not heartbeated within the session timeout.
+      if (kafka.heartbeat_interval_ms >= kafka.session_timeout_ms) {
+        report(ctx, `${at}.heartbeat_interval_ms`, `an integer below session_timeout_ms (${kafka.session_timeout_ms}); a third of it is usual`, kafka.heartbeat_interval_ms);
+      }
     }),
     metrics: mapping({ port: integer({ min: 0, max: MAX_PORT, default: 9464 }), host: bindHost }),
     log: mapping({ level: oneOf(LOG_LEVELS, 'info') }),
@@ -173,6 +221,14 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     }
     if (config.sink.type === 'file' && config.dead_letter.type === 'file' && config.sink.path === config.dead_letter.path) {
       report(ctx, `${at}.dead_letter.path`, `a different file from sink.path (${config.sink.path})`, config.dead_letter.path);
+    }
+    // Checkpoints (file: pipeline snapshots; Kafka: the tasks' changelog) hold one window state.
+    if ((config.windows.types?.length ?? 1) > 1) {
+      if (config.source.type === 'kafka') {
+        report(ctx, `${at}.windows.types`, 'one window type with source.type kafka (several types run in file and stdin jobs; run one service per type on Kafka)', config.windows.types);
+      } else if (config.state.backend === 'level') {
+        report(ctx, `${at}.windows.types`, 'one window type with state.backend level (checkpoints hold one window state; use state.backend memory for several)', config.windows.types);
+      }
     }
     if (config.sink.type === 'kafka' && config.dead_letter.type === 'kafka') {
       const { result_topic, dead_letter_topic } = config.kafka.producer;

@@ -5,6 +5,7 @@
  * messages (key path, value, expectation; env var origin) are the product here
  * and the schema is small.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfigIssue } from './errors.js';
 
@@ -88,6 +89,35 @@ export function integer(opts: IntegerOptions): Spec<number> {
   };
 }
 
+export function boolean(defaultValue: boolean): Spec<boolean> {
+  return {
+    read(value, at, ctx) {
+      if (value === undefined) return defaultValue;
+      return typeof value === 'boolean' ? value : report(ctx, at, 'true or false', value);
+    },
+  };
+}
+
+/**
+ * `inner`, with every issue it records stripped of the value it received: for secrets
+ * (passwords), which must reach no terminal or log, whatever key they were misspelt under.
+ * Issues at the paths in `shown` (e.g. a SASL mechanism) keep their value.
+ */
+export function secret<T>(inner: Spec<T>, shown: readonly string[] = []): Spec<T> {
+  return {
+    read(value, at, ctx) {
+      const before = ctx.issues.length;
+      const read = inner.read(value, at, ctx);
+      for (let i = before; i < ctx.issues.length; i++) {
+        const issue = ctx.issues[i] as ConfigIssue;
+        if (issue.received === undefined || shown.some((key) => issue.path === join(at, key))) continue;
+        ctx.issues[i] = { ...issue, expected: `${issue.expected} (value not shown)`, received: undefined };
+      }
+      return read;
+    },
+  };
+}
+
 interface StringOptions {
   /** Absent for list items, which are never missing. */
   readonly default?: string;
@@ -159,6 +189,26 @@ export function list<T>(item: Spec<T>, opts: ListOptions<T>): Spec<readonly T[]>
         }
       });
       return ok ? out : INVALID;
+    },
+  };
+}
+
+/** A file path (resolved like `filePath`) that must be a readable file when the config is loaded. */
+export function readableFile(): Spec<string> {
+  const inner = string({ description: 'a non-empty file path' });
+  return {
+    read(value, at, ctx) {
+      const raw = inner.read(value, at, ctx);
+      if (raw === INVALID) return raw;
+      const resolved = path.resolve(ctx.cwd, raw);
+      try {
+        accessSync(resolved, constants.R_OK);
+        if (!statSync(resolved).isFile()) return report(ctx, at, 'a readable file (this is not a file)', value);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+        return report(ctx, at, `a readable file (${code})`, value);
+      }
+      return resolved;
     },
   };
 }

@@ -19,6 +19,8 @@ export const STATE_BACKENDS = ['memory', 'level'] as const;
 export const WINDOW_TYPES = ['tumbling', 'sliding', 'session'] as const satisfies readonly WindowType[];
 export const WATERMARK_STRATEGIES = ['bounded_out_of_orderness'] as const;
 export const REPARTITION_MODES = ['auto', 'always', 'never'] as const;
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export const OFFSET_RESETS = ['earliest', 'latest'] as const;
 export const AGGREGATIONS = ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'] as const;
 /** pino's levels; `silent` turns logging off (tests, pipelines that own stderr). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -28,6 +30,28 @@ export type { WindowType };
 export type Aggregation = (typeof AGGREGATIONS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type RepartitionMode = (typeof REPARTITION_MODES)[number];
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+export type OffsetReset = (typeof OFFSET_RESETS)[number];
+
+/**
+ * TLS to the brokers (`ssl: true` is `{ reject_unauthorized: true }` with the system's CAs).
+ * Files are PEM, read when the clients connect.
+ */
+export interface KafkaTlsConfig {
+  readonly ca_file?: string;
+  /** With `key_file`: a client certificate (mutual TLS). */
+  readonly cert_file?: string;
+  readonly key_file?: string;
+  /** `false` accepts any broker certificate: for tests only. */
+  readonly reject_unauthorized: boolean;
+}
+
+export interface KafkaSaslConfig {
+  readonly mechanism: SaslMechanism;
+  readonly username: string;
+  /** Never printed: `describeConfig` and validation messages hide it. */
+  readonly password: string;
+}
 
 /** Reads NDJSON from `path`, NDJSON lines from stdin, or `kafka.consumer.topics`. */
 export type SourceConfig =
@@ -69,10 +93,23 @@ export interface EventConfig {
 
 export interface WindowsConfig {
   readonly default_type: WindowType;
+  /**
+   * Several window types computed in one pass (each with its section's settings; each result
+   * carries its `window.type`). Absent: `[default_type]`. See `windowTypes`.
+   */
+  readonly types?: readonly WindowType[];
   readonly tumbling: { readonly size_secs: number; readonly allowed_lateness_secs: number };
   /** `slide_secs ≤ size_secs`; it need not divide `size_secs` (windows start at every multiple of the slide). */
   readonly sliding: { readonly size_secs: number; readonly slide_secs: number; readonly allowed_lateness_secs: number };
   readonly session: { readonly gap_secs: number; readonly allowed_lateness_secs: number };
+}
+
+export interface EmitConfig {
+  /**
+   * Every this many seconds of processing time, an early result (`"early": true`, revision −1)
+   * of each open window that took records since its last one; 0 = none. Unbounded sources only.
+   */
+  readonly early_interval_secs: number;
 }
 
 export interface WatermarkConfig {
@@ -108,6 +145,21 @@ export interface KafkaConfig {
    * fields (DESIGN.md "Scale-out"): `auto` decides from the input (src/repartition/decide.ts).
    */
   readonly repartition: RepartitionMode;
+  /** The client id of every Kafka client of the service (quotas, ACLs, broker logs); absent: one per role. */
+  readonly client_id?: string;
+  /** Absent: plaintext. */
+  readonly ssl?: KafkaTlsConfig;
+  readonly sasl?: KafkaSaslConfig;
+  /**
+   * Records of one fetched partition batch handed to the pipeline before the source fetches
+   * again (kafkajs has no `max.poll.records`: the rest of the batch is fetched anew). Absent:
+   * the whole batch, which `max.partition.fetch.bytes` (1 MiB) bounds.
+   */
+  readonly max_poll_records?: number;
+  readonly session_timeout_ms: number;
+  readonly heartbeat_interval_ms: number;
+  /** Where a partition without state (and a group without committed offsets) starts reading. */
+  readonly auto_offset_reset: OffsetReset;
 }
 
 export interface ProcessorConfig {
@@ -121,6 +173,7 @@ export interface ProcessorConfig {
   readonly event: EventConfig;
   readonly windows: WindowsConfig;
   readonly watermark: WatermarkConfig;
+  readonly emit: EmitConfig;
   readonly aggregation: AggregationConfig;
   readonly kafka: KafkaConfig;
   /**
@@ -130,3 +183,6 @@ export interface ProcessorConfig {
   readonly metrics: { readonly port: number; readonly host: string };
   readonly log: { readonly level: LogLevel };
 }
+
+/** The window types a job computes: `windows.types`, else `windows.default_type` alone. */
+export const windowTypes = (windows: WindowsConfig): readonly WindowType[] => windows.types ?? [windows.default_type];

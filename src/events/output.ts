@@ -2,6 +2,8 @@
  * The output record (DESIGN.md, "Formats"): one NDJSON line per key, window and
  * revision, with keys in exactly this order:
  * `{"key":{...},"window":{"type","start","end"},"revision","event_count","emitted_at","metrics":{...}}`.
+ * An early result (`emit.early_interval_secs`) has revision −1 and `"early":true` right after
+ * `revision`; the results watermarks fire have no `early` key, exactly as before.
  */
 import type { TimeWindow, WindowResult, WindowType } from '../stream/elements.js';
 
@@ -13,6 +15,8 @@ export interface WindowOutput {
   readonly key: Readonly<Record<string, string | null>>;
   readonly window: TimeWindow & { readonly type: WindowType };
   readonly revision: number;
+  /** A speculative result of a window not yet fired (revision −1). */
+  readonly early?: true;
   readonly eventCount: number;
   /** Processing time of the emission, epoch ms. */
   readonly emittedAt: number;
@@ -34,6 +38,7 @@ export function formatWindowResult(output: WindowOutput): string {
     key: output.key,
     window: { type: output.window.type, start: output.window.start, end: output.window.end },
     revision: output.revision,
+    ...(output.early === true ? { early: true } : {}),
     event_count: output.eventCount,
     emitted_at: output.emittedAt,
     metrics: output.metrics,
@@ -55,6 +60,7 @@ export function toWindowOutput(
     key,
     window: result.window,
     revision: result.revision,
+    ...(result.early === true ? { early: true as const } : {}),
     eventCount: result.result.eventCount,
     emittedAt,
     metrics: result.result.metrics,

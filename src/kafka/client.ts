@@ -5,7 +5,8 @@
  * surfaces as an error within about ten seconds instead of kafkajs's default retry
  * schedule (which, with reconnects, can take minutes).
  */
-import { Kafka, logLevel as KafkaLogLevel, type logCreator, type RetryOptions } from 'kafkajs';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { Kafka, logLevel as KafkaLogLevel, type logCreator, type RetryOptions, type SASLOptions } from 'kafkajs';
 
 export interface KafkaConnectionOptions {
   /** Bootstrap brokers, `host:port` each (a comma-separated string is accepted too). */
@@ -28,6 +29,10 @@ export interface KafkaConnectionOptions {
    */
   readonly logLevel?: KafkaLogLevel;
   readonly logCreator?: logCreator;
+  /** TLS to the brokers: `true` with the system's CAs, or Node's TLS options (ca, cert, key…). */
+  readonly ssl?: TlsOptions | boolean;
+  /** SASL authentication (PLAIN, SCRAM-SHA-256/512 here; kafkajs accepts more). */
+  readonly sasl?: SASLOptions;
 }
 
 export const DEFAULT_RETRY: RetryOptions = { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 };
@@ -47,6 +52,8 @@ export function createKafka(options: KafkaConnectionOptions): Kafka {
     retry: options.retry ?? DEFAULT_RETRY,
     logLevel: options.logLevel ?? KafkaLogLevel.NOTHING,
     ...(options.logCreator === undefined ? {} : { logCreator: options.logCreator }),
+    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
   });
 }
 

@@ -7,3 +7,4 @@ export { kafkaSink } from './sink.js';
 export type { EnsureTopicsResult, TopicSpec } from './admin.js';
 export { ensureTopics, partitionCounts, withAdmin } from './admin.js';
 export { PartitionOffsets } from './offset-tracker.js';
+export { consumerSettings, kafkaConnection } from './settings.js';

@@ -83,6 +83,12 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   /** Per-partition fetch size. Default 1 MiB (kafkajs's default). */
   readonly maxBytesPerPartition?: number;
   /**
+   * Records of one fetched batch handed downstream before the source fetches that
+   * partition again (the config's `max_poll_records`; kafkajs has no such setting). The rest
+   * of the batch stays unresolved and is fetched anew. Default: the whole batch.
+   */
+  readonly maxRecordsPerBatch?: number;
+  /**
    * `acked` (default): acknowledged offsets are committed periodically and on stop.
    * `manual`: acknowledgements only release backpressure; offsets are committed by
    * `commitOffsets` alone (a checkpointing pipeline commits what its checkpoints cover).
@@ -420,7 +426,8 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       let lastHeartbeat = Date.now();
       let lastYield = lastHeartbeat;
       const messages = batch.messages;
-      for (let i = 0; i < messages.length; i++) {
+      const handOverCount = Math.min(messages.length, options.maxRecordsPerBatch ?? Infinity);
+      for (let i = 0; i < handOverCount; i++) {
         if (s.stopped) break;
         if (inFlight >= bufferSize) {
           // Unhanded messages stay unresolved, so the fetch after `resume` starts at them.

@@ -7,7 +7,9 @@ import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { StreamElement, WindowedRecord, WindowResult } from '../stream/elements.js';
 import { withKeyFields, type KeyFields, type KeyedAccumulator } from './keyed-aggregator.js';
-import { windowingFromConfig } from './windowing.js';
+import { windowSet } from '../../operators/windowSet.js';
+import { windowTypes } from '../config/types.js';
+import { windowingOf } from './windowing.js';
 
 export type FeedbackAccumulator = KeyedAccumulator<MetricsAccumulator>;
 export type FeedbackResult = MetricsResult & { readonly keyFields: KeyFields };
@@ -56,28 +58,69 @@ export const feedbackMetrics = (config: ProcessorConfig): MetricsAggregator<Feed
 
 /**
  * The processor's pipeline as one operator, built from the configuration:
- * `assignWatermarks → <window assigner> → aggregate`.
+ * `assignWatermarks → <window assigner> → aggregate`, or with several `windows.types`
+ * `assignWatermarks → windowSet(<assigner> → aggregate, …)` (no checkpoints then: the
+ * configuration allows several types only where none are taken).
  */
 export function feedbackPipeline(
   config: ProcessorConfig,
   hooks: FeedbackPipelineHooks = {},
 ): OperatorFunction<StreamElement<FeedbackEvent>, StreamElement<FeedbackWindowResult>> {
-  const windowing = windowingFromConfig<FeedbackEvent>(config.windows);
   const aggregator = withKeyFields<FeedbackEvent, MetricsAccumulator, MetricsResult>(feedbackMetrics(config), config.event.key_fields);
+  // A bounded input (a file) is read as fast as it can be: early results there would only make
+  // its output depend on the machine's speed (and break the byte-exact resume of its output file).
+  const early = config.emit.early_interval_secs > 0 && hooks.idleness !== false ? { earlyIntervalMs: config.emit.early_interval_secs * 1000 } : {};
+  const types = windowTypes(config.windows);
   // assignWatermarks sees each barrier before aggregate does: pair them up by id.
   const pendingWatermarks = new Map<number, WatermarkSnapshot>();
   const onBarrier = hooks.onBarrier;
+  const watermarks = assignWatermarks<FeedbackEvent>({
+    maxOutOfOrdernessMs: config.watermark.max_out_of_orderness_secs * 1000,
+    idleTimeoutMs: hooks.idleness === false ? undefined : config.watermark.idle_timeout_secs * 1000,
+    scheduler: hooks.scheduler,
+    assigned: hooks.assignedPartitions,
+    caughtUp: hooks.caughtUp,
+    onState: hooks.onWatermarkState,
+    initialState: hooks.initialState?.watermarks,
+    onBarrier: onBarrier && ((id, snapshot) => pendingWatermarks.set(id, snapshot)),
+  });
+  if (types.length > 1) {
+    if (onBarrier !== undefined || hooks.initialState !== undefined || hooks.trackChanges === true) {
+      throw new Error(`windows.types ${types.join(', ')}: several window types cannot be checkpointed (one window state per checkpoint)`);
+    }
+    // A record whose aggregation throws in one branch throws in all: one dead letter for it.
+    const failed = new WeakSet<FeedbackEvent>();
+    const recordError = hooks.recordError && ((record: WindowedRecord<FeedbackEvent>, error: unknown): void => {
+      if (failed.has(record.value)) return;
+      failed.add(record.value);
+      hooks.recordError?.(record, error);
+    });
+    return pipe(
+      watermarks,
+      windowSet<FeedbackEvent, FeedbackResult>({
+        late: hooks.late,
+        branches: types.map((type, i) => (late) => {
+          const windowing = windowingOf<FeedbackEvent>(config.windows, type);
+          return pipe(
+            windowing.assign,
+            aggregate<FeedbackEvent, FeedbackAccumulator, FeedbackResult>({
+              aggregator,
+              allowedLatenessMs: windowing.allowedLatenessMs,
+              late,
+              onRecordError: recordError,
+              // Queries and the open-windows gauge see the first type's windows.
+              onState: i === 0 ? hooks.onWindowState : undefined,
+              ...early,
+              scheduler: hooks.scheduler,
+            }),
+          );
+        }),
+      }),
+    );
+  }
+  const windowing = windowingOf<FeedbackEvent>(config.windows, types[0] ?? config.windows.default_type);
   return pipe(
-    assignWatermarks<FeedbackEvent>({
-      maxOutOfOrdernessMs: config.watermark.max_out_of_orderness_secs * 1000,
-      idleTimeoutMs: hooks.idleness === false ? undefined : config.watermark.idle_timeout_secs * 1000,
-      scheduler: hooks.scheduler,
-      assigned: hooks.assignedPartitions,
-      caughtUp: hooks.caughtUp,
-      onState: hooks.onWatermarkState,
-      initialState: hooks.initialState?.watermarks,
-      onBarrier: onBarrier && ((id, snapshot) => pendingWatermarks.set(id, snapshot)),
-    }),
+    watermarks,
     windowing.assign,
     aggregate<FeedbackEvent, FeedbackAccumulator, FeedbackResult>({
       aggregator,
@@ -88,6 +131,8 @@ export function feedbackPipeline(
       initialState: hooks.initialState?.windows,
       trackChanges: hooks.trackChanges,
       onAccumulate: hooks.onAccumulate,
+      ...early,
+      scheduler: hooks.scheduler,
       onBarrier:
         onBarrier &&
         ((id, windows) => {

@@ -3,7 +3,7 @@ import { sessionWindow } from '../../operators/sessionWindow.js';
 import { slidingWindow } from '../../operators/slidingWindow.js';
 import { tumblingWindow } from '../../operators/tumblingWindow.js';
 import type { WindowsConfig } from '../config/index.js';
-import type { StreamElement, WindowedElement } from '../stream/elements.js';
+import type { StreamElement, WindowType, WindowedElement } from '../stream/elements.js';
 
 export interface Windowing<T> {
   readonly assign: OperatorFunction<StreamElement<T>, WindowedElement<T>>;
@@ -14,7 +14,12 @@ const SECOND = 1000;
 
 /** The window assigner and allowed lateness that `windows.default_type` selects. */
 export function windowingFromConfig<T>(windows: WindowsConfig): Windowing<T> {
-  switch (windows.default_type) {
+  return windowingOf<T>(windows, windows.default_type);
+}
+
+/** The window assigner and allowed lateness of `type`, from its section of `windows`. */
+export function windowingOf<T>(windows: WindowsConfig, type: WindowType): Windowing<T> {
+  switch (type) {
     case 'tumbling':
       return {
         assign: tumblingWindow<T>({ sizeMs: windows.tumbling.size_secs * SECOND }),

@@ -19,6 +19,7 @@
  */
 import type { ProcessorConfig } from '../config/index.js';
 import { createKafka } from '../kafka/client.js';
+import { kafkaConnection } from '../kafka/settings.js';
 import { partitionCounts } from '../kafka/admin.js';
 import { readRanges, type PartitionRange } from '../kafka/read-ranges.js';
 import { configuredParser } from '../runner/parse-lines.js';
@@ -45,7 +46,7 @@ export interface SampledMessage {
 export async function decideRepartition(config: ProcessorConfig, repartitionTopic: string): Promise<RepartitionDecision> {
   const mode = config.kafka.repartition;
   if (mode !== 'auto') return { repartition: mode === 'always', reason: `kafka.repartition is ${mode}` };
-  const connection = { brokers: config.kafka.consumer.bootstrap_servers };
+  const connection = kafkaConnection(config.kafka);
   const { topics, group_id: groupId } = config.kafka.consumer;
   const counts = await partitionCounts(connection, [...topics, repartitionTopic]);
   if (counts.has(repartitionTopic)) return { repartition: true, reason: `${repartitionTopic} exists: an earlier run of group ${groupId} repartitioned` };
@@ -75,8 +76,8 @@ export function judgeSample(messages: Iterable<SampledMessage>, config: Processo
 }
 
 async function hasCommittedOffsets(config: ProcessorConfig, topics: readonly string[]): Promise<boolean> {
-  const { bootstrap_servers: brokers, group_id: groupId } = config.kafka.consumer;
-  const admin = createKafka({ brokers, clientId: `stream-processor-${groupId}` }).admin();
+  const groupId = config.kafka.consumer.group_id;
+  const admin = createKafka({ clientId: `stream-processor-${groupId}`, ...kafkaConnection(config.kafka) }).admin();
   await admin.connect();
   try {
     const offsets = await admin.fetchOffsets({ groupId, topics: [...topics] });
@@ -88,8 +89,9 @@ async function hasCommittedOffsets(config: ProcessorConfig, topics: readonly str
 
 /** The first `SAMPLE_PER_PARTITION` messages of every partition of `topics`. */
 async function sample(config: ProcessorConfig, topics: readonly string[]): Promise<SampledMessage[]> {
-  const { bootstrap_servers: brokers, group_id: groupId } = config.kafka.consumer;
-  const admin = createKafka({ brokers, clientId: `stream-processor-${groupId}` }).admin();
+  const groupId = config.kafka.consumer.group_id;
+  const connection = kafkaConnection(config.kafka);
+  const admin = createKafka({ clientId: `stream-processor-${groupId}`, ...connection }).admin();
   await admin.connect();
   const ranges: PartitionRange[] = [];
   try {
@@ -104,7 +106,7 @@ async function sample(config: ProcessorConfig, topics: readonly string[]): Promi
     await admin.disconnect();
   }
   const out: SampledMessage[] = [];
-  await readRanges({ brokers, groupId, purpose: 'sample', timeoutMs: SAMPLE_TIMEOUT_MS }, ranges, (topic, partition, m) =>
+  await readRanges({ ...connection, groupId, purpose: 'sample', timeoutMs: SAMPLE_TIMEOUT_MS }, ranges, (topic, partition, m) =>
     out.push({ topic, partition, offset: m.offset, key: m.key === null ? null : m.key.toString('utf8'), value: m.value === null ? '' : m.value.toString('utf8') }),
   );
   return out;

@@ -19,7 +19,7 @@
  */
 import type { Subscription } from 'rxjs';
 import type { ProcessorConfig } from '../config/index.js';
-import { ensureTopics, kafkaSink, kafkaSource, partitionCounts, type KafkaRecord, type SinkMessage } from '../kafka/index.js';
+import { consumerSettings, ensureTopics, kafkaConnection, kafkaSink, kafkaSource, partitionCounts, type KafkaRecord, type SinkMessage } from '../kafka/index.js';
 import type { Logger } from '../observability/index.js';
 import { rejectInput, type JobStats } from '../runner/job-stats.js';
 import type { JobOutputs } from '../runner/outputs.js';
@@ -62,7 +62,7 @@ export async function startRepartitioning(options: RepartitionOptions): Promise<
 
 /** Creates the repartition topic when missing, with the widest input topic's partition count and the broker's retention. */
 async function ensureRepartitionTopic(config: ProcessorConfig, topic: string, logger: Logger | undefined): Promise<void> {
-  const connection = { brokers: config.kafka.consumer.bootstrap_servers };
+  const connection = kafkaConnection(config.kafka);
   const counts = await partitionCounts(connection, config.kafka.consumer.topics);
   const numPartitions = Math.max(1, ...counts.values());
   const result = await ensureTopics(connection, [{ topic, numPartitions }]);
@@ -71,9 +71,9 @@ async function ensureRepartitionTopic(config: ProcessorConfig, topic: string, lo
 
 function runStage(options: RepartitionOptions, topic: string): RepartitionStage {
   const { config, outputs, stats } = options;
-  const brokers = config.kafka.consumer.bootstrap_servers;
-  const sink = kafkaSink({ brokers, topic, idempotent: true });
-  const source = kafkaSource({ brokers, groupId: `${config.kafka.consumer.group_id}-repartitioner`, topics: config.kafka.consumer.topics, bufferSize: config.buffer_size });
+  const connection = kafkaConnection(config.kafka);
+  const sink = kafkaSink({ ...connection, topic, idempotent: true });
+  const source = kafkaSource({ ...connection, ...consumerSettings(config.kafka), groupId: `${config.kafka.consumer.group_id}-repartitioner`, topics: config.kafka.consumer.topics, bufferSize: config.buffer_size });
   const parse = configuredParser(config, options.now);
   /** Records whose dead letter was written: acknowledged once the dead letters are flushed. */
   const rejected = new WeakSet<KafkaRecord>();

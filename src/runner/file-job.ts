@@ -4,6 +4,7 @@ import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
+import type { Source } from '../builder/plugins.js';
 import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
 import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
@@ -11,7 +12,7 @@ import { openStateStore, type Checkpoint, type StateStore } from '../state/index
 import type { StreamElement } from '../stream/elements.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 
-import { ChannelOutputs, OutputMismatchError, type JobOutputs } from './outputs.js';
+import { ChannelOutputs, OutputMismatchError, type CustomOutputs, type JobOutputs } from './outputs.js';
 import { configuredParser, parseLines } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
@@ -28,6 +29,10 @@ export interface LineJobOptions {
   readonly signal?: AbortSignal;
   /** Called once state is restored and input is about to be read. */
   readonly onReady?: () => void;
+  /** Read this instead of the configured `source` (which is then ignored). */
+  readonly source?: Source;
+  /** Write results and dead letters here instead of the configured `sink` / `dead_letter` (without `outputs`). */
+  readonly sinks?: CustomOutputs;
 }
 
 const FILE_PARTITION = '0';
@@ -48,12 +53,13 @@ export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
   const { config, metrics, logger } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
-  const checkpointed = config.source.type === 'file' && config.state.backend === 'level';
+  const source = options.source ?? configuredSource(config);
+  const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }, options.sinks));
+  const checkpointed = source.replayable && config.state.backend === 'level';
   let store: StateStore | undefined;
   try {
     store = checkpointed ? await openStateStore(config.state, { onWarning: (message) => logger?.warn(message) }) : undefined;
-    return await runWithOutputs(options, outputs, store, started, now);
+    return await runWithOutputs(options, source, outputs, store, started, now);
   } finally {
     await store?.close();
     if (options.outputs === undefined) await outputs.close();
@@ -62,6 +68,7 @@ export async function runLineJob(options: LineJobOptions): Promise<JobSummary> {
 
 async function runWithOutputs(
   options: LineJobOptions,
+  source: Source,
   outputs: JobOutputs,
   store: StateStore | undefined,
   started: number,
@@ -108,7 +115,7 @@ async function runWithOutputs(
     stopped.abort();
   }, { once: true });
 
-  let records: Observable<StreamElement<FeedbackEvent>> = lineSource(config, resumedFrom, backpressure).pipe(
+  let records: Observable<StreamElement<FeedbackEvent>> = source.read(resumedFrom, backpressure).pipe(
     takeUntil(endOfInput),
     parseLines(
       parse,
@@ -144,7 +151,7 @@ async function runWithOutputs(
       metrics,
       now,
       hooks: {
-        idleness: config.source.type !== 'file',
+        idleness: !source.bounded,
         initialState: restored,
         ...options.hooks,
         onBarrier:
@@ -198,12 +205,14 @@ async function rewindOutputs(outputs: JobOutputs, latest: Checkpoint | undefined
   }
 }
 
-function lineSource(config: ProcessorConfig, start: number, backpressure: () => PromiseLike<unknown> | undefined): Observable<LineBatch> {
-  switch (config.source.type) {
+/** The configured file or stdin source as a `Source`. */
+function configuredSource(config: ProcessorConfig): Source {
+  const { source } = config;
+  switch (source.type) {
     case 'file':
-      return fileSource(config.source.path, { start, backpressure });
+      return { bounded: true, replayable: true, read: (start, backpressure) => fileSource(source.path, { start, backpressure }) };
     case 'stdin':
-      return stdinSource({ backpressure });
+      return { bounded: false, replayable: false, read: (_start, backpressure) => stdinSource({ backpressure }) };
     case 'kafka':
       throw new Error('runLineJob reads files and stdin; Kafka sources run in the Kafka job');
   }

@@ -14,6 +14,8 @@ export interface JobSummary {
   readonly duplicates: number;
   /** Output records written (one per key, window and revision). */
   readonly windowsEmitted: number;
+  /** Early results written (`emit.early_interval_secs`), not in `windowsEmitted`. */
+  readonly earlyResults: number;
   readonly durationMs: number;
   /** File jobs: the byte offset the run resumed from (0 for a fresh start). */
   readonly resumedFrom: number;
@@ -31,8 +33,9 @@ export class JobStats {
   duplicates = 0;
   windowsEmitted = 0;
   updates = 0;
+  earlyResults = 0;
   readonly invalidByReason = new Map<DeadLetterReason, number>();
-  private published = { aggregated: 0, late: 0, invalid: 0, duplicates: 0, firsts: 0, updates: 0 };
+  private published = { aggregated: 0, late: 0, invalid: 0, duplicates: 0, firsts: 0, updates: 0, early: 0 };
   private readonly publishedByReason = new Map<DeadLetterReason, number>();
 
   get aggregated(): number {
@@ -40,8 +43,8 @@ export class JobStats {
   }
 
   summary(durationMs: number, resumedFrom = 0): JobSummary {
-    const { recordsIn, aggregated, late, invalid, duplicates, windowsEmitted } = this;
-    return { recordsIn, aggregated, late, invalid, duplicates, windowsEmitted, durationMs, resumedFrom };
+    const { recordsIn, aggregated, late, invalid, duplicates, windowsEmitted, earlyResults } = this;
+    return { recordsIn, aggregated, late, invalid, duplicates, windowsEmitted, earlyResults, durationMs, resumedFrom };
   }
 
   countInvalid(reason: DeadLetterReason): void {
@@ -66,9 +69,9 @@ export class JobStats {
     }
     metrics.windowsFired.first.inc(firsts - p.firsts);
     metrics.windowsFired.update.inc(this.updates - p.updates);
-    metrics.outputRecords.results.inc(firsts + this.updates - p.firsts - p.updates);
+    metrics.outputRecords.results.inc(firsts + this.updates + this.earlyResults - p.firsts - p.updates - p.early);
     metrics.outputRecords.dead_letter.inc(this.late + this.invalid - p.late - p.invalid);
-    this.published = { aggregated: this.aggregated, late: this.late, invalid: this.invalid, duplicates: this.duplicates, firsts, updates: this.updates };
+    this.published = { aggregated: this.aggregated, late: this.late, invalid: this.invalid, duplicates: this.duplicates, firsts, updates: this.updates, early: this.earlyResults };
   }
 }
 

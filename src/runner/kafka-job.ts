@@ -2,7 +2,7 @@ import { Subject, type Observable } from 'rxjs';
 import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
-import { ensureTopics, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource } from '../kafka/index.js';
+import { consumerSettings, ensureTopics, kafkaConnection, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource } from '../kafka/index.js';
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
@@ -75,7 +75,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   const { config, logger, metrics } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  const brokers = config.kafka.consumer.bootstrap_servers;
+  const connection = kafkaConnection(config.kafka);
+  const brokers = connection.brokers;
   if (config.kafka.topic_partitions !== undefined) await createTopics(config, logger);
 
   const stateTopic = stateTopicName(config);
@@ -83,7 +84,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   // Memory: the local copy lasts the process only; tasks restore from the state topic.
   const local = new LocalTaskStore(await openKv(config.state));
   const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
-  const changelog = kafkaSink({ brokers, topic: stateTopic });
+  const changelog = kafkaSink({ ...connection, topic: stateTopic });
   const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   let stopDeadline = Infinity;
   options.signal.addEventListener('abort', () => (stopDeadline = Date.now() + stopTimeoutMs), { once: true });
@@ -121,7 +122,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const remote = remoteState(config, stateTopic, ids, metricsAggregator, statePartitions);
 
     source = kafkaSource({
-      brokers,
+      ...connection,
+      ...consumerSettings(config.kafka),
       groupId: config.kafka.consumer.group_id,
       topics,
       bufferSize: config.buffer_size,
@@ -320,6 +322,6 @@ async function createTopics(config: ProcessorConfig, logger: Logger | undefined)
   const topics = [...config.kafka.consumer.topics];
   if (config.sink.type === 'kafka') topics.push(config.kafka.producer.result_topic);
   if (config.dead_letter.type === 'kafka') topics.push(config.kafka.producer.dead_letter_topic);
-  const result = await ensureTopics({ brokers: config.kafka.consumer.bootstrap_servers }, topics.map((topic) => ({ topic, numPartitions })));
+  const result = await ensureTopics(kafkaConnection(config.kafka), topics.map((topic) => ({ topic, numPartitions })));
   if (result.created.length > 0) logger?.info({ topics: result.created, partitions: numPartitions }, 'created topics');
 }

@@ -7,6 +7,7 @@ import type { KafkaSink, KafkaSinkOptions } from '../kafka/index.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import type { FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
 import type { Checkpoint, OutputIdentity } from '../state/index.js';
+import type { Sink } from '../builder/plugins.js';
 
 /** A dead letter on its way out: DESIGN.md's `{"reason", "raw"}` plus context fields. */
 export interface DeadLetterOut {
@@ -87,13 +88,8 @@ async function mismatch(file: FileSink, position: number | undefined, recorded: 
   return undefined;
 }
 
-/** One output stream of NDJSON lines: a line sink, or a Kafka topic (the line is the message value). */
-export interface OutputChannel {
-  /** Buffers the line; a Kafka channel returns the promise of the broker's acknowledgement. */
-  write(line: string, key?: string): Promise<void> | undefined;
-  readonly inFlight: number;
-  flush(): Promise<void>;
-  close(): Promise<void>;
+/** One output stream of NDJSON lines: a line sink, a Kafka topic (the line is the message value), or any `Sink`. */
+export interface OutputChannel extends Sink {
   /** File channels only: byte length and truncation, for exactly-once recovery. */
   readonly file?: FileSink;
 }
@@ -164,10 +160,16 @@ export async function openChannel(
       return lineChannel(streamSink(process.stderr));
     case 'kafka': {
       // Loaded on demand: runs without Kafka do not pay for the client at start-up.
-      const { kafkaSink } = await import('../kafka/sink.js');
-      return kafkaChannel(kafkaSink({ brokers: config.kafka.consumer.bootstrap_servers, topic, ...hooks }));
+      const [{ kafkaSink }, { kafkaConnection }] = await Promise.all([import('../kafka/sink.js'), import('../kafka/settings.js')]);
+      return kafkaChannel(kafkaSink({ ...kafkaConnection(config.kafka), topic, ...hooks }));
     }
   }
+}
+
+/** Sinks that replace the configured `sink` or `dead_letter` (see `createPipeline().withSink`). */
+export interface CustomOutputs {
+  readonly results?: Sink;
+  readonly deadLetters?: Sink;
 }
 
 /** Results and dead letters, each on its own channel. */
@@ -185,7 +187,7 @@ export class ChannelOutputs implements JobOutputs {
    * letters must not stop the job. A refused result still does: a lost result is
    * lost data.
    */
-  static async open(config: ProcessorConfig, observers: OutputObservers = {}): Promise<ChannelOutputs> {
+  static async open(config: ProcessorConfig, observers: OutputObservers = {}, custom: CustomOutputs = {}): Promise<ChannelOutputs> {
     const topic = config.kafka.producer.dead_letter_topic;
     const dropDeadLetter: KafkaSinkOptions['onRejected'] = (error, message) => {
       observers.metrics?.deadLettersDropped.inc();
@@ -193,9 +195,9 @@ export class ChannelOutputs implements JobOutputs {
       observers.logger?.error({ err: error, topic, bytes: Buffer.byteLength(message.value) }, 'dead letter dropped: the broker rejected it');
     };
     const onSendError = (): void => observers.metrics?.errors.send_failed.inc();
-    const results = await openChannel(config.sink, config.kafka.producer.result_topic, config, { onSendError });
+    const results = custom.results ?? (await openChannel(config.sink, config.kafka.producer.result_topic, config, { onSendError }));
     try {
-      const deadLetters = await openChannel(config.dead_letter, topic, config, { onRejected: dropDeadLetter, onSendError });
+      const deadLetters = custom.deadLetters ?? (await openChannel(config.dead_letter, topic, config, { onRejected: dropDeadLetter, onSendError }));
       return new ChannelOutputs(results, deadLetters, config.dead_letter.max_raw_bytes);
     } catch (error) {
       void results.close();

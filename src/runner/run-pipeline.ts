@@ -51,7 +51,8 @@ export function pipelineWriter(options: PipelineRunOptions): PipelineWriter {
     element(element) {
       switch (element.kind) {
         case 'record': {
-          stats.windowsEmitted++;
+          if (element.value.early === true) stats.earlyResults++;
+          else stats.windowsEmitted++;
           if (element.value.revision > 0) stats.updates++;
           const acknowledged = outputs.writeResult(element.value, now());
           options.onResult?.(element.value, acknowledged);

@@ -12,7 +12,7 @@ import {
   type WindowsPage,
 } from '../observability/index.js';
 import type { FeedbackResult } from '../pipeline/feedback-pipeline.js';
-import { runLineJob } from '../runner/file-job.js';
+import { createPipeline } from '../builder/create-pipeline.js';
 import type { JobSummary } from '../runner/job-stats.js';
 import { toWindowOutput } from '../events/index.js';
 
@@ -68,16 +68,16 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
   };
   try {
     health = { ready: false, reason: config.source.type === 'kafka' ? 'restoring state, waiting for partitions' : 'restoring state' };
+    // The one way a job is assembled: the builder, here from the validated YAML.
+    const job = createPipeline().withConfig(config).build();
     if (config.source.type === 'kafka') {
-      // Loaded on demand: file and stdin runs do not load the Kafka client.
-      const { runKafkaJob } = await import('../runner/kafka-job.js');
-      const summary = await runKafkaJob({ config, metrics, logger, signal: options.signal, onWindows: hooks.onWindowState, onReady, onBrokerReachable });
+      const summary = await job.run({ metrics, logger, signal: options.signal, onWindows: hooks.onWindowState, onReady, onBrokerReachable });
       logger.info(summary, 'stopped');
       return summary;
     }
     const progress =
       config.source.type === 'file' ? createProgressReporter({ totalBytes: statSync(config.source.path).size }) : undefined;
-    const summary = await runLineJob({ config, metrics, logger, progress, signal: options.signal, onReady, hooks });
+    const summary = await job.run({ metrics, logger, progress, signal: options.signal, onReady, onWindows: hooks.onWindowState });
     if (windows !== undefined) metrics.windowsOpen.set(windows.openWindows);
     progress?.finish({ ...summary, seconds: summary.durationMs / 1000 });
     logger.info(summary, 'job finished');

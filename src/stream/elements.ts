@@ -63,6 +63,12 @@ export interface WindowResult<R> {
   readonly key: string;
   readonly window: TimeWindow & { readonly type: WindowType };
   readonly revision: number;
+  /**
+   * An early (speculative) result of a window not yet fired, emitted on processing time
+   * (`aggregate`'s `earlyIntervalMs`); its revision is −1. Absent on the results that
+   * watermarks fire, whose aggregates early results never change.
+   */
+  readonly early?: true;
   /** Records aggregated into the window so far. */
   readonly count: number;
   readonly result: R;

@@ -5,7 +5,7 @@
 import type { MetricsAggregator } from '../aggregation/index.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
-import { ensureTopics, partitionCounts, withAdmin } from '../kafka/index.js';
+import { ensureTopics, kafkaConnection, partitionCounts, withAdmin } from '../kafka/index.js';
 import type { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger } from '../observability/index.js';
 import { STATE_TOPIC_CONFIGS } from './changelog.js';
@@ -21,7 +21,7 @@ export const stateTopicName = (config: ProcessorConfig): string => config.kafka.
  * partition count; an existing topic with fewer partitions is an error.
  */
 export async function ensureStateTopic(config: ProcessorConfig, topic: string, logger: Logger | undefined): Promise<number> {
-  const connection = { brokers: config.kafka.consumer.bootstrap_servers };
+  const connection = kafkaConnection(config.kafka);
   const counts = await partitionCounts(connection, config.kafka.consumer.topics);
   const missing = config.kafka.consumer.topics.filter((t) => !counts.has(t));
   if (missing.length > 0) throw new Error(`input topic(s) ${missing.join(', ')} do not exist: create them, or set kafka.topic_partitions to have them created`);
@@ -37,20 +37,27 @@ export async function ensureStateTopic(config: ProcessorConfig, topic: string, l
 
 /** The state topic and the group's committed offsets, as `TaskManager.plan` reads them. */
 export function remoteState(config: ProcessorConfig, topic: string, ids: PartitionIds, metrics: MetricsAggregator<FeedbackEvent>, statePartitions: number): RemoteState {
-  const brokers = config.kafka.consumer.bootstrap_servers;
+  const connection = kafkaConnection(config.kafka);
   const groupId = config.kafka.consumer.group_id;
   return {
     committed: (partitions) =>
-      withAdmin({ brokers }, 'reading committed offsets', async (admin) => {
+      withAdmin(connection, 'reading committed offsets', async (admin) => {
         const topics = [...new Set(partitions.map((id) => ids.topicPartition(id).topic))];
         const offsets = await admin.fetchOffsets({ groupId, topics });
         const out = new Map<number, string | undefined>();
         for (const { topic: t, partitions: ps } of offsets) for (const p of ps) out.set(ids.id(t, p.partition), Number(p.offset) >= 0 ? p.offset : undefined);
         return out;
       }),
+    ends: (partitions) =>
+      withAdmin(connection, 'reading end offsets', async (admin) => {
+        const topics = [...new Set(partitions.map((id) => ids.topicPartition(id).topic))];
+        const out = new Map<number, string>();
+        for (const t of topics) for (const p of await admin.fetchTopicOffsets(t)) out.set(ids.id(t, p.partition), p.high);
+        return out;
+      }),
     restore: (partitions) =>
       readChangelog(
-        { brokers, topic, groupId },
+        { ...connection, topic, groupId },
         [...new Set(partitions.map((id) => ids.topicPartition(id).partition % statePartitions))],
         new Set(partitions),
         metrics,

@@ -61,6 +61,8 @@ export interface TaskStart {
 export interface RemoteState {
   readonly committed: (partitions: readonly number[]) => Promise<ReadonlyMap<number, string | undefined>>;
   readonly restore: (partitions: readonly number[]) => Promise<ReadonlyMap<number, RestoredTask>>;
+  /** The end offsets of these input partitions: where a task without state starts with `auto_offset_reset: latest`. */
+  readonly ends: (partitions: readonly number[]) => Promise<ReadonlyMap<number, string>>;
 }
 
 /** The consumer side of the tasks: partitions held while their tasks restore, then read from the task's position. */
@@ -169,13 +171,20 @@ export class TaskManager {
     const stale = partitions.filter((p) => remote !== undefined && !current(p));
     const fetched = stale.length === 0 || remote === undefined ? new Map<number, RestoredTask>() : await remote.restore(stale);
     const plans = new Map<number, TaskStart>();
+    // `latest`: a task without state starts at the group's committed offset, else at the partition's
+    // end (`earliest` rebuilds it from the start). kafkajs cannot seek to "latest" without
+    // auto-commit (a negative offset reads from 0), hence the actual end offsets.
+    const fresh = partitions.filter((p) => localPositions.get(p) === undefined && fetched.get(p) === undefined);
+    const latest = remote !== undefined && this.options.config.kafka.auto_offset_reset === 'latest' && fresh.length > 0;
+    const ends = latest ? await remote.ends(fresh) : new Map<number, string>();
+    const emptyStart = (p: number): string | undefined => (latest ? committed.get(p) ?? ends.get(p) : undefined);
     for (const partition of partitions) {
       const theirs = fetched.get(partition);
       const mine = localPositions.get(partition) === undefined || Number(localPositions.get(partition)) < Number(theirs?.commit.position ?? -1) ? undefined : await local.load(partition, metrics);
       // Newest first: the one furthest in the input, the local copy on a tie (nothing to rewrite).
       const candidates = [mine && fromTask(mine, 'local'), theirs && fromTask(theirs, 'state topic')].filter((c): c is TaskStart => c !== undefined);
       candidates.sort((a, b) => Number(b.position ?? -1) - Number(a.position ?? -1));
-      plans.set(partition, candidates[0] ?? { snapshot: undefined, position: undefined, from: 'empty' });
+      plans.set(partition, candidates[0] ?? { snapshot: undefined, position: emptyStart(partition), from: 'empty' });
     }
     return plans;
   }

@@ -21,6 +21,7 @@ describe('defaults', () => {
         session: { gap_secs: 120, allowed_lateness_secs: 60 },
       },
       watermark: { strategy: 'bounded_out_of_orderness', max_out_of_orderness_secs: 30, idle_timeout_secs: 60 },
+      emit: { early_interval_secs: 0 },
       aggregation: {
         enabled: ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'],
         percentiles: [50, 95, 99],
@@ -29,6 +30,9 @@ describe('defaults', () => {
         consumer: { bootstrap_servers: ['localhost:9092'], group_id: 'processor-group', topics: ['feedback-events'] },
         producer: { result_topic: 'aggregated-metrics', dead_letter_topic: 'feedback-events-dlq' },
         repartition: 'auto',
+        session_timeout_ms: 30_000,
+        heartbeat_interval_ms: 3_000,
+        auto_offset_reset: 'earliest',
       },
       metrics: { port: 9464, host: '0.0.0.0' },
       log: { level: 'info' },

@@ -47,6 +47,9 @@ describe('environment overrides', () => {
     expect(ENV_OVERRIDES.map((o) => o.name)).toEqual([
       'PROCESSOR_KAFKA_BROKERS',
       'PROCESSOR_GROUP_ID',
+      'PROCESSOR_KAFKA_CLIENT_ID',
+      'PROCESSOR_KAFKA_SASL_USERNAME',
+      'PROCESSOR_KAFKA_SASL_PASSWORD',
       'PROCESSOR_LOG_LEVEL',
       'PROCESSOR_METRICS_PORT',
       'PROCESSOR_METRICS_HOST',

@@ -33,6 +33,28 @@ describe('bundled configuration files', () => {
     expect(config.kafka.producer).toEqual({ result_topic: 'aggregated-metrics', dead_letter_topic: 'feedback-events-dlq' });
   });
 
+  it('config/managed-kafka.yaml is the seed\'s example on a managed Kafka: TLS, SASL with the password from the environment', async () => {
+    const secret = 'not-in-the-file-42';
+    const config = await loadConfig('config/managed-kafka.yaml', { PROCESSOR_KAFKA_SASL_PASSWORD: secret, PROCESSOR_KAFKA_BROKERS: 'b-1.example:9096,b-2.example:9096' });
+    expect(config.source).toEqual({ type: 'kafka' });
+    expect(config.sink).toEqual({ type: 'kafka' });
+    expect(config.kafka).toMatchObject({
+      consumer: { bootstrap_servers: ['b-1.example:9096', 'b-2.example:9096'], group_id: 'processor-group', topics: ['feedback-events'] },
+      client_id: 'feedback-processor',
+      ssl: { reject_unauthorized: true },
+      sasl: { mechanism: 'scram-sha-512', username: 'feedback-processor', password: secret },
+      max_poll_records: 500,
+      session_timeout_ms: 30_000,
+      heartbeat_interval_ms: 3_000,
+      auto_offset_reset: 'earliest',
+    });
+    expect(config.windows).toMatchObject({ default_type: 'tumbling', sliding: { size_secs: 300, slide_secs: 60 }, session: { gap_secs: 120 } });
+    expect(config.emit.early_interval_secs).toBe(30);
+    expect(describeConfig(config)).not.toContain(secret);
+    // Without the variable the file is incomplete, and the message says which key is missing.
+    await expect(loadConfig('config/managed-kafka.yaml', {})).rejects.toThrow(/processor\.kafka\.sasl\.password: expected a non-empty string$/m);
+  });
+
   it('config/stdin.yaml sits in a shell pipeline: stdin in, stdout out, logs and dead letters elsewhere', async () => {
     const config = await loadConfig('config/stdin.yaml', {});
     expect(config.source).toEqual({ type: 'stdin' });

@@ -14,7 +14,7 @@ function rejectionOf(body: string): ConfigError {
 
 // [what is wrong, YAML under `processor:`, key path named, line in the message]
 const badConfigs: ReadonlyArray<readonly [string, string, string, string]> = [
-  ['unknown top-level key', '{ windowz: {} }', 'processor.windowz', 'processor.windowz: unknown key, expected one of source, sink, dead_letter, state, checkpoint_interval_secs, buffer_size, event, windows, watermark, aggregation, kafka, metrics, log (did you mean windows?)'],
+  ['unknown top-level key', '{ windowz: {} }', 'processor.windowz', 'processor.windowz: unknown key, expected one of source, sink, dead_letter, state, checkpoint_interval_secs, buffer_size, event, windows, watermark, emit, aggregation, kafka, metrics, log (did you mean windows?)'],
   ['unknown nested key', '{ windows: { tumbling: { size: 300 } } }', 'processor.windows.tumbling.size', 'processor.windows.tumbling.size: unknown key, expected one of size_secs, allowed_lateness_secs (did you mean size_secs?)'],
   ['unknown source type', '{ source: { type: s3 } }', 'processor.source.type', 'processor.source.type: expected one of file, stdin, kafka, got "s3"'],
   ['stderr is not a sink', '{ sink: { type: stderr } }', 'processor.sink.type', 'processor.sink.type: expected one of file, stdout, kafka, got "stderr"'],

@@ -7,58 +7,27 @@
  *  2. SIGTERM while the broker is down: exit code 1 within 40 s with a message on stderr;
  *     restarted once the broker is back, the job resumes and the results are correct.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../support/cli.js';
+import { startOwnBroker, type OwnBroker } from '../support/own-broker.js';
 import { tempDir } from '../support/temp-dir.js';
 import {
   InputGenerator, Job, type Sent, checkRun, committedTotal, createTopics, finish, produceSpread, sleep, waitUntil, writeConfig, cleanUp, outputs, scenario, track,
 } from './harness.js';
 
-const run = promisify(execFile);
 const OUTAGE_MS = 15_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-let kafkaDir = '';
-let env: NodeJS.ProcessEnv = {};
+let broker: OwnBroker | undefined;
 let brokers = '';
-
-async function script(name: 'kafka-up.sh' | 'kafka-down.sh', ...args: string[]): Promise<void> {
-  try {
-    await run('bash', [join(REPO, 'scripts', name), ...args], { cwd: REPO, env, timeout: 180_000 });
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`scripts/${name} (KAFKA_DIR=${kafkaDir}) failed: ${e.message}\n${(e.stderr ?? '').slice(-2_000)}`);
-  }
-}
+const script = (name: 'kafka-up.sh' | 'kafka-down.sh', ...args: string[]): Promise<void> => broker!.script(name, ...args);
 
 beforeAll(async () => {
-  kafkaDir = mkdtempSync(join(tmpdir(), 'fault-broker-'));
-  const [port, controllerPort] = [await freePort(), await freePort()];
-  env = { ...process.env, KAFKA_DIR: kafkaDir, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort) };
-  brokers = `127.0.0.1:${port}`;
-  await script('kafka-up.sh');
+  broker = await startOwnBroker('fault-broker-');
+  brokers = broker.brokers;
 }, 240_000);
 
 afterAll(async () => {
-  if (kafkaDir === '') return;
-  await script('kafka-down.sh', '--clean').catch(() => undefined);
-  rmSync(kafkaDir, { recursive: true, force: true });
+  await broker?.remove();
 }, 120_000);
 
 afterEach(cleanUp);

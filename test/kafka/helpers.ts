@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
+import { parseConfig, type ProcessorConfig } from '../../src/config/index.js';
 
 export const brokers = (): string => inject('kafkaBrokers');
 
@@ -71,3 +72,34 @@ export async function readAll(topic: string): Promise<{ key: string | null; valu
   await consumer.disconnect();
   return out;
 }
+
+/**
+ * A Kafka-to-Kafka job of one-minute tumbling windows without lateness or out-of-orderness,
+ * memory state, one partition per created topic, read directly; `processor` overrides
+ * top-level keys and `processor.kafka` is merged into these defaults.
+ */
+export function oneMinuteJob(processor: Record<string, unknown> & { kafka?: Record<string, unknown> }): ProcessorConfig {
+  return parseConfig(
+    {
+      processor: {
+        source: { type: 'kafka' },
+        sink: { type: 'kafka' },
+        dead_letter: { type: 'kafka' },
+        state: { backend: 'memory' },
+        windows: { default_type: 'tumbling', tumbling: { size_secs: 60, allowed_lateness_secs: 0 } },
+        watermark: { max_out_of_orderness_secs: 0, idle_timeout_secs: 600 },
+        metrics: { port: 0 },
+        log: { level: 'silent' },
+        ...processor,
+        kafka: { topic_partitions: 1, repartition: 'never', ...processor.kafka },
+      },
+    },
+    { PROCESSOR_KAFKA_BROKERS: brokers() },
+  );
+}
+
+/** A feedback event of model `m` with metric `x = i` at `atMs`, keyed by its model. */
+export const event = (i: number, atMs: number): { key: string; value: string } => ({
+  key: 'm',
+  value: JSON.stringify({ event_id: `e-${i}`, timestamp: atMs, model: 'm', metrics: { x: i } }),
+});
