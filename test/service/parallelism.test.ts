@@ -39,24 +39,24 @@ async function run(name: string, input: string, parallelism: number): Promise<{ 
   const group = unique(`${name}-group`);
   await ensureTopics({ brokers: brokers() }, [{ topic: output, numPartitions: 4 }, { topic: `${output}-dlq`, numPartitions: 1 }]);
   const config = join(dir, `${name}.yaml`);
-  writeFileSync(
-    config,
-    `processor:
-  source: { type: kafka }
-  sink: { type: kafka }
-  dead_letter: { type: kafka }
-  state: { backend: level, path: ${join(dir, `${name}-state`)} }
-  parallelism: ${parallelism}
-  checkpoint_interval_secs: 1
-  windows: { default_type: tumbling, tumbling: { size_secs: ${WINDOW_MS / 1000}, allowed_lateness_secs: 0 } }
-  watermark: { max_out_of_orderness_secs: 1, idle_timeout_secs: 600 }
-  metrics: { port: 0, host: 127.0.0.1 }
-  log: { level: info }
-  kafka:
-    consumer: { bootstrap_servers: "${brokers()}", group_id: ${group}, topics: [${input}] }
-    producer: { result_topic: ${output}, dead_letter_topic: ${output}-dlq }
-`,
-  );
+  // JSON is YAML too.
+  const processor = {
+    source: { type: 'kafka' },
+    sink: { type: 'kafka' },
+    dead_letter: { type: 'kafka' },
+    state: { backend: 'level', path: join(dir, `${name}-state`) },
+    parallelism,
+    checkpoint_interval_secs: 1,
+    windows: { default_type: 'tumbling', tumbling: { size_secs: WINDOW_MS / 1000, allowed_lateness_secs: 0 } },
+    watermark: { max_out_of_orderness_secs: 1, idle_timeout_secs: 600 },
+    metrics: { port: 0, host: '127.0.0.1' },
+    log: { level: 'info' },
+    kafka: {
+      consumer: { bootstrap_servers: brokers(), group_id: group, topics: [input] },
+      producer: { result_topic: output, dead_letter_topic: `${output}-dlq` },
+    },
+  };
+  writeFileSync(config, JSON.stringify({ processor }));
   const child = startCli(['--config', config]);
   let port: number | undefined;
   /** Per worker, the partitions of its latest assignment. */
