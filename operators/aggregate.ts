@@ -46,6 +46,12 @@ export interface AggregateState<A, R> {
   snapshot(): WindowStateSnapshot<A>;
   /** The snapshot without its windows (watermark, window type, next identity): cheap at any time. */
   header(): Omit<WindowStateSnapshot<A>, 'windows'>;
+  /**
+   * The watermark at which the next window fires or is purged (∞ when none): lets a
+   * watermark that moves with processing time (quiet input) arrive exactly then. It may be
+   * earlier (a timer made stale by a merge), never later.
+   */
+  nextTimer(): number;
   /** Windows changed and removed since the previous call (needs `trackChanges`); resets the record. */
   takeChanges(): WindowChanges<A>;
   peek(key?: string): Iterable<WindowResult<R>>;
@@ -105,6 +111,7 @@ export function aggregate<T, A, R>(
         snapshot: () => state.snapshot(),
         takeChanges: () => state.takeChanges(),
         header: () => state.header(),
+        nextTimer: () => state.nextTimer(),
         peek: (key) => state.peek(key),
         peekPage: (query) => state.peekPage(query),
       });

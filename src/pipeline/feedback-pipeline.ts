@@ -65,6 +65,8 @@ export function feedbackPipeline(
   // assignWatermarks sees each barrier before aggregate does: pair them up by id.
   const pendingWatermarks = new Map<number, WatermarkSnapshot>();
   const onBarrier = hooks.onBarrier;
+  // Quiet input moves the watermark with processing time: it is advanced when it reaches the next window end.
+  let windows: AggregateState<FeedbackAccumulator, FeedbackResult> | undefined;
   return pipe(
     assignWatermarks<FeedbackEvent>({
       maxOutOfOrdernessMs: config.watermark.max_out_of_orderness_secs * 1000,
@@ -73,6 +75,7 @@ export function feedbackPipeline(
       assigned: hooks.assignedPartitions,
       caughtUp: hooks.caughtUp,
       onState: hooks.onWatermarkState,
+      nextDue: () => windows?.nextTimer() ?? Infinity,
       initialState: hooks.initialState?.watermarks,
       onBarrier: onBarrier && ((id, snapshot) => pendingWatermarks.set(id, snapshot)),
     }),
@@ -82,7 +85,10 @@ export function feedbackPipeline(
       allowedLatenessMs: windowing.allowedLatenessMs,
       late: hooks.late,
       onRecordError: hooks.recordError,
-      onState: hooks.onWindowState,
+      onState: (state) => {
+        windows = state;
+        hooks.onWindowState?.(state);
+      },
       initialState: hooks.initialState?.windows,
       trackChanges: hooks.trackChanges,
       onBarrier:
