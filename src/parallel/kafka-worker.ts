@@ -41,6 +41,12 @@ port.on('message', (message: ToWorker) => {
   }
 });
 
+// The gauge the service refreshes for a single-threaded job, refreshed here for this worker's tasks.
+const refresh = setInterval(() => {
+  if (windows !== undefined) metrics.windowsOpen.set(windows.openWindows);
+}, 1000);
+refresh.unref();
+
 try {
   const summary = await runKafkaJob({
     config,
@@ -55,6 +61,8 @@ try {
 } catch (error) {
   const e = error instanceof Error ? error : new Error(String(error));
   send({ type: 'failed', message: e.message, stack: e.stack });
+} finally {
+  clearInterval(refresh);
 }
 // The job is over; what may still hold this thread's event loop (a client's reconnect timers) must not keep it.
 port.close();

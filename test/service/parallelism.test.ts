@@ -81,7 +81,6 @@ async function run(name: string, input: string, parallelism: number): Promise<{ 
       if (Date.now() > deadline) throw new Error(`${name}: the input was not committed within 90 s`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const metrics = await get('/metrics');
     const pages: unknown[][] = [];
     for (let cursor = ''; ; ) {
       const page = JSON.parse(await get(`/windows?limit=5${cursor === '' ? '' : `&cursor=${cursor}`}`)) as { windows: unknown[]; next: string | null };
@@ -90,6 +89,12 @@ async function run(name: string, input: string, parallelism: number): Promise<{ 
       cursor = page.next;
     }
     const whole = (JSON.parse(await get('/windows?limit=1000')) as { windows: unknown[] }).windows;
+    // The open-windows gauge is refreshed every second: wait for it to count what /windows lists.
+    let metrics = await get('/metrics');
+    const openWindows = (): number => Number(/^stream_processor_windows_open (\d+)/m.exec(metrics)?.[1]);
+    for (let deadline = Date.now() + 5_000; openWindows() !== whole.length && Date.now() < deadline; metrics = await get('/metrics')) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     child.kill('SIGTERM');
     expect(await code).toBe(0);
     const results = (await readAll(output)).map((m) => JSON.parse(m.value) as Result);
@@ -140,6 +145,8 @@ describe('processor.parallelism 2 (Kafka source)', () => {
     expect([...two.owned.values()]).toEqual([2, 2]);
     expect(two.metrics).toContain(`stream_processor_records_in_total{outcome="aggregated"} ${EVENTS}`);
     expect(two.metrics).toMatch(/^process_cpu_user_seconds_total \d/m);
+    // Both workers' open windows: every key's last window (the watermark has not passed it).
+    expect(Number(/^stream_processor_windows_open (\d+)/m.exec(two.metrics)?.[1])).toBe(two.whole.length);
     // /windows: every key's open windows, whichever worker holds them; paging gives the same list.
     expect(new Set(two.whole.map((w) => (w as Result).key.model)).size).toBe(MODELS);
     expect(withoutEmitted(two.pages.flat())).toEqual(withoutEmitted(two.whole));
