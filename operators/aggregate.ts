@@ -62,6 +62,12 @@ export interface AggregateState<A, R> {
   /** The snapshot without its windows (watermark, window type, next identity): cheap at any time. */
   header(): Omit<WindowStateSnapshot<A>, 'windows'>;
   /**
+   * The watermark at which the next window fires or is purged (∞ when none): lets a
+   * watermark that moves with processing time (quiet input) arrive exactly then. It may be
+   * earlier (a timer made stale by a merge), never later.
+   */
+  nextTimer(): number;
+  /**
    * Windows changed and removed since the previous call (needs `trackChanges`); resets the
    * record. The live windows of `rewrite` (identities) count as reshaped.
    */
@@ -134,6 +140,7 @@ export function aggregate<T, A, R>(
         snapshot: () => state.snapshot(),
         takeChanges: (rewrite) => state.takeChanges(rewrite),
         header: () => state.header(),
+        nextTimer: () => state.nextTimer(),
         peek: (key) => state.peek(key),
         peekPage: (query) => state.peekPage(query),
       });
