@@ -19,6 +19,7 @@ export const STATE_BACKENDS = ['memory', 'level'] as const;
 export const WINDOW_TYPES = ['tumbling', 'sliding', 'session'] as const satisfies readonly WindowType[];
 export const WATERMARK_STRATEGIES = ['bounded_out_of_orderness'] as const;
 export const REPARTITION_MODES = ['auto', 'always', 'never'] as const;
+export const PROCESSING_GUARANTEES = ['at_least_once', 'exactly_once'] as const;
 export const AGGREGATIONS = ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'] as const;
 /** pino's levels; `silent` turns logging off (tests, pipelines that own stderr). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -28,6 +29,7 @@ export type { WindowType };
 export type Aggregation = (typeof AGGREGATIONS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type RepartitionMode = (typeof REPARTITION_MODES)[number];
+export type ProcessingGuarantee = (typeof PROCESSING_GUARANTEES)[number];
 
 /** Reads NDJSON from `path`, NDJSON lines from stdin, or `kafka.consumer.topics`. */
 export type SourceConfig =
@@ -115,7 +117,13 @@ export interface ProcessorConfig {
   readonly sink: SinkConfig;
   readonly dead_letter: DeadLetterConfig;
   readonly state: StateConfig;
+  /** Seconds, fractions allowed (with `exactly_once` results become visible at each checkpoint). */
   readonly checkpoint_interval_secs: number;
+  /**
+   * Kafka → Kafka only. `exactly_once`: each checkpoint is one Kafka transaction per task
+   * (results, dead letters, state-topic changes and consumer offsets); see README.md.
+   */
+  readonly processing_guarantee: ProcessingGuarantee;
   /** Records in flight downstream before the Kafka source pauses (resumes below half). */
   readonly buffer_size: number;
   readonly event: EventConfig;
