@@ -29,7 +29,8 @@ import { StreamTask } from './stream-task.js';
 
 export interface TaskManagerOptions {
   readonly config: ProcessorConfig;
-  readonly writer: PipelineWriter;
+  /** Where results and too-late records go: shared, or per task (exactly-once: each task's own transaction). */
+  readonly writer: PipelineWriter | ((partition: number) => PipelineWriter);
   readonly metrics: MetricsAggregator<FeedbackEvent>;
   /** Whether the source has read everything partition `id` holds. */
   readonly caughtUp: (partition: number) => boolean;
@@ -169,7 +170,7 @@ export class TaskManager {
     this.tasks.get(partition)?.close();
     const task = new StreamTask(partition, {
       config: this.options.config,
-      writer: this.options.writer,
+      writer: typeof this.options.writer === 'function' ? this.options.writer(partition) : this.options.writer,
       restored: start.snapshot,
       restoredSources: start.sources,
       caughtUp: () => this.options.caughtUp(partition),
@@ -185,11 +186,16 @@ export class TaskManager {
    * topic messages, which the local copy applies as well (`localChanges`).
    */
   checkpoint(id: number, positions: Readonly<Record<string, string>>): ChangelogMessage[] {
-    const messages: ChangelogMessage[] = [];
+    return [...this.checkpointTasks(id, positions).values()].flat();
+  }
+
+  /** `checkpoint`, by task (partition id): what each task's transaction carries with exactly-once. */
+  checkpointTasks(id: number, positions: Readonly<Record<string, string>>): Map<number, ChangelogMessage[]> {
+    const messages = new Map<number, ChangelogMessage[]>();
     for (const [partition, task] of this.tasks) {
       const cut = task.checkpoint();
       const commit = this.commitOf(partition, id, positions[this.positionKey(partition)], cut.watermarks, cut.windows, cut.sources);
-      messages.push(...changelogMessages(partition, this.statePartition(partition), cut.changes, commit, this.options.metrics));
+      messages.set(partition, changelogMessages(partition, this.statePartition(partition), cut.changes, commit, this.options.metrics));
     }
     return messages;
   }
