@@ -16,6 +16,12 @@
  *                               CLI processes (compiled) in one group over the 1,000-key preload, level state,
  *                               checkpoints every second: from their start until the group's committed offsets
  *                               reach the end (the broker shares the 2 cores)
+ *   eos_events_per_sec_100ms, eos_ratio_100ms, eos_events_per_sec_1s, eos_ratio_1s
+ *                               runKafkaJob with processing_guarantee exactly_once at a 100 ms and a 1 s
+ *                               checkpoint interval, from its start until every message is processed and the
+ *                               stop's final transaction committed, over the same timing of at_least_once at the
+ *                               same interval (alo_events_per_sec_*); median of RUNS interleaved pairs.
+ *                               BENCH_KAFKA_ONLY=eos runs the preload and this phase alone.
  * Rates are medians of RUNS interleaved runs (raw, job, raw, job, …) over one preload of 1,000,000 events.
  * Run: npm run bench:kafka
  */
@@ -163,6 +169,52 @@ async function jobThroughput(input: string, output: string, deadLetters: string,
 }
 
 /**
+ * The job with `guarantee` at a `checkpointSecs` interval, timed from its start until every
+ * message is processed and its stop has committed the final checkpoint (exactly-once: the
+ * final transactions), so that output still buffered or unsent counts against both guarantees.
+ */
+async function guaranteeThroughput(input: string, guarantee: ProcessorConfig['processing_guarantee'], checkpointSecs: number): Promise<number> {
+  const base = jobConfig(input, await topic(`g-results-${randomUUID().slice(0, 4)}`), await topic(`g-dlq-${randomUUID().slice(0, 4)}`), 60, DISORDER_MS / 1000, checkpointSecs);
+  // The preload is keyed by the key field: exactly-once needs no repartitioning, and neither run does it.
+  const config: ProcessorConfig = { ...base, processing_guarantee: guarantee, kafka: { ...base.kafka, repartition: 'never' } };
+  const stop = new AbortController();
+  let source: KafkaSource | undefined;
+  const t0 = performance.now();
+  const job = runKafkaJob({ config, signal: stop.signal, onSource: (s) => (source = s) });
+  const failed = job.then(() => Promise.reject(new Error('job ended early')));
+  const processed = new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      const stats = source?.stats();
+      if (stats !== undefined && stats.handedOver >= EVENTS && stats.acked >= EVENTS) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 5);
+  });
+  await Promise.race([processed, failed]);
+  stop.abort();
+  await job;
+  return EVENTS / ((performance.now() - t0) / 1000);
+}
+
+/** Exactly-once against at-least-once at a 100 ms and a 1 s checkpoint interval (interleaved pairs, medians). */
+async function exactlyOnceCost(input: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [label, secs] of [['100ms', 0.1], ['1s', 1]] as const) {
+    const alo: number[] = [];
+    const eos: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      alo.push(await guaranteeThroughput(input, 'at_least_once', secs));
+      eos.push(await guaranteeThroughput(input, 'exactly_once', secs));
+    }
+    out[`alo_events_per_sec_${label}`] = Math.round(median(alo));
+    out[`eos_events_per_sec_${label}`] = Math.round(median(eos));
+    out[`eos_ratio_${label}`] = round(median(eos) / median(alo), 2);
+  }
+  return out;
+}
+
+/**
  * Incremental checkpoints with 100,000 open windows: the job with a checkpoint every second
  * against one per hour (the final one only), best of two each; and the median checkpoint.
  */
@@ -298,6 +350,12 @@ const round = (x: number, digits = 0): number => Math.round(x * 10 ** digits) / 
 try {
   const input = await topic('events');
   const preloadRate = await preload(input);
+  // A labelled block: the exactly-once phase alone still drops its topics (finally).
+  phases: {
+  if (process.env['BENCH_KAFKA_ONLY'] === 'eos') {
+    console.log(JSON.stringify({ events: EVENTS, partitions: PARTITIONS, keys: KEYS, ...(await exactlyOnceCost(input)) }));
+    break phases;
+  }
   const raw: number[] = [];
   const job: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -316,6 +374,7 @@ try {
   const wide = await topic('wide');
   await preload(wide, 100_000);
   const checkpoints = await checkpointCost(wide);
+  const exactlyOnce = await exactlyOnceCost(input);
   if (values.length === 0) throw new Error('no window results in the latency phase');
   const sorted = values.sort((a, b) => a - b);
   console.log(
@@ -337,10 +396,12 @@ try {
       events_per_sec_one_instance: Math.round(oneInstance),
       events_per_sec_two_instances: Math.round(twoInstances),
       scale_out_speedup: round(twoInstances / oneInstance, 2),
+      ...exactlyOnce,
       raw_runs: raw.map((x) => Math.round(x)),
       job_runs: job.map((x) => Math.round(x)),
     }),
   );
+  }
 } finally {
   // The bench's topics hold ~250 MB; drop them rather than fill the broker's disk run after run.
   const admin = kafka().admin();
