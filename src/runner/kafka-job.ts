@@ -2,7 +2,8 @@ import { Subject, type Observable } from 'rxjs';
 import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
-import { ensureTopics, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource } from '../kafka/index.js';
+import { ensureTopics, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
+import { isTransientKafkaError } from '../kafka/client.js';
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
@@ -117,11 +118,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
             logger,
             metrics,
             onError: (error) => failure(error),
-            // Fenced while still held: drop the task and restore it from what is committed.
-            onMigrated: (partition) => {
-              const change = { assigned: [], revoked: [ids.topicPartition(partition)], current: consumer.assignment };
-              tasks.assign(change, consumer, remote).catch((error: unknown) => failure(error));
-            },
+            restoreAnew: (partition) => restoreAnew(ids.topicPartition(partition)),
           })
         : undefined;
     const writer = eos === undefined ? writerTo(outputs) : (partition: number): PipelineWriter => writerTo(eos.outputs(partition));
@@ -208,6 +205,23 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       else logger?.warn({ brokers }, 'Kafka brokers unreachable: retrying; watermarks hold and checkpoints wait');
       options.onBrokerReachable?.(up);
     });
+    /**
+     * Exactly-once: a task whose transaction was fenced or failed is closed and restored from
+     * what is committed, while this member holds its partition; a restore the brokers fail is
+     * tried again (backoff up to 5 s) until they answer or the partition moves.
+     */
+    const restoreAnew = (tp: TopicPartition, attempt = 0): void => {
+      const change = { assigned: [], revoked: tasks.has(ids.id(tp.topic, tp.partition)) ? [tp] : [], current: consumer.assignment };
+      tasks.assign(change, consumer, remote).catch((error: unknown) => {
+        if (!isTransientKafkaError(error)) return failure(error);
+        logger?.warn({ err: error, topic: tp.topic, partition: tp.partition }, 'restoring a task failed: trying again');
+        const again = (): void => {
+          const owned = consumer.assignment.some((a) => a.topic === tp.topic && a.partition === tp.partition);
+          if (owned && !tasks.has(ids.id(tp.topic, tp.partition))) restoreAnew(tp, attempt + 1);
+        };
+        setTimeout(again, Math.min(5_000, 250 * 2 ** attempt)).unref();
+      });
+    };
     const pausedState = consumer.paused.subscribe((paused) => metrics?.paused.set(paused ? 1 : 0));
     const publishMetrics = (): void => {
       if (metrics === undefined) return;

@@ -125,7 +125,11 @@ export class TaskManager {
     const generation = ++this.restores;
     const partitions = fresh.map((tp) => ids.id(tp.topic, tp.partition));
     for (const partition of partitions) this.restoring.set(partition, generation);
-    const plans = await this.plan(partitions, remote);
+    const plans = await this.plan(partitions, remote).catch((error: unknown) => {
+      // A later assign may try these again (exactly-once retries a restore the brokers failed).
+      for (const partition of partitions) if (this.restoring.get(partition) === generation) this.restoring.delete(partition);
+      throw error;
+    });
     const owned = new Set(input.assignment.map((tp) => ids.id(tp.topic, tp.partition)));
     const started: StartedTask[] = [];
     for (const [partition, plan] of plans) {

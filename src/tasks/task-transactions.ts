@@ -14,10 +14,12 @@
  *
  * Fencing: before a task restores, its producer is initialised (`fencing`), which fences
  * the previous owner and completes its open transaction; only then are the committed offset
- * and the state topic read. A commit fenced while this instance still holds the task (it
- * was presumed dead, and resumed) discards the task's uncommitted output and has it restored
- * anew (`onMigrated`). Any other failure of a transaction aborts it and fails the job: the
- * restart resumes from the last committed transaction.
+ * and the state topic read. A transaction fenced while this instance still holds the
+ * task (it was presumed dead, and resumed), or failed for a transient reason (a broker
+ * outage longer than the producer's retries), is aborted, and the task's uncommitted output
+ * discarded: the task is restored anew from what is committed (`restoreAnew`), which is
+ * right whatever became of the failed transaction (the restore's fencing completes it
+ * first). A transaction the broker refuses for good fails the job.
  */
 import type { ProcessorConfig } from '../config/index.js';
 import { formatDeadLetter, formatWindowResult, toWindowOutput } from '../events/index.js';
@@ -28,6 +30,7 @@ import type { FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
 import type { DeadLetterOut, JobOutputs } from '../runner/outputs.js';
 import type { ChangelogMessage } from './changelog.js';
 import { localChanges, type LocalTaskStore } from './local-store.js';
+import { isTransientKafkaError } from '../kafka/client.js';
 import { StreamsProducer, TaskMigratedError, type TransactionMessage, type TransactionOffset } from './streams-producer.js';
 import type { RemoteState } from './task-manager.js';
 
@@ -39,9 +42,13 @@ export interface TaskTransactionsOptions {
   readonly local: Pick<LocalTaskStore, 'apply'>;
   readonly logger?: Logger;
   readonly metrics?: ProcessorMetrics;
-  /** A task was fenced while this instance still holds it: its state is stale, restore it anew. */
-  readonly onMigrated: (partition: number) => void;
-  /** A transaction failed for another reason: the job must stop (a restart resumes from the last commit). */
+  /**
+   * A task's transaction was fenced (another instance took the task) or failed transiently
+   * (brokers unreachable): its uncommitted output is gone and its state is ahead of what
+   * is committed, so it must be restored anew from what is.
+   */
+  readonly restoreAnew: (partition: number) => void;
+  /** A transaction failed for good (the broker refused it as such): the job must stop. */
   readonly onError: (error: unknown) => void;
 }
 
@@ -238,11 +245,12 @@ export class TaskTransactions {
       await this.options.local.apply(localChanges(transaction.changes));
       this.options.logger?.debug({ task: entry.partition, checkpoint: transaction.id, messages: transaction.messages.length }, 'transaction committed');
     } catch (error) {
-      if (error instanceof TaskMigratedError) {
+      if (error instanceof TaskMigratedError || isTransientKafkaError(error)) {
         if (!entry.dropped) {
-          this.options.logger?.warn({ task: entry.partition, err: error }, 'task fenced by another instance: its uncommitted output is discarded and it is restored anew');
+          const why = error instanceof TaskMigratedError ? 'task fenced by another instance' : 'transaction failed transiently';
+          this.options.logger?.warn({ task: entry.partition, checkpoint: transaction.id, err: error }, `${why}: its uncommitted output is discarded and it is restored anew`);
           this.drop(entry.partition);
-          this.options.onMigrated(entry.partition);
+          this.options.restoreAnew(entry.partition);
         }
         return;
       }

@@ -10,44 +10,10 @@
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { Job, type Sent, type Tail, checkRun, cleanUp, finish, outputs, produce, produceSpread, scenario, sleep, track, waitUntil, writeConfig } from './harness.js';
+import { expectExactlyOnce, settled } from './exactly-once-checks.js';
+import { Job, type Sent, cleanUp, finish, outputs, produce, produceSpread, scenario, sleep, track, writeConfig } from './harness.js';
 
 afterEach(cleanUp);
-
-/** Each (key, window, revision) of the results and each dead letter's input position, counted. */
-function repeats(results: readonly string[], deadLetters: readonly string[]): string[] {
-  const seen = new Map<string, number>();
-  const count = (id: string): void => void seen.set(id, (seen.get(id) ?? 0) + 1);
-  for (const value of results) {
-    const r = JSON.parse(value) as { key: unknown; window: { start: number }; revision: number };
-    count(`result ${JSON.stringify(r.key)} @${r.window.start} rev ${r.revision}`);
-  }
-  for (const value of deadLetters) {
-    const d = JSON.parse(value) as { partition?: number; offset?: string | number };
-    count(`dead letter of ${d.partition}:${d.offset}`);
-  }
-  return [...seen].filter(([, n]) => n > 1).map(([id, n]) => `${id}: ${n} times`);
-}
-
-/** Waits until neither tail has read anything new for `quietMs` (transaction markers take offsets, so counts cannot tell). */
-async function settled(tails: readonly Tail[], quietMs = 3_000): Promise<void> {
-  let last = -1;
-  let since = Date.now();
-  await waitUntil('the output topics to settle', () => {
-    const size = tails.reduce((sum, tail) => sum + tail.messages.size, 0);
-    if (size !== last) {
-      last = size;
-      since = Date.now();
-    }
-    return Date.now() - since >= quietMs;
-  }, 60_000);
-}
-
-function expectExactlyOnce(label: string, sent: readonly Sent[], results: Tail, deadLetters: Tail): void {
-  const repeated = repeats(results.values(), deadLetters.values());
-  expect(repeated, `${label}: output seen more than once by a read_committed reader`).toEqual([]);
-  checkRun(label, sent, results.values(), deadLetters.values());
-}
 
 describe('fault suite: exactly-once', () => {
   it('SIGKILLs at random moments: every result and dead letter committed exactly once, equal to the model', async () => {
