@@ -29,7 +29,8 @@ import { StreamTask } from './stream-task.js';
 
 export interface TaskManagerOptions {
   readonly config: ProcessorConfig;
-  readonly writer: PipelineWriter;
+  /** Where results and too-late records go: shared, or per task (exactly-once: each task's own transaction). */
+  readonly writer: PipelineWriter | ((partition: number) => PipelineWriter);
   readonly metrics: MetricsAggregator<FeedbackEvent>;
   /** Whether the source has read everything partition `id` holds. */
   readonly caughtUp: (partition: number) => boolean;
@@ -131,7 +132,11 @@ export class TaskManager {
     const generation = ++this.restores;
     const partitions = fresh.map((tp) => ids.id(tp.topic, tp.partition));
     for (const partition of partitions) this.restoring.set(partition, generation);
-    const plans = await this.plan(partitions, remote);
+    const plans = await this.plan(partitions, remote).catch((error: unknown) => {
+      // A later assign may try these again (exactly-once retries a restore the brokers failed).
+      for (const partition of partitions) if (this.restoring.get(partition) === generation) this.restoring.delete(partition);
+      throw error;
+    });
     const owned = new Set(input.assignment.map((tp) => ids.id(tp.topic, tp.partition)));
     const started: StartedTask[] = [];
     for (const [partition, plan] of plans) {
@@ -194,7 +199,7 @@ export class TaskManager {
     this.tasks.get(partition)?.close();
     const task = new StreamTask(partition, {
       config: this.options.config,
-      writer: this.options.writer,
+      writer: typeof this.options.writer === 'function' ? this.options.writer(partition) : this.options.writer,
       restored: start.snapshot,
       restoredSources: start.sources,
       restoredLineage: start.lineage,
@@ -211,11 +216,16 @@ export class TaskManager {
    * topic messages, which the local copy applies as well (`localChanges`).
    */
   checkpoint(id: number, positions: Readonly<Record<string, string>>): ChangelogMessage[] {
-    const messages: ChangelogMessage[] = [];
+    return [...this.checkpointTasks(id, positions).values()].flat();
+  }
+
+  /** `checkpoint`, by task (partition id): what each task's transaction carries with exactly-once. */
+  checkpointTasks(id: number, positions: Readonly<Record<string, string>>): Map<number, ChangelogMessage[]> {
+    const messages = new Map<number, ChangelogMessage[]>();
     for (const [partition, task] of this.tasks) {
       const cut = task.checkpoint();
       const commit = this.commitOf(partition, id, positions[this.positionKey(partition)], cut.watermarks, cut.windows, cut.sources);
-      messages.push(...task.changelog.messages(this.statePartition(partition), cut.changes, commit, this.options.metrics));
+      messages.set(partition, task.changelog.messages(this.statePartition(partition), cut.changes, commit, this.options.metrics));
     }
     return messages;
   }
