@@ -42,6 +42,11 @@ export const REWRITE_BUDGET = 2_000;
  * ~500 KB, and a sink batch (1 MiB) under the broker's `message.max.bytes`.
  */
 const RECORD_NUMBERS = 60_000;
+/**
+ * Numbers a task logs between checkpoints at most (32 MB): past it (checkpoints far apart
+ * under heavy input) the log is dropped and the windows it touched are written whole.
+ */
+const MAX_LOG_NUMBERS = 4_000_000;
 /** Bytes of opened headers per record (a record ends after the window that passes it). */
 const OPENED_RECORD_BYTES = 400_000;
 
@@ -111,8 +116,15 @@ export class TaskChangelog {
     }
   }
 
+  /** Windows touched since the log was dropped (`spill`): the next checkpoint writes them whole. */
+  private spilled: Set<number> | undefined;
+
   /** Logs `event`, just accumulated by window `id` (mirrors what the metrics aggregator reads of it). */
   record(id: number, event: FeedbackEvent): void {
+    if (this.spilled !== undefined) {
+      this.spilled.add(id);
+      return;
+    }
     let w = this.windows.get(id);
     if (w === undefined) this.windows.set(id, (w = { records: [], events: 0, based: false }));
     const seq = this.nextRecord + this.cuts.length;
@@ -157,13 +169,26 @@ export class TaskChangelog {
       }
     }
     structure.values[countAt] = m;
-    if (structure.length - this.cutStructure + values.length - this.cutValues >= RECORD_NUMBERS) this.cut();
+    if (structure.length - this.cutStructure + values.length - this.cutValues >= RECORD_NUMBERS) {
+      this.cut();
+      if (structure.length + values.length >= MAX_LOG_NUMBERS) this.spill();
+    }
+  }
+
+  /** Drops the interval's log: every window it holds events of gets written whole instead. */
+  private spill(): void {
+    const spilled = new Set<number>();
+    for (let seq = this.nextRecord; seq < this.nextRecord + this.cuts.length; seq++) for (const id of this.dependents.get(seq) ?? []) spilled.add(id);
+    this.spilled = spilled;
+    this.resetLog();
   }
 
   /** Windows to write whole at the next checkpoint (`takeChanges`' rewrite): those an old record lives for. */
   dueForRewrite(): number[] {
     const due = this.forced;
     this.forced = [];
+    for (const id of this.spilled ?? []) due.push(id);
+    this.spilled = undefined;
     const horizon = this.nextRecord - MAX_RECORD_AGE;
     for (const [seq, ids] of this.dependents) {
       if (seq >= horizon || due.length >= REWRITE_BUDGET) break;
