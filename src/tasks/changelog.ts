@@ -19,11 +19,16 @@
  *
  * Atomicity without transactions: a restore reads the partition in order and applies the
  * records written before a task's commit record only when that commit record comes; the
- * tail of a checkpoint interrupted by a crash has none and is ignored. Compaction could
- * only hide an older version of a key behind such a tail once the tail is older than the
- * topic's `min.compaction.lag.ms` (a day); the next owner rewrites every window whose
- * records the tail deleted at its first checkpoint (`ChangelogLineage.rewrite`), long
- * before that. The order of records is carried by their sequence numbers (a base's
+ * tail of a checkpoint interrupted by a crash has none and is ignored. A later commit
+ * record takes the records before it, a tail included: a tail's operations records are
+ * numbered at or past the restored commit's next number, which every later checkpoint
+ * writes or deletes before its commit record (and which a commit record's own next number
+ * excludes); operations records are deleted one checkpoint after the last window needing
+ * them was rewritten, so a tail deletes none a committed state needs; and the next owner
+ * rewrites every window whose record the tail wrote or deleted at its first checkpoint
+ * (`ChangelogLineage.rewrite`, and deletes those of windows it does not have), before compaction (`min.compaction.lag.ms`, a day) could
+ * act. A restore from the local copy, which never holds a tail, does not know a tail in
+ * the state topic: there the window-record case stays open (as before version 3). The order of records is carried by their sequence numbers (a base's
  * `since`), so the local copy, whose keys come back sorted, replays the same way.
  *
  * Version 3 added the operations records, `since` in window records and the next sequence
@@ -183,8 +188,10 @@ export interface ChangelogLineage {
   readonly windows: ReadonlyMap<number, WindowLineage>;
   /** Operations records in the topic, live or not (those no window needs get tombstoned). */
   readonly records: readonly number[];
-  /** Windows to write whole at the next checkpoint: an interrupted tail deleted records they need. */
+  /** Windows to write whole at the next checkpoint: an interrupted tail wrote or deleted their window records. */
   readonly rewrite: readonly number[];
+  /** Windows the state lacks whose window records an interrupted tail wrote: to delete at the next checkpoint. */
+  readonly stale: readonly number[];
 }
 
 /** A task's state as the state topic holds it after its last complete checkpoint. */
@@ -231,7 +238,13 @@ export class ChangelogReplay {
     if (state === undefined) this.tasks.set(task, (state = { applied: new Map(), pending: new Map(), commit: undefined }));
     if (parsed.kind === 'commit') {
       if (value === null) return;
-      for (const [k, v] of state.pending) state.applied.set(k, v);
+      // An operations record numbered at or past the commit's next one belongs to an
+      // interrupted checkpoint (a checkpoint writes or deletes every number below it).
+      const next = decodeCommit(value).nextRecord ?? 0;
+      for (const [k, v] of state.pending) {
+        const pendingKey = changeKey(k);
+        if (v === null || pendingKey?.kind !== 'operations' || pendingKey.n < next) state.applied.set(k, v);
+      }
       state.pending.clear();
       state.commit = value;
     } else {
@@ -297,7 +310,7 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
     commit,
     windows: restored.length,
     records,
-    lineage: { nextRecord: commit.nextRecord ?? 0, windows: lineage, records: operations.map((o) => o.seq), rewrite: tailDeletions(task, state.pending, lineage) },
+    lineage: { nextRecord: commit.nextRecord ?? 0, windows: lineage, records: operations.map((o) => o.seq), ...tailWindows(task, state.pending, lineage) },
     snapshot: {
       watermarks: { watermark: commit.watermark, partitions: commit.maxEventTime === -Infinity ? [] : [{ partition: task, maxEventTime: commit.maxEventTime }] },
       windows: { watermark: commit.windowWatermark, windowType: commit.windowType, windows: restored, nextId: commit.nextId },
@@ -348,18 +361,23 @@ function replayEvents(seq: number, r: ByteReader, windows: Map<number, Rebuilt>,
   }
 }
 
-/** Live windows whose records an interrupted tail deleted: compaction may drop those records a day on. */
-function tailDeletions(task: number, pending: ReadonlyMap<string, Uint8Array | null>, lineage: ReadonlyMap<number, WindowLineage>): number[] {
-  const deleted = new Set<number>();
-  const windows = new Set<number>();
+/**
+ * The windows whose window record an interrupted tail wrote or deleted: the next commit
+ * record would take the tail's version (and compaction may drop the committed one a day
+ * on), so the live ones are written whole again and the others' records deleted. (The
+ * tail's operations records are dropped by number, and its deletions of them are
+ * harmless: see `TaskChangelog`.)
+ */
+function tailWindows(task: number, pending: ReadonlyMap<string, Uint8Array | null>, lineage: ReadonlyMap<number, WindowLineage>): { rewrite: number[]; stale: number[] } {
+  const rewrite: number[] = [];
+  const stale: number[] = [];
   for (const [key, value] of pending) {
     const parsed = changeKey(key);
-    if (value !== null || parsed === undefined || parsed.task !== task || parsed.kind === 'commit') continue;
-    if (parsed.kind === 'operations') deleted.add(parsed.n);
-    else if (lineage.has(parsed.n)) windows.add(parsed.n);
+    if (parsed?.task !== task || parsed.kind !== 'window') continue;
+    if (lineage.has(parsed.n)) rewrite.push(parsed.n);
+    else if (value !== null) stale.push(parsed.n);
   }
-  if (deleted.size > 0) for (const [id, w] of lineage) if (w.records.some((seq) => deleted.has(seq))) windows.add(id);
-  return [...windows];
+  return { rewrite, stale };
 }
 
 /** What a state topic key names; undefined for another key. */

@@ -87,6 +87,8 @@ export class TaskChangelog {
   /** Records no window needs that are still in the topic (from a restore). */
   private orphans: number[] = [];
   private forced: number[];
+  /** Window records an interrupted tail wrote for windows the restored state lacks (deleted at the first checkpoint). */
+  private stale: readonly number[];
   private readonly fixed: readonly string[] | undefined;
   private names: string[] = [];
   private nameIndex = new Map<string, number>();
@@ -104,6 +106,7 @@ export class TaskChangelog {
     const lineage = options.lineage;
     this.nextRecord = lineage?.nextRecord ?? 0;
     this.forced = [...(lineage?.rewrite ?? [])];
+    this.stale = lineage?.stale ?? [];
     for (const seq of [...(lineage?.records ?? [])].sort((a, b) => a - b)) this.dependents.set(seq, new Set());
     for (const [id, w] of lineage?.windows ?? []) {
       this.windows.set(id, { records: [...w.records], events: w.events, based: w.based });
@@ -220,8 +223,12 @@ export class TaskChangelog {
     });
     const openings = openedRecords(first + eventRecords, first, opened, OPENED_RECORD_BYTES);
     const next = first + eventRecords + openings.length;
+    // Records released now are deleted at the next checkpoint, once this one is committed:
+    // an interrupted checkpoint then deletes no record a committed state needs.
     const deleted: number[] = this.orphans;
-    this.orphans = [];
+    const released: number[] = [];
+    /** This interval's numbers no window needs: not written, but deleted (an interrupted checkpoint may have written them). */
+    const unneeded: number[] = [];
     const release = (id: number, w: WindowLineage): void => {
       for (const seq of w.records) {
         const ids = this.dependents.get(seq);
@@ -229,8 +236,7 @@ export class TaskChangelog {
         ids.delete(id);
         if (ids.size > 0) continue;
         this.dependents.delete(seq);
-        // This interval's records are not written yet: one no window needs is left out.
-        if (seq < first) deleted.push(seq);
+        if (seq < first) released.push(seq);
       }
       w.records.length = 0;
       w.events = 0;
@@ -242,7 +248,10 @@ export class TaskChangelog {
       release(id, w);
       w.based = true;
     }
-    const messages: ChangelogMessage[] = [];
+    // First, so that this checkpoint's own record of such a window (same identity: the task is deterministic) follows.
+    const messages: ChangelogMessage[] = this.stale.map((id) => ({ partition: statePartition, key: windowKey(this.task, id), value: null }));
+    const staleCount = messages.length;
+    this.stale = [];
     for (const id of changes.removed) {
       const w = this.windows.get(id);
       if (w === undefined) continue;
@@ -254,7 +263,8 @@ export class TaskChangelog {
     let from = { structure: 0, values: 0 };
     this.cuts.forEach((to, i) => {
       const seq = first + i;
-      if (this.dependents.has(seq)) {
+      if (!this.dependents.has(seq)) unneeded.push(seq);
+      else {
         const bytes = eventsRecord(seq, this.names, this.structure.values.subarray(from.structure, to.structure), this.values.values.subarray(from.values, to.values));
         records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
       }
@@ -270,10 +280,11 @@ export class TaskChangelog {
       records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
     }
     for (const window of whole) records.push(windowMessage(this.task, statePartition, window, next, metrics));
-    for (const seq of deleted) records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: null });
+    for (const seq of [...deleted, ...unneeded]) records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: null });
+    this.orphans = released;
     this.nextRecord = next;
     this.resetLog();
-    return [...records, ...messages, commitMessage(this.task, statePartition, { ...commit, nextRecord: next })];
+    return [...messages.slice(0, staleCount), ...records, ...messages.slice(staleCount), commitMessage(this.task, statePartition, { ...commit, nextRecord: next })];
   }
 
   /** Live operations records (for tests and metrics). */
