@@ -172,7 +172,10 @@ export function changelogMessages(
   return messages;
 }
 
-/** Per live window: which operations records its state needs, and how many events they log for it. */
+/**
+ * Per live window that needs operations records: which, and how many events they log for
+ * it. A restored window without one is held whole by its window record.
+ */
 export interface WindowLineage {
   /** Sequence numbers of the operations records it needs (its opened header, its events). */
   readonly records: number[];
@@ -201,8 +204,8 @@ export interface RestoredTask {
   /** Windows restored (for logs and metrics). */
   readonly windows: number;
   readonly lineage: ChangelogLineage;
-  /** The live records the state came from, commit record last (what a local copy holds). */
-  readonly records: readonly { readonly key: string; readonly value: Uint8Array }[];
+  /** The live records the state came from, by key (what a local copy holds; deleted keys map to null). */
+  readonly records: ReadonlyMap<string, Uint8Array | null>;
 }
 
 interface TaskRecords {
@@ -211,16 +214,13 @@ interface TaskRecords {
   commit: Uint8Array | undefined;
 }
 
-/** A window under reconstruction: its base, then its events. */
+type MutableWindow = { -readonly [K in keyof WindowSnapshot<FeedbackAccumulator>]: WindowSnapshot<FeedbackAccumulator>[K] };
+
+/** A window under reconstruction: its base, then its events; a lineage once it needs operations records. */
 interface Rebuilt {
   since: number;
-  key: string;
-  start: number;
-  end: number;
-  accumulator: FeedbackAccumulator;
-  count: number;
-  revision: number;
-  lineage: WindowLineage;
+  window: MutableWindow;
+  lineage: WindowLineage | undefined;
 }
 
 /**
@@ -267,10 +267,8 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
   const commit = decodeCommit(commitBytes);
   const windows = new Map<number, Rebuilt>();
   const operations: { seq: number; bytes: Uint8Array }[] = [];
-  const records: { key: string; value: Uint8Array }[] = [];
   for (const [key, bytes] of state.applied) {
     if (bytes === null) continue;
-    records.push({ key, value: bytes });
     const parsed = changeKey(key);
     if (parsed === undefined || parsed.kind === 'commit') continue;
     if (parsed.kind === 'operations') {
@@ -280,11 +278,12 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
     const r = new ByteReader(bytes);
     const since = checkVersion(r) >= 3 ? r.f64() : 0;
     metrics.readFormat(r);
-    const window = readWindow(r, metrics);
+    const window: MutableWindow = readWindow(r, metrics);
     r.end();
-    windows.set(parsed.n, { ...window, since, lineage: { records: [], events: 0, based: true } });
+    window.partition = task;
+    windows.set(parsed.n, { since, window, lineage: undefined });
   }
-  records.push({ key: commitKey(task), value: commitBytes });
+  state.applied.set(commitKey(task), commitBytes);
   operations.sort((a, b) => a.seq - b.seq);
   // Opened headers first (a base for windows without a newer window record), then every event in order.
   const decoded = operations.map(({ seq, bytes }) => ({ seq, r: new ByteReader(bytes) }));
@@ -294,23 +293,24 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
     const kind = op.r.u8();
     if (op.r.f64() !== op.seq) throw new RangeError(`operations record ${task}/o/${op.seq} holds another sequence number`);
     if (kind === EVENTS) events.push(op);
-    else if (kind === OPENED) readOpened(op.seq, op.r, windows, metrics);
+    else if (kind === OPENED) readOpened(task, op.seq, op.r, windows, metrics);
     else throw new RangeError(`unknown operations record kind ${kind}`);
   }
   for (const { seq, r } of events) replayEvents(seq, r, windows, metrics);
+  // Windows without a lineage need no operations record: their window record holds them whole.
   const lineage = new Map<number, WindowLineage>();
   const restored: WindowSnapshot<FeedbackAccumulator>[] = [];
   for (const [id, w] of windows) {
-    lineage.set(id, w.lineage);
-    restored.push({ id, key: w.key, partition: task, start: w.start, end: w.end, accumulator: w.accumulator, count: w.count, revision: w.revision });
+    if (w.lineage !== undefined) lineage.set(id, w.lineage);
+    restored.push(w.window);
   }
   // Identities follow creation order: restored ties fire in the order they were opened.
   restored.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
   return {
     commit,
     windows: restored.length,
-    records,
-    lineage: { nextRecord: commit.nextRecord ?? 0, windows: lineage, records: operations.map((o) => o.seq), ...tailWindows(task, state.pending, lineage) },
+    records: state.applied,
+    lineage: { nextRecord: commit.nextRecord ?? 0, windows: lineage, records: operations.map((o) => o.seq), ...tailWindows(task, state.pending, windows) },
     snapshot: {
       watermarks: { watermark: commit.watermark, partitions: commit.maxEventTime === -Infinity ? [] : [{ partition: task, maxEventTime: commit.maxEventTime }] },
       windows: { watermark: commit.windowWatermark, windowType: commit.windowType, windows: restored, nextId: commit.nextId },
@@ -318,7 +318,7 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
   };
 }
 
-function readOpened(seq: number, r: ByteReader, windows: Map<number, Rebuilt>, metrics: MetricsAggregator<FeedbackEvent>): void {
+function readOpened(task: number, seq: number, r: ByteReader, windows: Map<number, Rebuilt>, metrics: MetricsAggregator<FeedbackEvent>): void {
   const since = r.f64();
   const count = r.u32();
   for (let i = 0; i < count; i++) {
@@ -329,8 +329,10 @@ function readOpened(seq: number, r: ByteReader, windows: Map<number, Rebuilt>, m
     const keyFields = JSON.parse(r.str()) as KeyFields | null;
     const current = windows.get(id);
     if (current !== undefined && current.since >= since) continue;
-    const based = current?.lineage.based ?? false;
-    windows.set(id, { since, key, start, end, accumulator: { keyFields: keyFields ?? undefined, inner: metrics.create() }, count: 0, revision: -1, lineage: { records: [seq], events: 0, based } });
+    // A window record older than the header (cannot happen: windows open before they are written whole) would still need deleting.
+    const based = current !== undefined;
+    const window: MutableWindow = { id, key, partition: task, start, end, accumulator: { keyFields: keyFields ?? undefined, inner: metrics.create() }, count: 0, revision: -1 };
+    windows.set(id, { since, window, lineage: { records: [seq], events: 0, based } });
   }
   r.end();
 }
@@ -353,9 +355,10 @@ function replayEvents(seq: number, r: ByteReader, windows: Map<number, Rebuilt>,
     }
     const logged: Record<string, number> = {};
     for (let j = 0; j < m; j++) logged[names[structure[i++]!]!] = values[v++]!;
-    w.accumulator.inner = metrics.add(w.accumulator.inner, { metrics: logged });
-    w.count++;
-    const lineage = w.lineage;
+    const window = w.window;
+    window.accumulator.inner = metrics.add(window.accumulator.inner, { metrics: logged });
+    window.count++;
+    const lineage = (w.lineage ??= { records: [], events: 0, based: true });
     lineage.events++;
     if (lineage.records[lineage.records.length - 1] !== seq) lineage.records.push(seq);
   }
@@ -368,13 +371,13 @@ function replayEvents(seq: number, r: ByteReader, windows: Map<number, Rebuilt>,
  * tail's operations records are dropped by number, and its deletions of them are
  * harmless: see `TaskChangelog`.)
  */
-function tailWindows(task: number, pending: ReadonlyMap<string, Uint8Array | null>, lineage: ReadonlyMap<number, WindowLineage>): { rewrite: number[]; stale: number[] } {
+function tailWindows(task: number, pending: ReadonlyMap<string, Uint8Array | null>, live: ReadonlyMap<number, unknown>): { rewrite: number[]; stale: number[] } {
   const rewrite: number[] = [];
   const stale: number[] = [];
   for (const [key, value] of pending) {
     const parsed = changeKey(key);
     if (parsed?.task !== task || parsed.kind !== 'window') continue;
-    if (lineage.has(parsed.n)) rewrite.push(parsed.n);
+    if (live.has(parsed.n)) rewrite.push(parsed.n);
     else if (value !== null) stale.push(parsed.n);
   }
   return { rewrite, stale };

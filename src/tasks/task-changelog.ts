@@ -129,7 +129,8 @@ export class TaskChangelog {
       return;
     }
     let w = this.windows.get(id);
-    if (w === undefined) this.windows.set(id, (w = { records: [], events: 0, based: false }));
+    // A restored window has a window record; a new one is `based: false` once reported opened.
+    if (w === undefined) this.windows.set(id, (w = { records: [], events: 0, based: true }));
     const seq = this.nextRecord + this.cuts.length;
     if (w.records[w.records.length - 1] !== seq) {
       w.records.push(seq);
@@ -254,10 +255,12 @@ export class TaskChangelog {
     this.stale = [];
     for (const id of changes.removed) {
       const w = this.windows.get(id);
-      if (w === undefined) continue;
-      release(id, w);
-      this.windows.delete(id);
-      if (w.based) messages.push({ partition: statePartition, key: windowKey(this.task, id), value: null });
+      if (w !== undefined) {
+        release(id, w);
+        this.windows.delete(id);
+      }
+      // A window without a lineage was restored from its window record.
+      if (w?.based ?? true) messages.push({ partition: statePartition, key: windowKey(this.task, id), value: null });
     }
     const records: ChangelogMessage[] = [];
     let from = { structure: 0, values: 0 };
@@ -274,6 +277,7 @@ export class TaskChangelog {
       for (const id of ids) {
         let w = this.windows.get(id);
         if (w === undefined) this.windows.set(id, (w = { records: [], events: 0, based: false }));
+        w.based = false;
         w.records.push(seq);
       }
       this.dependents.set(seq, new Set(ids));
