@@ -159,6 +159,28 @@ describe('incremental changelog records', () => {
     expect(restored.lineage.records.filter((seq) => !needed.has(seq))).toEqual([]);
   });
 
+  it('write the touched windows whole when the log between two checkpoints passes its limit (32 MB), then log again', () => {
+    const config = configOf({ default_type: 'tumbling', tumbling: { size_secs: 3_600, allowed_lateness_secs: 0 } }, ['latency_ms', 'cost']);
+    const metrics = feedbackMetrics(config);
+    const live = task(config);
+    const topic: ChangelogMessage[] = [];
+    const kinds = (messages: readonly ChangelogMessage[]): string[] => messages.filter((m) => m.value !== null).map((m) => changeKey(String(m.key))!.kind);
+    const checkpoint = (i: number): ChangelogMessage[] => {
+      const cut = live.task.checkpoint();
+      const messages = live.task.changelog.messages(0, cut.changes, commitOf(live.task, cut, i), metrics);
+      topic.push(...messages);
+      return messages;
+    };
+    // 6 logged numbers per event (id, count, 2 × name index; 2 values): 700,000 events pass 4 M.
+    for (const e of events(5, 700_000, 200, 1_000_000)) live.task.process({ kind: 'record', key: e.key, timestamp: e.timestamp, value: e.value, partition: TASK });
+    const spilled = kinds(checkpoint(1));
+    expect(spilled.filter((k) => k === 'operations')).toEqual([]);
+    expect(spilled.filter((k) => k === 'window').length).toBe(live.task.windows!.openWindows);
+    for (const e of events(6, 1_000, 200, 1_000)) live.task.process({ kind: 'record', key: e.key, timestamp: e.timestamp + 1_000_000, value: e.value, partition: TASK });
+    expect(kinds(checkpoint(2))).toContain('operations');
+    expect(encoded(task(config, replayed(compacted(topic), config)).task.windows!.snapshot().windows, config)).toEqual(encoded(live.task.windows!.snapshot().windows, config));
+  });
+
   it('ignore a checkpoint cut off before its commit record, also once a new owner commits after it', () => {
     const config = configOf({ default_type: 'tumbling', tumbling: { size_secs: 20, allowed_lateness_secs: 0 } }, ['latency_ms']);
     const metrics = feedbackMetrics(config);
