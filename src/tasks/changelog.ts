@@ -43,6 +43,7 @@ import type { SinkMessage } from '../kafka/sink.js';
 import type { FeedbackAccumulator, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { KeyFields } from '../pipeline/keyed-aggregator.js';
 import type { WindowType } from '../stream/elements.js';
+import { setField } from '../stream/fields.js';
 
 const VERSION = 3;
 const OLDEST_READABLE_VERSION = 1;
@@ -353,8 +354,9 @@ function replayEvents(seq: number, r: ByteReader, windows: Map<number, Rebuilt>,
       v += m;
       continue;
     }
+    // Metric names are arbitrary (`__proto__` included): set them as own fields, in the logged order.
     const logged: Record<string, number> = {};
-    for (let j = 0; j < m; j++) logged[names[structure[i++]!]!] = values[v++]!;
+    for (let j = 0; j < m; j++) setField(logged, names[structure[i++]!]!, values[v++]!);
     const window = w.window;
     window.accumulator.inner = metrics.add(window.accumulator.inner, { metrics: logged });
     window.count++;

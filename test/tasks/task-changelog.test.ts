@@ -13,6 +13,7 @@ import type { PipelineWriter } from '../../src/runner/run-pipeline.js';
 import { MemoryKv } from '../../src/state/memory-kv.js';
 import { ChangelogReplay, changeKey, windowMessage, type ChangelogMessage, type RestoredTask, type TaskCommit } from '../../src/tasks/changelog.js';
 import { LocalTaskStore, localChanges } from '../../src/tasks/local-store.js';
+import { setField } from '../../src/stream/fields.js';
 import { StreamTask } from '../../src/tasks/stream-task.js';
 import { MAX_LOGGED_EVENTS } from '../../src/tasks/task-changelog.js';
 import { createRandom } from '../../scripts/generate-sample.js';
@@ -53,6 +54,8 @@ function* events(seed: number, count: number, keys: number, spreadMs: number): G
     if (random() < 0.3) metrics['tokens'] = Math.floor(random() * 4_000);
     if (random() < 0.1) metrics['rating'] = null;
     if (random() < 0.05) metrics['7'] = random();
+    // Metric names are arbitrary strings.
+    if (random() < 0.05) for (const name of ['__proto__', 'constructor', '🚀']) setField(metrics, name, Math.round(random() * 1e4) / 10);
     yield { key: model, timestamp, value: { model, metrics } };
   }
 }
@@ -133,7 +136,7 @@ describe('incremental changelog records', () => {
     expect(kinds.filter((k) => k === 'operations').length).toBeGreaterThan(0);
   });
 
-  it('restore windows exactly without configured metric fields (names in event order, numeric names first)', async () => {
+  it('restore windows exactly without configured metric fields (names in event order, numeric names first, `__proto__`)', async () => {
     const config = configOf({ default_type: 'sliding', sliding: { size_secs: 30, slide_secs: 10, allowed_lateness_secs: 0 } }, []);
     await roundTrip(config, 4_000, 300, 40, 300_000);
   });
