@@ -233,7 +233,11 @@ export class TaskManager {
   /** A task's whole state as messages: the records it was restored from, or an empty state's commit record. */
   private fullState(partition: number, plan: TaskStart): ChangelogMessage[] {
     const statePartition = this.statePartition(partition);
-    if (plan.records !== undefined) return plan.records.map(({ key, value }) => ({ partition: statePartition, key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }));
+    if (plan.records !== undefined) {
+      const messages: ChangelogMessage[] = [];
+      for (const [key, value] of plan.records) if (value !== null) messages.push({ partition: statePartition, key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) });
+      return messages;
+    }
     const commit = this.commitOf(partition, 0, plan.position, { watermark: -Infinity, partitions: [] }, { watermark: -Infinity, windowType: undefined }, plan.sources ?? {});
     return [commitMessage(partition, statePartition, commit)];
   }
