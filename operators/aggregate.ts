@@ -37,6 +37,11 @@ export interface AggregateOptions<T, A, R> {
    * (incremental checkpoints, e.g. a changelog topic). Default false: nothing is kept.
    */
   trackChanges?: boolean;
+  /**
+   * Called with each record a window accumulated: the window's identity and the record's
+   * value (a changelog can log the additions instead of rewriting the window).
+   */
+  onAccumulate?: (windowId: number, value: T) => void;
 }
 
 /** The view of a running `aggregate` that checkpoints and live queries use. */
@@ -46,8 +51,11 @@ export interface AggregateState<A, R> {
   snapshot(): WindowStateSnapshot<A>;
   /** The snapshot without its windows (watermark, window type, next identity): cheap at any time. */
   header(): Omit<WindowStateSnapshot<A>, 'windows'>;
-  /** Windows changed and removed since the previous call (needs `trackChanges`); resets the record. */
-  takeChanges(): WindowChanges<A>;
+  /**
+   * Windows changed and removed since the previous call (needs `trackChanges`); resets the
+   * record. The live windows of `rewrite` (identities) count as reshaped.
+   */
+  takeChanges(rewrite?: Iterable<number>): WindowChanges<A>;
   peek(key?: string): Iterable<WindowResult<R>>;
   /** A page of `peek` in (key, start) order, for queries over many windows (see `KeyedWindowState.peekPage`). */
   peekPage(query: WindowPageQuery): WindowPage<R>;
@@ -93,7 +101,7 @@ export function aggregate<T, A, R>(
     new Observable<StreamElement<WindowResult<R>>>((subscriber) => {
       const emit = (result: WindowResult<R>): void =>
         subscriber.next({ kind: 'record', value: result, timestamp: result.window.end - 1, key: result.key });
-      const state = new KeyedWindowState<T, A, R>(options.aggregator, allowedLateness, emit, options.trackChanges ?? false);
+      const state = new KeyedWindowState<T, A, R>(options.aggregator, allowedLateness, emit, options.trackChanges ?? false, options.onAccumulate);
       if (options.initialState !== undefined) state.restore(options.initialState);
       options.onState?.({
         get watermark() {
@@ -103,7 +111,7 @@ export function aggregate<T, A, R>(
           return state.openWindows;
         },
         snapshot: () => state.snapshot(),
-        takeChanges: () => state.takeChanges(),
+        takeChanges: (rewrite) => state.takeChanges(rewrite),
         header: () => state.header(),
         peek: (key) => state.peek(key),
         peekPage: (query) => state.peekPage(query),

@@ -34,6 +34,8 @@ export interface FeedbackPipelineHooks {
   initialState?: PipelineSnapshot;
   /** Record window changes for incremental checkpoints (`AggregateState.takeChanges`). */
   trackChanges?: boolean;
+  /** Each event a window accumulated, with the window's identity (see `aggregate`'s `onAccumulate`). */
+  onAccumulate?: (windowId: number, event: FeedbackEvent) => void;
   /** A view of the watermark state, for checkpoints cut outside the stream. */
   onWatermarkState?: (state: { snapshot(): WatermarkSnapshot }) => void;
 }
@@ -85,6 +87,7 @@ export function feedbackPipeline(
       onState: hooks.onWindowState,
       initialState: hooks.initialState?.windows,
       trackChanges: hooks.trackChanges,
+      onAccumulate: hooks.onAccumulate,
       onBarrier:
         onBarrier &&
         ((id, windows) => {
