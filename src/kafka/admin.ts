@@ -3,7 +3,7 @@
  * fresh broker (or one with auto-creation off) works without manual steps.
  */
 import type { Admin } from 'kafkajs';
-import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+import { connectError, createKafka, isTransientKafkaError, type KafkaConnectionOptions } from './client.js';
 
 /** Runs `use` with a connected admin client, disconnected after; a failed connection names the brokers and `what`. */
 export async function withAdmin<T>(connection: KafkaConnectionOptions, what: string, use: (admin: Admin) => Promise<T>): Promise<T> {
@@ -17,6 +17,22 @@ export async function withAdmin<T>(connection: KafkaConnectionOptions, what: str
     return await use(admin);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * The group's committed offsets on `topics`. kafkajs's `admin.fetchOffsets` does not retry, and
+ * a broker that has just started (or moved the group's coordinator) answers NOT_COORDINATOR or
+ * COORDINATOR_LOAD_IN_PROGRESS for a moment: transient errors are retried for about 10 s.
+ */
+export async function fetchCommittedOffsets(admin: Admin, groupId: string, topics: readonly string[]): ReturnType<Admin['fetchOffsets']> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchOffsets({ groupId, topics: [...topics] });
+    } catch (error) {
+      if (attempt >= 8 || !isTransientKafkaError(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
+    }
   }
 }
 

@@ -20,7 +20,7 @@
 import type { ProcessorConfig } from '../config/index.js';
 import { createKafka } from '../kafka/client.js';
 import { kafkaConnection } from '../kafka/settings.js';
-import { partitionCounts } from '../kafka/admin.js';
+import { fetchCommittedOffsets, partitionCounts } from '../kafka/admin.js';
 import { readRanges, type PartitionRange } from '../kafka/read-ranges.js';
 import { configuredParser } from '../runner/parse-lines.js';
 
@@ -80,7 +80,7 @@ async function hasCommittedOffsets(config: ProcessorConfig, topics: readonly str
   const admin = createKafka({ clientId: `stream-processor-${groupId}`, ...kafkaConnection(config.kafka) }).admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchOffsets({ groupId, topics: [...topics] });
+    const offsets = await fetchCommittedOffsets(admin, groupId, topics);
     return offsets.some((t) => t.partitions.some((p) => Number(p.offset) >= 0));
   } finally {
     await admin.disconnect();

@@ -39,7 +39,7 @@ export const MAX_RECORD_AGE = 256;
 export const REWRITE_BUDGET = 2_000;
 /**
  * Numbers per events record: its encoding takes 2–8 bytes each, so a record stays under
- * ~500 KB, and a sink batch (1 MiB) under the broker's `message.max.bytes`.
+ * ~500 KB, and a sink batch (≤ 1,000,000 bytes, see src/kafka/sink.ts) under the broker's `message.max.bytes`.
  */
 const RECORD_NUMBERS = 60_000;
 /**
