@@ -201,6 +201,29 @@ describe('aggregate', () => {
     expect(changes[1]!.removed).toEqual([0]);
   });
 
+  it('with onAccumulate, logs each accumulated record and reports only opened and reshaped windows', () => {
+    let state: AggregateState<CountSum, CountSum> | undefined;
+    const changes: WindowChanges<CountSum>[] = [];
+    const logged: [number, number][] = [];
+    testScheduler().run(({ cold, expectObservable }) => {
+      // [0,10) opens (id 0) with a and b; then c grows it; W 10 fires it; rewrite asked for [10,20) (id 1).
+      const source = cold(timeline('a', 'b', 'c', 'd', 'w', '|'), { a: rec(1, 'k', undefined, 1), b: rec(2, 'k', undefined, 2), c: rec(3, 'k', undefined, 3), d: rec(12, 'k', undefined, 4), w: wm(10) });
+      const op = aggregate({ aggregator: countSum, allowedLatenessMs: 5, trackChanges: true, onState: (s) => (state = s), onAccumulate: (id, v: Reading) => logged.push([id, v.n]) });
+      expectObservable(source.pipe(tumblingWindow({ sizeMs: 10 }), op)).toBe(timeline('', '', '', '', '(rw)', '(s|)'), {
+        r: result('k', T, 0, 10, 0, 3, 6),
+        w: wm(10),
+        s: result('k', T, 10, 20, 0, 1, 4),
+      });
+      cold('15ms x 20ms y 9ms z').subscribe(() => changes.push(structuredClone(state!.takeChanges(changes.length === 2 ? [1] : []))));
+    });
+    expect(logged).toEqual([[0, 1], [0, 2], [0, 3], [1, 4]]);
+    // After b: [0,10) opened. After d: [0,10) only grew (in the log), [10,20) opened.
+    expect(changes[0]!.changed.map((w, i) => [w.id, changes[0]!.kinds![i]])).toEqual([[0, 'opened']]);
+    expect(changes[1]!.changed.map((w, i) => [w.id, changes[1]!.kinds![i]])).toEqual([[1, 'opened']]);
+    // After the watermark: [0,10) fired (reshaped); [10,20), unchanged, is rewritten as asked.
+    expect(changes[2]!.changed.map((w, i) => [w.id, w.count, changes[2]!.kinds![i]])).toEqual([[0, 3, 'reshaped'], [1, 1, 'reshaped']]);
+  });
+
   it('restores a snapshot and continues as if it had never stopped', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const initialState: WindowStateSnapshot<CountSum> = {

@@ -81,6 +81,17 @@ describe('assignWatermarks', () => {
     });
   });
 
+  it('while quiet, reaches the next due time (a window end) when processing time gets there, not at the next check', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const a = rec(100);
+      const source = cold('a -', { a });
+      // Quiet from 5 (W 97): W reaches the due 120 at 28, between two checks 50 ms apart (5, 55, …).
+      // Nothing is due after it: the next check is the periodic one at 78 (W 170).
+      const options = { maxOutOfOrdernessMs: 3, idleTimeoutMs: 5, progressIntervalMs: 50, nextDue: () => 120 };
+      expectObservable(source.pipe(assignWatermarks(options)), '^ 80ms !').toBe('(aw) 24ms x 49ms y', { a, w: wm(97), x: wm(120), y: wm(170) });
+    });
+  });
+
   it('counts quiet time in this subscription only: a restored state starts a new quiet spell', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       // Restored at event time 1,000,000 (a checkpoint long ago): without a record W waits

@@ -38,6 +38,11 @@ export interface AggregateOptions<T, A, R> {
    */
   trackChanges?: boolean;
   /**
+   * Called with each record a window accumulated: the window's identity and the record's
+   * value (a changelog can log the additions instead of rewriting the window).
+   */
+  onAccumulate?: (windowId: number, value: T) => void;
+  /**
    * Every this many ms of processing time, emit an early result (`early: true`, revision −1)
    * of each window not yet fired that took records since its last one: dashboards of long
    * windows see partial aggregates before the window closes (Kafka Streams' suppression
@@ -56,8 +61,17 @@ export interface AggregateState<A, R> {
   snapshot(): WindowStateSnapshot<A>;
   /** The snapshot without its windows (watermark, window type, next identity): cheap at any time. */
   header(): Omit<WindowStateSnapshot<A>, 'windows'>;
-  /** Windows changed and removed since the previous call (needs `trackChanges`); resets the record. */
-  takeChanges(): WindowChanges<A>;
+  /**
+   * The watermark at which the next window fires or is purged (∞ when none): lets a
+   * watermark that moves with processing time (quiet input) arrive exactly then. It may be
+   * earlier (a timer made stale by a merge), never later.
+   */
+  nextTimer(): number;
+  /**
+   * Windows changed and removed since the previous call (needs `trackChanges`); resets the
+   * record. The live windows of `rewrite` (identities) count as reshaped.
+   */
+  takeChanges(rewrite?: Iterable<number>): WindowChanges<A>;
   peek(key?: string): Iterable<WindowResult<R>>;
   /** A page of `peek` in (key, start) order, for queries over many windows (see `KeyedWindowState.peekPage`). */
   peekPage(query: WindowPageQuery): WindowPage<R>;
@@ -114,7 +128,7 @@ export function aggregate<T, A, R>(
     new Observable<StreamElement<WindowResult<R>>>((subscriber) => {
       const emit = (result: WindowResult<R>): void =>
         subscriber.next({ kind: 'record', value: result, timestamp: result.window.end - 1, key: result.key });
-      const state = new KeyedWindowState<T, A, R>(options.aggregator, allowedLateness, emit, options.trackChanges ?? false);
+      const state = new KeyedWindowState<T, A, R>(options.aggregator, allowedLateness, emit, options.trackChanges ?? false, options.onAccumulate);
       if (options.initialState !== undefined) state.restore(options.initialState);
       options.onState?.({
         get watermark() {
@@ -124,8 +138,9 @@ export function aggregate<T, A, R>(
           return state.openWindows;
         },
         snapshot: () => state.snapshot(),
-        takeChanges: () => state.takeChanges(),
+        takeChanges: (rewrite) => state.takeChanges(rewrite),
         header: () => state.header(),
+        nextTimer: () => state.nextTimer(),
         peek: (key) => state.peek(key),
         peekPage: (query) => state.peekPage(query),
       });

@@ -30,6 +30,14 @@ export interface AssignWatermarksOptions<T> {
    * checked again, ms of processing time. Default `min(idleTimeoutMs, 1000)`.
    */
   progressIntervalMs?: number;
+  /**
+   * The watermark at which something downstream happens next (a window's end: see
+   * `AggregateState.nextTimer`), or ∞. While every partition that holds the watermark is
+   * quiet, `W` moves with processing time, and the next check is scheduled for the moment
+   * it reaches that value (if sooner than `progressIntervalMs`): a window of quiet input
+   * fires when the watermark passes its end, not at the next progress tick. Default: none.
+   */
+  nextDue?: () => number;
   /** Clock and timers for idleness; pass a `TestScheduler` in tests. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
   /** On completion of the input, emit a watermark at +∞ so every open window fires. Default true. */
@@ -104,6 +112,7 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
   const scheduler = options.scheduler ?? asyncScheduler;
   const flushOnComplete = options.flushOnComplete ?? true;
   const caughtUp = options.caughtUp ?? (() => true);
+  const nextDue = options.nextDue;
   const eventTimeOf = timestampExtractor(options.timestamp);
   const tracksIdleness = Number.isFinite(idleTimeout) && idleTimeout > 0;
   const progressInterval = options.progressIntervalMs ?? Math.min(idleTimeout, 1000);
@@ -172,6 +181,8 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
         idleCheckAt = Infinity;
         const now = scheduler.now();
         let next = Infinity;
+        /** Whether every partition holding W is quiet: W then grows exactly with processing time. */
+        let allQuiet = true;
         for (const [partition, clock] of partitions) {
           if (!clock.held) continue;
           if (clock.quietSince === undefined) {
@@ -186,9 +197,15 @@ export function assignWatermarks<T>(options: AssignWatermarksOptions<T> = {}): O
             // The spell ends; W stays where it got to, as it never decreases.
             clock.quietSince = undefined;
           }
+          if (clock.quietSince === undefined) allQuiet = false;
           next = Math.min(next, now + progressInterval);
         }
         advanceTo(combined(now));
+        if (allQuiet && next !== Infinity && nextDue !== undefined) {
+          // At least 1 ms ahead: a timer a hair early only checks again.
+          const due = nextDue();
+          if (due > current && Number.isFinite(due)) next = Math.min(next, now + Math.max(1, Math.ceil(due - current)));
+        }
         if (next !== Infinity) scheduleIdleCheck(next, now);
       };
 

@@ -22,6 +22,8 @@ interface WindowSlot<A> {
   alive: boolean;
   /** Changed since the last `takeChanges` (and listed in `changed`). */
   dirty: boolean;
+  /** How it changed since the last `takeChanges` (see `WindowChangeKind`). */
+  change: WindowChangeKind;
   /** `count` when the window last emitted an early result (0: never); not checkpointed. */
   earlyCount: number;
 }
@@ -51,10 +53,24 @@ export interface WindowStateSnapshot<A> {
   readonly nextId?: number;
 }
 
+/**
+ * How a window changed since the previous `takeChanges`: `opened` (created, then only
+ * accumulated records), `grown` (only accumulated records), `reshaped` (anything else:
+ * fired, merged into, given new bounds, an add that threw, or a rewrite asked for). A
+ * changelog can log an opened or grown window's added records instead of its state.
+ */
+export type WindowChangeKind = 'opened' | 'grown' | 'reshaped';
+
 /** What changed since the previous `takeChanges`: an incremental checkpoint (a changelog). */
 export interface WindowChanges<A> {
-  /** Windows created or updated (accumulated, fired, merged into), with their current state. */
+  /**
+   * Windows created or updated (accumulated, fired, merged into), with their current state;
+   * with an `onAccumulate` log, not those that only accumulated records (`grown`: the log
+   * holds what changed).
+   */
   readonly changed: readonly WindowSnapshot<A>[];
+  /** Per window of `changed`, how it changed; absent: every one `reshaped`. */
+  readonly kinds?: readonly WindowChangeKind[];
   /** Identities of windows purged or merged away. */
   readonly removed: readonly number[];
 }
@@ -115,6 +131,8 @@ export class KeyedWindowState<T, A, R> {
   private nextId = 0;
   private changed: WindowSlot<A>[] = [];
   private removed: number[] = [];
+  /** With `tracksChanges`: the live windows by identity (for rewrites asked of `takeChanges`). */
+  private readonly byId = new Map<number, WindowSlot<A>>();
 
   constructor(
     private readonly aggregator: Aggregator<T, A, R>,
@@ -122,6 +140,8 @@ export class KeyedWindowState<T, A, R> {
     private readonly emit: EmitResult<R>,
     /** Record changes for `takeChanges` (incremental checkpoints); off, nothing is kept. */
     private readonly tracksChanges = false,
+    /** Called with each record a window accumulated (its identity, the record's value): a changelog's log of additions. */
+    private readonly onAccumulate?: (id: number, value: T) => void,
   ) {}
 
   get currentWatermark(): number {
@@ -218,6 +238,11 @@ export class KeyedWindowState<T, A, R> {
   }
 
   /** The snapshot without its windows: what an incremental checkpoint records beside the changes. */
+  /** The watermark at which the next window fires or is purged (∞ when none); a stale timer may make it earlier, never later. */
+  nextTimer(): number {
+    return this.timers.peekTime();
+  }
+
   header(): Omit<WindowStateSnapshot<A>, 'windows'> {
     return { watermark: this.watermark, windowType: this.windowType, nextId: this.nextId };
   }
@@ -231,17 +256,32 @@ export class KeyedWindowState<T, A, R> {
   /**
    * The windows changed and removed since the previous call (or the restore), and resets
    * that record. The accumulators are the live ones: encode them before the next record.
+   * The live windows of `rewrite` are reported `reshaped` (a changelog writes them whole).
+   * The cost follows the windows reported, not the records added.
    */
-  takeChanges(): WindowChanges<A> {
+  takeChanges(rewrite: Iterable<number> = []): WindowChanges<A> {
+    for (const id of rewrite) {
+      const slot = this.byId.get(id);
+      if (slot === undefined) continue;
+      this.markChanged(slot);
+      slot.change = 'reshaped';
+    }
     const changed: WindowSnapshot<A>[] = [];
+    const kinds: WindowChangeKind[] = [];
+    // With a log of additions, a window that only accumulated records is in the log already.
+    const logged = this.onAccumulate !== undefined;
     for (const slot of this.changed) {
       slot.dirty = false;
-      if (slot.alive) changed.push(this.copyOf(slot));
+      if (slot.alive && !(logged && slot.change === 'grown')) {
+        changed.push(this.copyOf(slot));
+        kinds.push(slot.change);
+      }
+      slot.change = 'grown';
     }
     const removed = this.removed;
     this.changed = [];
     this.removed = [];
-    return { changed, removed };
+    return { changed, kinds, removed };
   }
 
   restore(snapshot: WindowStateSnapshot<A>): void {
@@ -252,6 +292,8 @@ export class KeyedWindowState<T, A, R> {
     for (const w of snapshot.windows) if (w.id !== undefined && w.id >= this.nextId) this.nextId = w.id + 1;
     for (const w of snapshot.windows) {
       const slot = this.createSlot(w.key, w.partition, w, w.accumulator, w.id);
+      // Restored state is what the changelog holds already.
+      slot.change = 'grown';
       slot.count = w.count;
       slot.revision = w.revision;
       if (this.windowType === 'session') this.sessionsOf(w.key).push(slot);
@@ -264,6 +306,7 @@ export class KeyedWindowState<T, A, R> {
     this.fixed.clear();
     this.sessions.clear();
     this.timers.clear();
+    this.byId.clear();
     this.openCount = 0;
     this.nextId = 0;
     this.changed = [];
@@ -336,6 +379,7 @@ export class KeyedWindowState<T, A, R> {
       target.accumulator = this.aggregator.merge(target.accumulator, other.accumulator);
       target.count += other.count;
       this.markChanged(target);
+      target.change = 'reshaped';
       this.retire(other);
       sessions.splice(sessions.indexOf(other), 1);
     }
@@ -345,15 +389,24 @@ export class KeyedWindowState<T, A, R> {
       target.end = end;
       target.revision = -1;
       this.markChanged(target);
+      target.change = 'reshaped';
       this.scheduleOrPurge(target);
     }
     return target;
   }
 
   private accumulate(slot: WindowSlot<A>, value: T): void {
-    slot.accumulator = this.aggregator.add(slot.accumulator, value);
+    try {
+      slot.accumulator = this.aggregator.add(slot.accumulator, value);
+    } catch (error) {
+      // The accumulator may be partly updated: no log of additions can replay that.
+      this.markChanged(slot);
+      slot.change = 'reshaped';
+      throw error;
+    }
     slot.count++;
     if (!slot.dirty) this.markChanged(slot);
+    this.onAccumulate?.(slot.id, value);
     // Already due (late but accepted, or created after W passed its end): emit now.
     if (this.watermark >= slot.end) this.fire(slot);
   }
@@ -363,6 +416,7 @@ export class KeyedWindowState<T, A, R> {
     if (slot.count === 0) return;
     slot.revision++;
     if (!slot.dirty) this.markChanged(slot);
+    slot.change = 'reshaped';
     this.emit(this.resultOf(slot));
   }
 
@@ -397,7 +451,9 @@ export class KeyedWindowState<T, A, R> {
 
   private createSlot(key: string, partition: number | undefined, window: TimeWindow, accumulator: A, id = this.nextId++): WindowSlot<A> {
     this.openCount++;
-    return { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false, earlyCount: 0 };
+    const slot: WindowSlot<A> = { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false, change: 'opened', earlyCount: 0 };
+    if (this.tracksChanges) this.byId.set(id, slot);
+    return slot;
   }
 
   private markChanged(slot: WindowSlot<A>): void {
@@ -409,7 +465,10 @@ export class KeyedWindowState<T, A, R> {
   private retire(slot: WindowSlot<A>): void {
     slot.alive = false;
     this.openCount--;
-    if (this.tracksChanges) this.removed.push(slot.id);
+    if (this.tracksChanges) {
+      this.removed.push(slot.id);
+      this.byId.delete(slot.id);
+    }
   }
 
   private copyOf(s: WindowSlot<A>): WindowSnapshot<A> {

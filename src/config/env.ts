@@ -49,6 +49,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'PROCESSOR_DEAD_LETTER_PATH', path: ['dead_letter', 'path'], kind: 'string' },
   { name: 'PROCESSOR_CHECKPOINT_INTERVAL_SECS', path: ['checkpoint_interval_secs'], kind: 'yaml' },
   { name: 'PROCESSOR_BUFFER_SIZE', path: ['buffer_size'], kind: 'yaml' },
+  { name: 'PROCESSOR_PARALLELISM', path: ['parallelism'], kind: 'yaml' },
 ];
 
 const GENERIC_PREFIX = 'PROCESSOR__';

@@ -4,6 +4,7 @@
  * folder mirrors them for readers.
  */
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { DEFAULT_MAX_RAW_BYTES } from '../events/dead-letter.js';
 import {
   AGGREGATIONS,
@@ -74,6 +75,16 @@ const brokers: Spec<readonly string[]> = {
   },
 };
 
+/** Worker threads: an integer ≥ 1, or `auto` for one per core the process may use. */
+const parallelism: Spec<number> = {
+  read(value, at, ctx) {
+    if (value === undefined) return 1;
+    if (value === 'auto') return availableParallelism();
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return value;
+    return report(ctx, at, 'an integer ≥ 1 or "auto" (one per core)', value);
+  },
+};
+
 /** The HTTP endpoint's bind address: checked here so a typo fails at start, not as a listen error. */
 const bindHost: Spec<string> = {
   read(value, at, ctx) {
@@ -133,6 +144,7 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     state: variant('backend', { memory: {}, level: { path: filePath('data/state') } }, 'level'),
     checkpoint_interval_secs: seconds(1, 60),
     buffer_size: integer({ min: 1, default: 10_000 }),
+    parallelism,
     event: mapping({
       time_field: string({ default: 'timestamp', description: 'a non-empty field name' }),
       key_fields: list(fieldName, { default: ['model'], minItems: 1, itemsName: 'field names' }),

@@ -170,6 +170,8 @@ export interface ProcessorConfig {
   readonly checkpoint_interval_secs: number;
   /** Records in flight downstream before the Kafka source pauses (resumes below half). */
   readonly buffer_size: number;
+  /** Worker threads, each owning a share of the tasks (`auto` is resolved to the number of cores). */
+  readonly parallelism: number;
   readonly event: EventConfig;
   readonly windows: WindowsConfig;
   readonly watermark: WatermarkConfig;

@@ -3,8 +3,8 @@
  * (`acks: -1`). One sink per topic: results go to `result_topic`, dead letters to
  * `dead_letter_topic`.
  *
- * Batching: messages accumulate in memory; a batch is sent when it reaches
- * `maxBatchMessages` / `maxBatchBytes`, or `lingerMs` after its first message (0, the
+ * Batching: messages accumulate in memory; a batch (at most `maxBatchMessages` and
+ * `maxBatchBytes`) is sent when it reaches either, or `lingerMs` after its first message (0, the
  * default: as soon as the code writing it yields to the event loop). One send
  * is in flight at a time, so messages reach the partition in write order and whatever
  * accumulates during a send goes out together right after it (batches grow with load).
@@ -210,8 +210,17 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
       lingerTimer = undefined;
     }
     if (sending !== undefined || buffer.length === 0) return;
-    const batch = buffer.length <= maxBatchMessages ? buffer : buffer.slice(0, maxBatchMessages);
-    buffer = batch === buffer ? [] : buffer.slice(maxBatchMessages);
+    // At most `maxBatchMessages` messages and `maxBatchBytes` (but one message at least):
+    // the broker refuses a partition's batch over its `message.max.bytes`.
+    let take = 0;
+    let bytes = 0;
+    while (take < buffer.length && take < maxBatchMessages) {
+      bytes += approxBytes(buffer[take]!.message);
+      if (take > 0 && bytes > maxBatchBytes) break;
+      take++;
+    }
+    const batch = take === buffer.length ? buffer : buffer.slice(0, take);
+    buffer = batch === buffer ? [] : buffer.slice(take);
     bufferBytes = buffer.reduce((sum, p) => sum + approxBytes(p.message), 0);
     sending = send(batch).then(() => {
       sending = undefined;

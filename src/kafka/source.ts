@@ -22,7 +22,7 @@
  * source.records.pipe(sink.writer((r) => ({ key: r.key, value: r.value }))).subscribe((r) => source.ack(r));
  * ```
  */
-import type { Consumer, EachBatchPayload, IHeaders } from 'kafkajs';
+import { logLevel, type Consumer, type EachBatchPayload, type IHeaders, type LogEntry, type logCreator } from 'kafkajs';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, type Subscriber } from 'rxjs';
 import type { StreamRecord } from '../stream/elements.js';
 import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
@@ -145,7 +145,11 @@ export interface KafkaSource {
   caughtUp(topicPartition: TopicPartition): boolean;
   /** Whether the brokers answer (polled every second while subscribed; hot, current value first). */
   readonly reachable: Observable<boolean>;
-  /** The group is rebalancing: the partitions may already belong to another member. */
+  /**
+   * The group is rebalancing, or the coordinator expelled this member and it is rejoining:
+   * the partitions may already belong to another member. True from kafkajs's REBALANCING
+   * event (or its log line for an expelled member) until the next assignment.
+   */
   readonly rebalancing: boolean;
   /**
    * Stops reading these partitions until `release` (e.g. while their tasks restore state).
@@ -225,7 +229,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   const resumeBelow = bufferSize / 2;
   const manual = options.offsetCommits === 'manual';
   const topicList = options.topics.map((topic) => ({ topic }));
-  const kafka = createKafka({ clientId: `stream-processor-${options.groupId}`, ...options });
+  const kafka = createKafka(watchingExpulsion({ clientId: `stream-processor-${options.groupId}`, ...options }, () => (rebalancing = true)));
 
   const assignments = new Subject<AssignmentChange>();
   const paused = new BehaviorSubject(false);
@@ -563,4 +567,37 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       return s.shutdown;
     },
   };
+}
+
+/**
+ * What kafkajs's runner logs (ERROR) when the coordinator no longer knows this member: it was
+ * expelled after its session timeout and its partitions went to others. It then rejoins
+ * without the REBALANCING event a rebalance emits (runner.js, scheduleFetchManager).
+ */
+const EXPELLED = 'The coordinator is not aware of this member, re-joining the group';
+
+/**
+ * `options` with a kafkajs log watcher that calls `onExpelled` on `EXPELLED`, so that the
+ * source counts the rejoin as a rebalance (no checkpoints for partitions already another
+ * member's). It reads ERROR entries whatever `logLevel` says, and passes on only what
+ * `logLevel` asks for, to `logCreator` or else as kafkajs's console logger would.
+ */
+function watchingExpulsion(options: KafkaConnectionOptions, onExpelled: () => void): KafkaConnectionOptions {
+  const wanted = options.logLevel ?? logLevel.NOTHING;
+  const creator: logCreator = (level) => {
+    const log = options.logCreator?.(level) ?? consoleLog;
+    return (entry) => {
+      if (entry.log.message === EXPELLED) onExpelled();
+      if (entry.level <= wanted) log(entry);
+    };
+  };
+  return { ...options, logLevel: Math.max(wanted, logLevel.ERROR), logCreator: creator };
+}
+
+/** kafkajs's default log line: `<label> [<namespace>] <message> <the rest as JSON>`. */
+function consoleLog({ namespace, level, label, log }: LogEntry): void {
+  const { message, ...rest } = log;
+  const line = `${label} [${namespace}] ${message} ${JSON.stringify(rest)}`;
+  if (level <= logLevel.WARN) console.error(line);
+  else console.info(line);
 }

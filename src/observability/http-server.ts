@@ -27,7 +27,6 @@ import type { AddressInfo } from 'node:net';
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WindowCursor, WindowPageQuery } from '../../operators/internal/windowState.js';
-import type { ProcessorMetrics } from './metrics.js';
 
 /** What `/readyz` reports; `reason` says what is still missing (e.g. "restoring state"). */
 export type HealthState = { readonly ready: true } | { readonly ready: false; readonly reason: string };
@@ -37,7 +36,8 @@ export interface HttpServerOptions {
   readonly port: number;
   /** Interface to bind; all interfaces by default (a container's port must be reachable from outside it). */
   readonly host?: string;
-  readonly metrics: Pick<ProcessorMetrics, 'registry'>;
+  /** The exposition: a registry, or one that merges several (the worker threads of `processor.parallelism`). */
+  readonly metrics: { readonly registry: { readonly contentType: string; metrics(): Promise<string> } };
   readonly health: () => HealthState;
   /** A page of the current aggregates of the open windows; may be asynchronous (a state store read). */
   readonly queryWindows: (query: WindowPageQuery) => WindowsPage | PromiseLike<WindowsPage>;

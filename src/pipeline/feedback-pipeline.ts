@@ -36,6 +36,8 @@ export interface FeedbackPipelineHooks {
   initialState?: PipelineSnapshot;
   /** Record window changes for incremental checkpoints (`AggregateState.takeChanges`). */
   trackChanges?: boolean;
+  /** Each event a window accumulated, with the window's identity (see `aggregate`'s `onAccumulate`). */
+  onAccumulate?: (windowId: number, event: FeedbackEvent) => void;
   /** A view of the watermark state, for checkpoints cut outside the stream. */
   onWatermarkState?: (state: { snapshot(): WatermarkSnapshot }) => void;
 }
@@ -72,6 +74,9 @@ export function feedbackPipeline(
   // assignWatermarks sees each barrier before aggregate does: pair them up by id.
   const pendingWatermarks = new Map<number, WatermarkSnapshot>();
   const onBarrier = hooks.onBarrier;
+  // Quiet input moves the watermark with processing time: it is advanced when it reaches the
+  // next window end of any window type (each type's window state, by branch index).
+  const windowStates: AggregateState<FeedbackAccumulator, FeedbackResult>[] = [];
   const watermarks = assignWatermarks<FeedbackEvent>({
     maxOutOfOrdernessMs: config.watermark.max_out_of_orderness_secs * 1000,
     idleTimeoutMs: hooks.idleness === false ? undefined : config.watermark.idle_timeout_secs * 1000,
@@ -79,6 +84,7 @@ export function feedbackPipeline(
     assigned: hooks.assignedPartitions,
     caughtUp: hooks.caughtUp,
     onState: hooks.onWatermarkState,
+    nextDue: () => Math.min(Infinity, ...windowStates.map((state) => state.nextTimer())),
     initialState: hooks.initialState?.watermarks,
     onBarrier: onBarrier && ((id, snapshot) => pendingWatermarks.set(id, snapshot)),
   });
@@ -107,7 +113,10 @@ export function feedbackPipeline(
               late,
               onRecordError: recordError,
               // Queries and the open-windows gauge see the first type's windows.
-              onState: i === 0 ? hooks.onWindowState : undefined,
+              onState: (state) => {
+                windowStates[i] = state;
+                if (i === 0) hooks.onWindowState?.(state);
+              },
               ...early,
               scheduler: hooks.scheduler,
             }),
@@ -125,9 +134,13 @@ export function feedbackPipeline(
       allowedLatenessMs: windowing.allowedLatenessMs,
       late: hooks.late,
       onRecordError: hooks.recordError,
-      onState: hooks.onWindowState,
+      onState: (state) => {
+        windowStates[0] = state;
+        hooks.onWindowState?.(state);
+      },
       initialState: hooks.initialState?.windows,
       trackChanges: hooks.trackChanges,
+      onAccumulate: hooks.onAccumulate,
       ...early,
       scheduler: hooks.scheduler,
       onBarrier:

@@ -30,6 +30,11 @@ export interface ServiceOptions {
  */
 export async function runService(options: ServiceOptions): Promise<JobSummary> {
   const { config, logger } = options;
+  if (config.parallelism > 1 && config.source.type === 'kafka') return runWorkerThreads(options);
+  if (config.parallelism > 1) {
+    // A file or stdin input is one task (DESIGN.md "Tasks"): its records pass one watermark in order.
+    logger.warn({ parallelism: config.parallelism, source: config.source.type }, 'parallelism applies to Kafka sources; a file or stdin input is one task and runs on one thread');
+  }
   const metrics = options.metrics ?? createProcessorMetrics();
   let health: HealthState = { ready: false, reason: 'starting' };
   let windows: AggregateView<FeedbackResult> | undefined;
@@ -85,6 +90,40 @@ export async function runService(options: ServiceOptions): Promise<JobSummary> {
   } finally {
     clearInterval(refresh);
     health = { ready: false, reason: 'stopping' };
+    await server.close();
+  }
+}
+
+/**
+ * `processor.parallelism` > 1 with a Kafka source: the job runs in that many worker threads,
+ * each a member of the consumer group; this thread serves the HTTP endpoint for all of them.
+ */
+async function runWorkerThreads(options: ServiceOptions): Promise<JobSummary> {
+  const { config, logger } = options;
+  const { startWorkerPool } = await import('../parallel/worker-pool.js');
+  const pool = startWorkerPool(config, logger);
+  let stopping = false;
+  const stop = (): void => {
+    stopping = true;
+    pool.stop();
+  };
+  if (options.signal.aborted) stop();
+  else options.signal.addEventListener('abort', stop, { once: true });
+  const server = await startHttpServer({
+    port: config.metrics.port,
+    host: config.metrics.host,
+    metrics: { registry: pool.registry },
+    health: () => (stopping ? { ready: false, reason: 'stopping' } : pool.health()),
+    queryWindows: (query) => pool.windows(query),
+    logger: logger.child({ component: 'http' }),
+  });
+  logger.info({ host: config.metrics.host, port: server.port, workers: config.parallelism }, 'http endpoint listening (/metrics, /healthz, /readyz, /windows)');
+  try {
+    const summary = await pool.done;
+    logger.info(summary, 'stopped');
+    return summary;
+  } finally {
+    options.signal.removeEventListener('abort', stop);
     await server.close();
   }
 }

@@ -1,19 +1,33 @@
 /**
- * The state topic's records (DESIGN.md "Scale-out"; Kafka Streams' changelog topics): each
- * checkpoint appends, per task, the windows changed since the previous one, a tombstone per
- * window purged or merged away, and last a commit record with the task's watermark and
- * source position. The topic is compacted (one live record per key), co-partitioned with
- * the input: a task's records go to the state partition of its input partition.
+ * The state topic's records (DESIGN.md "Scale-out"; Kafka Streams' changelog topics). Each
+ * checkpoint appends, per task, what happened since the previous one, then a commit record
+ * with the task's watermark and source position. The topic is compacted (one live record
+ * per key), co-partitioned with the input: a task's records go to the state partition of
+ * its input partition.
  *
- * Keys: `<task>/w/<window id>` for a window, `<task>/c` for the commit record (`<task>` is
- * the task's partition id, so several input topics can share one state topic).
+ * Keys (`<task>` is the task's partition id, so several input topics share one topic):
+ * - `<task>/w/<window id>`: a window's whole state (its base), written when it fired,
+ *   merged, got new bounds, or logged too many additions; a tombstone once it is purged.
+ * - `<task>/o/<seq>`: an operations record, numbered per task: either the events windows
+ *   accumulated in one interval (window id and metric values, in arrival order; ≤ ~500 KB
+ *   each), or the headers of windows opened in it (key, bounds, key fields). A window's
+ *   state is its latest base plus the events logged for it from the base's `since` on,
+ *   replayed through the same aggregator: the result is bit-identical (accumulators are
+ *   deterministic given the values added in order). A record is tombstoned once no live
+ *   window needs it (`TaskChangelog` counts), so compaction removes it.
+ * - `<task>/c`: the commit record.
  *
  * Atomicity without transactions: a restore reads the partition in order and applies the
  * records written before a task's commit record only when that commit record comes; the
  * tail of a checkpoint interrupted by a crash has none and is ignored. Compaction could
  * only hide an older version of a key behind such a tail once the tail is older than the
- * topic's `min.compaction.lag.ms` (a day), and the next owner rewrites every window the
- * tail touched at its first checkpoint (it re-reads the same records), long before that.
+ * topic's `min.compaction.lag.ms` (a day); the next owner rewrites every window whose
+ * records the tail deleted at its first checkpoint (`ChangelogLineage.rewrite`), long
+ * before that. The order of records is carried by their sequence numbers (a base's
+ * `since`), so the local copy, whose keys come back sorted, replays the same way.
+ *
+ * Version 3 added the operations records, `since` in window records and the next sequence
+ * number in commit records; versions 1 and 2 (per-window records only) are read too.
  */
 import type { WindowChanges, WindowSnapshot } from '../../operators/internal/windowState.js';
 import { ByteReader, ByteWriter } from '../aggregation/binary.js';
@@ -22,12 +36,15 @@ import { readSources, readWindow, writeSources, writeWindow } from '../checkpoin
 import type { FeedbackEvent } from '../events/index.js';
 import type { SinkMessage } from '../kafka/sink.js';
 import type { FeedbackAccumulator, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import type { KeyFields } from '../pipeline/keyed-aggregator.js';
 import type { WindowType } from '../stream/elements.js';
 
-/** 2: commit records carry the source high-water marks (version 1 is read too, as none). */
-const VERSION = 2;
+const VERSION = 3;
 const OLDEST_READABLE_VERSION = 1;
 const COMMIT = 'c';
+/** Operations record kinds. */
+const EVENTS = 1;
+const OPENED = 2;
 
 /** Topic configuration of a state topic: compacted, with the lag that keeps interrupted tails harmless. */
 export const STATE_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
@@ -49,6 +66,8 @@ export interface TaskCommit {
   readonly nextId: number;
   /** Repartitioned input: per source partition, the highest offset the task took (see `SourceHighWater`). */
   readonly sources: Readonly<Record<string, number>>;
+  /** The sequence number of the task's next operations record (absent: 0, as in version-2 records). */
+  readonly nextRecord?: number;
 }
 
 /** One message on its way to the state topic. */
@@ -56,8 +75,83 @@ export interface ChangelogMessage extends SinkMessage {
   readonly partition: number;
 }
 
+/** What a state topic key names. */
+export type ChangeKey = { readonly task: number; readonly kind: 'commit' } | { readonly task: number; readonly kind: 'window' | 'operations'; readonly n: number };
+
+export const windowKey = (task: number, id: number): string => `${task}/w/${id}`;
+export const operationsKey = (task: number, seq: number): string => `${task}/o/${seq}`;
+const commitKey = (task: number): string => `${task}/${COMMIT}`;
+
+/** A window's whole state; the events logged from `since` on apply to it. */
+export function windowMessage(task: number, statePartition: number, window: WindowSnapshot<FeedbackAccumulator>, since: number, metrics: MetricsAggregator<FeedbackEvent>): ChangelogMessage {
+  if (window.id === undefined) throw new Error('a task window has no identity');
+  const w = new ByteWriter(256).u8(VERSION).f64(since);
+  metrics.writeFormat(w);
+  writeWindow(w, window, metrics);
+  return { partition: statePartition, key: windowKey(task, window.id), value: Buffer.from(w.finish()) };
+}
+
+export function commitMessage(task: number, statePartition: number, commit: TaskCommit): ChangelogMessage {
+  const c = new ByteWriter(64).u8(VERSION).f64(commit.checkpointId).str(commit.position ?? '');
+  c.f64(commit.maxEventTime).f64(commit.watermark).f64(commit.windowWatermark).str(commit.windowType ?? '').f64(commit.nextId);
+  writeSources(c, commit.sources);
+  c.f64(commit.nextRecord ?? 0);
+  return { partition: statePartition, key: commitKey(task), value: Buffer.from(c.finish()) };
+}
+
 /**
- * The messages of one task's checkpoint: its changed windows, tombstones for removed ones,
+ * An events record: per event, in arrival order, `structure` holds the window id, the
+ * number of metric values m and their m name indexes (into `names`); `values` the m values.
+ */
+export function eventsRecord(seq: number, names: readonly string[], structure: ArrayLike<number>, values: ArrayLike<number>): Uint8Array {
+  const w = new ByteWriter(64 + 4 * structure.length + 8 * values.length).u8(VERSION).u8(EVENTS).f64(seq).u32(names.length);
+  for (const name of names) w.str(name);
+  w.numbers(structure, 0, structure.length).numbers(values, 0, values.length);
+  return w.finish();
+}
+
+/** A record of opened windows' headers (`openedRecords`). */
+export interface OpenedRecord {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+  /** The windows it opens. */
+  readonly ids: readonly number[];
+}
+
+/**
+ * The headers of windows opened in an interval (key, bounds, key fields; they hold nothing
+ * but the events logged from record `since` on), as records numbered from `firstSeq`, each
+ * ending after the window that takes it past `maxBytes`.
+ */
+export function openedRecords(firstSeq: number, since: number, windows: readonly WindowSnapshot<FeedbackAccumulator>[], maxBytes: number): OpenedRecord[] {
+  const out: OpenedRecord[] = [];
+  let from = 0;
+  while (from < windows.length) {
+    let to = from;
+    const fields: string[] = [];
+    for (let bytes = 0; to < windows.length && bytes < maxBytes; to++) {
+      const window = windows[to]!;
+      fields.push(JSON.stringify(window.accumulator.keyFields ?? null));
+      bytes += 32 + 3 * (window.key.length + fields[fields.length - 1]!.length);
+    }
+    const seq = firstSeq + out.length;
+    const w = new ByteWriter(maxBytes + 1024).u8(VERSION).u8(OPENED).f64(seq).f64(since).u32(to - from);
+    const ids: number[] = [];
+    for (let i = from; i < to; i++) {
+      const window = windows[i]!;
+      if (window.id === undefined) throw new Error('a task window has no identity');
+      ids.push(window.id);
+      w.f64(window.id).str(window.key).f64(window.start).f64(window.end).str(fields[i - from]!);
+    }
+    out.push({ seq, bytes: w.finish(), ids });
+    from = to;
+  }
+  return out;
+}
+
+/**
+ * The messages of a task's checkpoint that writes every changed window whole (a full
+ * snapshot, or a state restored from elsewhere): the windows, tombstones for removed ones,
  * then the commit record. `statePartition` is the task's partition of the state topic.
  */
 export function changelogMessages(
@@ -67,19 +161,30 @@ export function changelogMessages(
   commit: TaskCommit,
   metrics: MetricsAggregator<FeedbackEvent>,
 ): ChangelogMessage[] {
-  const messages: ChangelogMessage[] = [];
-  for (const window of changes.changed) {
-    const w = new ByteWriter(256).u8(VERSION);
-    metrics.writeFormat(w);
-    writeWindow(w, window, metrics);
-    messages.push({ partition: statePartition, key: `${task}/w/${window.id}`, value: Buffer.from(w.finish()) });
-  }
-  for (const id of changes.removed) messages.push({ partition: statePartition, key: `${task}/w/${id}`, value: null });
-  const c = new ByteWriter(64).u8(VERSION).f64(commit.checkpointId).str(commit.position ?? '');
-  c.f64(commit.maxEventTime).f64(commit.watermark).f64(commit.windowWatermark).str(commit.windowType ?? '').f64(commit.nextId);
-  writeSources(c, commit.sources);
-  messages.push({ partition: statePartition, key: `${task}/${COMMIT}`, value: Buffer.from(c.finish()) });
+  const messages = changes.changed.map((window) => windowMessage(task, statePartition, window, commit.nextRecord ?? 0, metrics));
+  for (const id of changes.removed) messages.push({ partition: statePartition, key: windowKey(task, id), value: null });
+  messages.push(commitMessage(task, statePartition, commit));
   return messages;
+}
+
+/** Per live window: which operations records its state needs, and how many events they log for it. */
+export interface WindowLineage {
+  /** Sequence numbers of the operations records it needs (its opened header, its events). */
+  readonly records: number[];
+  /** Events logged since its base. */
+  events: number;
+  /** Whether a window record (`<task>/w/<id>`) holds a base of it. */
+  based: boolean;
+}
+
+/** What a task's changelog bookkeeping starts from after a restore (`TaskChangelog`). */
+export interface ChangelogLineage {
+  readonly nextRecord: number;
+  readonly windows: ReadonlyMap<number, WindowLineage>;
+  /** Operations records in the topic, live or not (those no window needs get tombstoned). */
+  readonly records: readonly number[];
+  /** Windows to write whole at the next checkpoint: an interrupted tail deleted records they need. */
+  readonly rewrite: readonly number[];
 }
 
 /** A task's state as the state topic holds it after its last complete checkpoint. */
@@ -88,6 +193,27 @@ export interface RestoredTask {
   readonly snapshot: PipelineSnapshot;
   /** Windows restored (for logs and metrics). */
   readonly windows: number;
+  readonly lineage: ChangelogLineage;
+  /** The live records the state came from, commit record last (what a local copy holds). */
+  readonly records: readonly { readonly key: string; readonly value: Uint8Array }[];
+}
+
+interface TaskRecords {
+  applied: Map<string, Uint8Array | null>;
+  pending: Map<string, Uint8Array | null>;
+  commit: Uint8Array | undefined;
+}
+
+/** A window under reconstruction: its base, then its events. */
+interface Rebuilt {
+  since: number;
+  key: string;
+  start: number;
+  end: number;
+  accumulator: FeedbackAccumulator;
+  count: number;
+  revision: number;
+  lineage: WindowLineage;
 }
 
 /**
@@ -95,7 +221,7 @@ export interface RestoredTask {
  * state as of its last commit record (records after it belong to an interrupted checkpoint).
  */
 export class ChangelogReplay {
-  private readonly tasks = new Map<number, { applied: Map<string, Uint8Array | null>; pending: Map<string, Uint8Array | null>; commit: Uint8Array | undefined }>();
+  private readonly tasks = new Map<number, TaskRecords>();
 
   add(key: string, value: Uint8Array | null): void {
     const parsed = changeKey(key);
@@ -103,7 +229,7 @@ export class ChangelogReplay {
     const { task } = parsed;
     let state = this.tasks.get(task);
     if (state === undefined) this.tasks.set(task, (state = { applied: new Map(), pending: new Map(), commit: undefined }));
-    if (parsed.window === undefined) {
+    if (parsed.kind === 'commit') {
       if (value === null) return;
       for (const [k, v] of state.pending) state.applied.set(k, v);
       state.pending.clear();
@@ -118,40 +244,134 @@ export class ChangelogReplay {
     const out = new Map<number, RestoredTask>();
     for (const [task, state] of this.tasks) {
       if (state.commit === undefined) continue;
-      const commit = decodeCommit(state.commit);
-      const windows: WindowSnapshot<FeedbackAccumulator>[] = [];
-      for (const bytes of state.applied.values()) {
-        if (bytes === null) continue;
-        const r = new ByteReader(bytes);
-        checkVersion(r);
-        metrics.readFormat(r);
-        windows.push({ ...readWindow(r, metrics), partition: task });
-        r.end();
-      }
-      // Identities follow creation order: restored ties fire in the order they were opened.
-      windows.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
-      out.set(task, {
-        commit,
-        windows: windows.length,
-        snapshot: {
-          watermarks: { watermark: commit.watermark, partitions: commit.maxEventTime === -Infinity ? [] : [{ partition: task, maxEventTime: commit.maxEventTime }] },
-          windows: { watermark: commit.windowWatermark, windowType: commit.windowType, windows, nextId: commit.nextId },
-        },
-      });
+      out.set(task, restoreTask(task, state, state.commit, metrics));
     }
     return out;
   }
 }
 
-/** The task and window (none: the commit record) a state topic key names; undefined for another key. */
-export function changeKey(key: string): { task: number; window?: number } | undefined {
+function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, metrics: MetricsAggregator<FeedbackEvent>): RestoredTask {
+  const commit = decodeCommit(commitBytes);
+  const windows = new Map<number, Rebuilt>();
+  const operations: { seq: number; bytes: Uint8Array }[] = [];
+  const records: { key: string; value: Uint8Array }[] = [];
+  for (const [key, bytes] of state.applied) {
+    if (bytes === null) continue;
+    records.push({ key, value: bytes });
+    const parsed = changeKey(key);
+    if (parsed === undefined || parsed.kind === 'commit') continue;
+    if (parsed.kind === 'operations') {
+      operations.push({ seq: parsed.n, bytes });
+      continue;
+    }
+    const r = new ByteReader(bytes);
+    const since = checkVersion(r) >= 3 ? r.f64() : 0;
+    metrics.readFormat(r);
+    const window = readWindow(r, metrics);
+    r.end();
+    windows.set(parsed.n, { ...window, since, lineage: { records: [], events: 0, based: true } });
+  }
+  records.push({ key: commitKey(task), value: commitBytes });
+  operations.sort((a, b) => a.seq - b.seq);
+  // Opened headers first (a base for windows without a newer window record), then every event in order.
+  const decoded = operations.map(({ seq, bytes }) => ({ seq, r: new ByteReader(bytes) }));
+  const events: { seq: number; r: ByteReader }[] = [];
+  for (const op of decoded) {
+    checkVersion(op.r);
+    const kind = op.r.u8();
+    if (op.r.f64() !== op.seq) throw new RangeError(`operations record ${task}/o/${op.seq} holds another sequence number`);
+    if (kind === EVENTS) events.push(op);
+    else if (kind === OPENED) readOpened(op.seq, op.r, windows, metrics);
+    else throw new RangeError(`unknown operations record kind ${kind}`);
+  }
+  for (const { seq, r } of events) replayEvents(seq, r, windows, metrics);
+  const lineage = new Map<number, WindowLineage>();
+  const restored: WindowSnapshot<FeedbackAccumulator>[] = [];
+  for (const [id, w] of windows) {
+    lineage.set(id, w.lineage);
+    restored.push({ id, key: w.key, partition: task, start: w.start, end: w.end, accumulator: w.accumulator, count: w.count, revision: w.revision });
+  }
+  // Identities follow creation order: restored ties fire in the order they were opened.
+  restored.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+  return {
+    commit,
+    windows: restored.length,
+    records,
+    lineage: { nextRecord: commit.nextRecord ?? 0, windows: lineage, records: operations.map((o) => o.seq), rewrite: tailDeletions(task, state.pending, lineage) },
+    snapshot: {
+      watermarks: { watermark: commit.watermark, partitions: commit.maxEventTime === -Infinity ? [] : [{ partition: task, maxEventTime: commit.maxEventTime }] },
+      windows: { watermark: commit.windowWatermark, windowType: commit.windowType, windows: restored, nextId: commit.nextId },
+    },
+  };
+}
+
+function readOpened(seq: number, r: ByteReader, windows: Map<number, Rebuilt>, metrics: MetricsAggregator<FeedbackEvent>): void {
+  const since = r.f64();
+  const count = r.u32();
+  for (let i = 0; i < count; i++) {
+    const id = r.f64();
+    const key = r.str();
+    const start = r.f64();
+    const end = r.f64();
+    const keyFields = JSON.parse(r.str()) as KeyFields | null;
+    const current = windows.get(id);
+    if (current !== undefined && current.since >= since) continue;
+    const based = current?.lineage.based ?? false;
+    windows.set(id, { since, key, start, end, accumulator: { keyFields: keyFields ?? undefined, inner: metrics.create() }, count: 0, revision: -1, lineage: { records: [seq], events: 0, based } });
+  }
+  r.end();
+}
+
+/** Adds an events record's events to the windows whose base they follow. */
+function replayEvents(seq: number, r: ByteReader, windows: Map<number, Rebuilt>, metrics: MetricsAggregator<FeedbackEvent>): void {
+  const names: string[] = [];
+  for (let n = r.u32(); n > 0; n--) names.push(r.str());
+  const structure = r.numbers();
+  const values = r.numbers();
+  r.end();
+  let v = 0;
+  for (let i = 0; i < structure.length; ) {
+    const w = windows.get(structure[i++]!);
+    const m = structure[i++]!;
+    if (w === undefined || seq < w.since) {
+      i += m;
+      v += m;
+      continue;
+    }
+    const logged: Record<string, number> = {};
+    for (let j = 0; j < m; j++) logged[names[structure[i++]!]!] = values[v++]!;
+    w.accumulator.inner = metrics.add(w.accumulator.inner, { metrics: logged });
+    w.count++;
+    const lineage = w.lineage;
+    lineage.events++;
+    if (lineage.records[lineage.records.length - 1] !== seq) lineage.records.push(seq);
+  }
+}
+
+/** Live windows whose records an interrupted tail deleted: compaction may drop those records a day on. */
+function tailDeletions(task: number, pending: ReadonlyMap<string, Uint8Array | null>, lineage: ReadonlyMap<number, WindowLineage>): number[] {
+  const deleted = new Set<number>();
+  const windows = new Set<number>();
+  for (const [key, value] of pending) {
+    const parsed = changeKey(key);
+    if (value !== null || parsed === undefined || parsed.task !== task || parsed.kind === 'commit') continue;
+    if (parsed.kind === 'operations') deleted.add(parsed.n);
+    else if (lineage.has(parsed.n)) windows.add(parsed.n);
+  }
+  if (deleted.size > 0) for (const [id, w] of lineage) if (w.records.some((seq) => deleted.has(seq))) windows.add(id);
+  return [...windows];
+}
+
+/** What a state topic key names; undefined for another key. */
+export function changeKey(key: string): ChangeKey | undefined {
   const slash = key.indexOf('/');
   const task = Number(key.slice(0, slash));
   if (slash < 0 || !Number.isInteger(task)) return undefined;
   const rest = key.slice(slash + 1);
-  if (rest === COMMIT) return { task };
-  const window = Number(rest.slice(2));
-  return rest.startsWith('w/') && Number.isInteger(window) ? { task, window } : undefined;
+  if (rest === COMMIT) return { task, kind: 'commit' };
+  const n = Number(rest.slice(2));
+  if (!Number.isInteger(n)) return undefined;
+  return rest.startsWith('w/') ? { task, kind: 'window', n } : rest.startsWith('o/') ? { task, kind: 'operations', n } : undefined;
 }
 
 export function decodeCommit(bytes: Uint8Array): TaskCommit {
@@ -165,6 +385,7 @@ export function decodeCommit(bytes: Uint8Array): TaskCommit {
   const windowType = r.str();
   const nextId = r.f64();
   const sources = version >= 2 ? readSources(r) : {};
+  const nextRecord = version >= 3 ? r.f64() : 0;
   r.end();
   return {
     checkpointId,
@@ -175,6 +396,7 @@ export function decodeCommit(bytes: Uint8Array): TaskCommit {
     windowType: windowType === '' ? undefined : (windowType as WindowType),
     nextId,
     sources,
+    nextRecord,
   };
 }
 

@@ -5,7 +5,9 @@
  * batch, so its cost follows the changes, not the state's size, and a restore on the same
  * disk reads the task's keys instead of the whole state topic partition.
  *
- * Layout: space `tasks/<task>`, keys `c` (commit record) and `w/<window id, 16 digits>`.
+ * Layout: space `tasks/<task>`, keys `c` (commit record), `w/<window id, 16 digits>` and
+ * `o/<operations record sequence number, 16 digits>`. Keys come back sorted, not in the
+ * order written: the replay orders records by their sequence numbers (see changelog.ts).
  */
 import type { MetricsAggregator } from '../aggregation/index.js';
 import type { FeedbackEvent } from '../events/index.js';
@@ -14,7 +16,7 @@ import { ChangelogReplay, changeKey, decodeCommit, type ChangelogMessage, type R
 
 const COMMIT = 'c';
 const space = (task: number): readonly string[] => ['tasks', String(task)];
-const windowKey = (id: number): string => `w/${String(id).padStart(16, '0')}`;
+const localKey = (kind: 'w' | 'o', n: number): string => `${kind}/${String(n).padStart(16, '0')}`;
 
 /** A checkpoint's changes for the local copy: per task, key → value, an empty value deleting the key. */
 export type LocalChanges = Record<string, Record<string, Uint8Array>>;
@@ -31,9 +33,8 @@ export function localChanges(messages: readonly ChangelogMessage[]): LocalChange
   for (const m of messages) {
     const parsed = changeKey(String(m.key));
     if (parsed === undefined) continue;
-    const { task, window } = parsed;
     const value = m.value === null ? DELETE : typeof m.value === 'string' ? Buffer.from(m.value) : m.value;
-    (out[String(task)] ??= {})[window === undefined ? COMMIT : windowKey(window)] = value;
+    (out[String(parsed.task)] ??= {})[parsed.kind === 'commit' ? COMMIT : localKey(parsed.kind === 'window' ? 'w' : 'o', parsed.n)] = value;
   }
   return out;
 }
@@ -57,7 +58,7 @@ export class LocalTaskStore {
     if (operations.length > 0) await this.kv.batch(operations);
   }
 
-  /** Replaces a task's copy with `messages` (its whole state: a task restored from elsewhere). */
+  /** Replaces a task's copy with `messages` (its live state topic records: a task restored from elsewhere). */
   async replace(task: number, messages: readonly ChangelogMessage[]): Promise<void> {
     const at = space(task);
     const stale: KvOperation[] = (await this.kv.keys(at)).map((key) => ({ type: 'del', space: at, key }));

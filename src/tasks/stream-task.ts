@@ -15,6 +15,8 @@ import type { FeedbackEvent } from '../events/index.js';
 import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
 import type { StreamRecord } from '../stream/elements.js';
+import type { ChangelogLineage } from './changelog.js';
+import { TaskChangelog } from './task-changelog.js';
 
 export interface StreamTaskOptions {
   readonly config: ProcessorConfig;
@@ -24,6 +26,8 @@ export interface StreamTaskOptions {
   readonly restored?: PipelineSnapshot;
   /** With `restored`: per source partition, the highest offset its repartitioned records came from. */
   readonly restoredSources?: Readonly<Record<string, number>>;
+  /** With `restored`: where its state topic records stand. */
+  readonly restoredLineage?: ChangelogLineage;
   /** Whether the source has read everything this partition holds (quiet input, see `assignWatermarks`). */
   readonly caughtUp: () => boolean;
   /** Timers for idleness; a `TestScheduler` in tests. */
@@ -49,6 +53,8 @@ export class StreamTask {
   private watermarkState: { snapshot(): WatermarkSnapshot } | undefined;
   private readonly sources: SourceHighWater;
   private readonly onDuplicate: (() => void) | undefined;
+  /** The task's records for the state topic and the local copy. */
+  readonly changelog: TaskChangelog;
 
   constructor(
     /** The partition's id in the stream model. */
@@ -58,6 +64,8 @@ export class StreamTask {
     const { writer } = options;
     this.sources = new SourceHighWater(options.restoredSources);
     this.onDuplicate = options.onDuplicate;
+    const changelog = new TaskChangelog({ task: partition, metricFields: options.config.event.metric_fields, lineage: options.restoredLineage });
+    this.changelog = changelog;
     this.subscription = this.input
       .pipe(
         feedbackPipeline(options.config, {
@@ -69,6 +77,7 @@ export class StreamTask {
           onWindowState: (state) => (this.windowState = state),
           onWatermarkState: (state) => (this.watermarkState = state),
           trackChanges: true,
+          onAccumulate: (id, event) => changelog.record(id, event),
         }),
       )
       .subscribe({ next: writer.element, error: options.onError });
@@ -96,13 +105,14 @@ export class StreamTask {
    * The task's checkpoint, cut now: between two records the synchronous pipeline is at rest,
    * so this is a consistent cut without a barrier through it. Its cost follows the changes:
    * the windows changed since the previous checkpoint (or the restore), the watermark
-   * clock, the window operator's header and the source high-water marks.
+   * clock, the window operator's header and the source high-water marks. Windows whose
+   * changelog records grew old are reported reshaped, so they are written whole.
    */
   checkpoint(): TaskCheckpoint {
     const windows = this.windowState;
     const watermarks = this.watermarkState;
     if (windows === undefined || watermarks === undefined) throw new Error(`task ${this.partition} is closed`);
-    return { watermarks: watermarks.snapshot(), windows: windows.header(), changes: windows.takeChanges(), sources: this.sources.snapshot() };
+    return { watermarks: watermarks.snapshot(), windows: windows.header(), changes: windows.takeChanges(this.changelog.dueForRewrite()), sources: this.sources.snapshot() };
   }
 
   /** Drops the task: timers, windows and state go (another owner carries the partition on). */

@@ -23,7 +23,7 @@ import type { PartitionIds } from '../kafka/partition-ids.js';
 import type { FeedbackAccumulator, FeedbackResult, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
 import type { WindowResult } from '../stream/elements.js';
-import { changelogMessages, type ChangelogMessage, type RestoredTask, type TaskCommit } from './changelog.js';
+import { commitMessage, type ChangelogLineage, type ChangelogMessage, type RestoredTask, type TaskCommit } from './changelog.js';
 import type { LocalTaskStore } from './local-store.js';
 import { StreamTask } from './stream-task.js';
 
@@ -49,6 +49,9 @@ export interface TaskStart {
   readonly snapshot: PipelineSnapshot | undefined;
   /** With the snapshot: the source high-water marks of repartitioned input. */
   readonly sources?: Readonly<Record<string, number>>;
+  /** With the snapshot: where its state topic records stand, and those records (commit record last). */
+  readonly lineage?: ChangelogLineage;
+  readonly records?: RestoredTask['records'];
   readonly position: string | undefined;
   /** Where the state came from, for the log. */
   readonly from: 'local' | 'state topic' | 'empty';
@@ -116,6 +119,8 @@ export class TaskManager {
       const partition = ids.id(tp.topic, tp.partition);
       this.tasks.get(partition)?.close();
       this.tasks.delete(partition);
+      // A restore still running for it is void: if the partition comes back, it restores anew.
+      this.restoring.delete(partition);
       delete this.positions[positionKey(tp.topic, tp.partition)];
     }
     const fresh = change.current.filter((tp) => {
@@ -130,7 +135,11 @@ export class TaskManager {
     const owned = new Set(input.assignment.map((tp) => ids.id(tp.topic, tp.partition)));
     const started: StartedTask[] = [];
     for (const [partition, plan] of plans) {
-      if (this.restoring.get(partition) !== generation || !owned.has(partition)) continue;
+      if (this.restoring.get(partition) !== generation) continue;
+      if (!owned.has(partition)) {
+        this.restoring.delete(partition);
+        continue;
+      }
       // Checkpoints apply changes to the local copy: it must hold the state they start from.
       if (plan.from !== 'local') await this.options.local.replace(partition, this.fullState(partition, plan));
       if (this.restoring.get(partition) !== generation) continue;
@@ -147,7 +156,14 @@ export class TaskManager {
   /** Decides where each of `partitions` starts (see the module comment). */
   async plan(partitions: readonly number[], remote: RemoteState | undefined): Promise<Map<number, TaskStart>> {
     const { local, metrics } = this.options;
-    const fromTask = (task: RestoredTask, from: TaskStart['from']): TaskStart => ({ snapshot: task.snapshot, sources: task.commit.sources, position: task.commit.position, from });
+    const fromTask = (task: RestoredTask, from: TaskStart['from']): TaskStart => ({
+      snapshot: task.snapshot,
+      sources: task.commit.sources,
+      lineage: task.lineage,
+      records: task.records,
+      position: task.commit.position,
+      from,
+    });
     const committed = remote === undefined ? new Map<number, string | undefined>() : await remote.committed(partitions);
     const localPositions = new Map(await Promise.all(partitions.map(async (p) => [p, (await local.commit(p))?.position] as const)));
     // The local copy is current when the group committed exactly its position: no owner went further.
@@ -181,6 +197,7 @@ export class TaskManager {
       writer: this.options.writer,
       restored: start.snapshot,
       restoredSources: start.sources,
+      restoredLineage: start.lineage,
       caughtUp: () => this.options.caughtUp(partition),
       onError: this.options.onError,
       onDuplicate: this.options.onDuplicate,
@@ -198,16 +215,17 @@ export class TaskManager {
     for (const [partition, task] of this.tasks) {
       const cut = task.checkpoint();
       const commit = this.commitOf(partition, id, positions[this.positionKey(partition)], cut.watermarks, cut.windows, cut.sources);
-      messages.push(...changelogMessages(partition, this.statePartition(partition), cut.changes, commit, this.options.metrics));
+      messages.push(...task.changelog.messages(this.statePartition(partition), cut.changes, commit, this.options.metrics));
     }
     return messages;
   }
 
-  /** A task's whole state as messages (every window, then the commit record). */
+  /** A task's whole state as messages: the records it was restored from, or an empty state's commit record. */
   private fullState(partition: number, plan: TaskStart): ChangelogMessage[] {
-    const snapshot = plan.snapshot;
-    const commit = this.commitOf(partition, 0, plan.position, snapshot?.watermarks ?? { watermark: -Infinity, partitions: [] }, snapshot?.windows ?? { watermark: -Infinity, windowType: undefined }, plan.sources ?? {});
-    return changelogMessages(partition, this.statePartition(partition), { changed: snapshot?.windows.windows ?? [], removed: [] }, commit, this.options.metrics);
+    const statePartition = this.statePartition(partition);
+    if (plan.records !== undefined) return plan.records.map(({ key, value }) => ({ partition: statePartition, key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }));
+    const commit = this.commitOf(partition, 0, plan.position, { watermark: -Infinity, partitions: [] }, { watermark: -Infinity, windowType: undefined }, plan.sources ?? {});
+    return [commitMessage(partition, statePartition, commit)];
   }
 
   private commitOf(

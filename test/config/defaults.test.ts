@@ -13,6 +13,7 @@ describe('defaults', () => {
       state: { backend: 'level', path: '/srv/processor/data/state' },
       checkpoint_interval_secs: 60,
       buffer_size: 10_000,
+      parallelism: 1,
       event: { time_field: 'timestamp', key_fields: ['model'], metric_fields: [], max_future_secs: 86_400 },
       windows: {
         default_type: 'tumbling',

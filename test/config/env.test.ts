@@ -59,6 +59,7 @@ describe('environment overrides', () => {
       'PROCESSOR_DEAD_LETTER_PATH',
       'PROCESSOR_CHECKPOINT_INTERVAL_SECS',
       'PROCESSOR_BUFFER_SIZE',
+      'PROCESSOR_PARALLELISM',
     ]);
   });
 

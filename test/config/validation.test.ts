@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/index.js';
 
@@ -14,7 +15,9 @@ function rejectionOf(body: string): ConfigError {
 
 // [what is wrong, YAML under `processor:`, key path named, line in the message]
 const badConfigs: ReadonlyArray<readonly [string, string, string, string]> = [
-  ['unknown top-level key', '{ windowz: {} }', 'processor.windowz', 'processor.windowz: unknown key, expected one of source, sink, dead_letter, state, checkpoint_interval_secs, buffer_size, event, windows, watermark, emit, aggregation, kafka, metrics, log (did you mean windows?)'],
+  ['unknown top-level key', '{ windowz: {} }', 'processor.windowz', 'processor.windowz: unknown key, expected one of source, sink, dead_letter, state, checkpoint_interval_secs, buffer_size, parallelism, event, windows, watermark, emit, aggregation, kafka, metrics, log (did you mean windows?)'],
+  ['parallelism 0', '{ parallelism: 0 }', 'processor.parallelism', 'processor.parallelism: expected an integer ≥ 1 or "auto" (one per core), got 0'],
+  ['parallelism as a word other than auto', '{ parallelism: all }', 'processor.parallelism', 'processor.parallelism: expected an integer ≥ 1 or "auto" (one per core), got "all"'],
   ['unknown nested key', '{ windows: { tumbling: { size: 300 } } }', 'processor.windows.tumbling.size', 'processor.windows.tumbling.size: unknown key, expected one of size_secs, allowed_lateness_secs (did you mean size_secs?)'],
   ['unknown source type', '{ source: { type: s3 } }', 'processor.source.type', 'processor.source.type: expected one of file, stdin, kafka, got "s3"'],
   ['stderr is not a sink', '{ sink: { type: stderr } }', 'processor.sink.type', 'processor.sink.type: expected one of file, stdout, kafka, got "stderr"'],
@@ -97,6 +100,12 @@ describe('validation', () => {
     expect(lines).toHaveLength(22);
     expect(lines.at(-1)).toBe('  … and 31 more');
     expect(rejectionOf(`{ ${'k'.repeat(200)}: v }`).message).toContain(`  ${`processor.${'k'.repeat(200)}`.slice(0, 79)}…: unknown key`);
+  });
+
+  it('takes parallelism as a count or auto (the number of cores)', () => {
+    expect(parseConfig('processor: { parallelism: 3 }', {}).parallelism).toBe(3);
+    expect(parseConfig('processor: { parallelism: auto }', {}).parallelism).toBe(availableParallelism());
+    expect(parseConfig('', { PROCESSOR_PARALLELISM: '2' }).parallelism).toBe(2);
   });
 
   it('rejects a document that is not a mapping, and unknown keys beside processor', () => {

@@ -11,7 +11,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, Partitioners, logLevel, type Consumer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { expect } from 'vitest';
 import { createRandom } from '../../scripts/generate-sample.js';
 import { exited, onStderrLine, startCli } from '../support/cli.js';
@@ -73,12 +73,12 @@ export async function createTopics(brokers: string, prefix: string, partitions =
   return t;
 }
 
-/** Sum over partitions of the group's committed offsets on the input topic. */
-export async function committedTotal(t: Topics): Promise<number> {
+/** Sum over partitions of the group's committed offsets on `topic` (default: the input topic). */
+export async function committedTotal(t: Topics, topic = t.input): Promise<number> {
   const admin = kafkaOf(t.brokers).admin();
   await admin.connect();
   try {
-    const [entry] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+    const [entry] = await admin.fetchOffsets({ groupId: t.group, topics: [topic] });
     return entry!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
   } finally {
     await admin.disconnect();
@@ -109,18 +109,18 @@ export interface Planned {
   readonly unkeyed?: true;
 }
 
-export interface Sent extends Planned {
-  readonly offset: string;
-}
+/** A record as produced: where it landed, without its payload (the model needs `event` alone). */
+export type Sent = Omit<Planned, 'value'> & { readonly offset: string };
 
 /** Unkeyed input: event time moves on by this much per event, across the whole input. */
-export const UNKEYED_STEP_MS = 2;
+export const UNKEYED_STEP_MS = 1;
 /**
- * Unkeyed input: keys per input partition. 10 s windows of 2 ms events hold 5,000 events, ~80
- * per key: below the 256 values up to which the percentile sketch is exact (above, its
- * t-digest depends on arrival order, which repartitioning interleaves).
+ * Unkeyed input: keys, whatever the partition count. 10 s windows of 1 ms events hold 10,000
+ * events, ~100 per key (binomial: the fullest of 1M events' 10,000 windows holds ~140): below
+ * the 256 values up to which the percentile sketch is exact (above, its t-digest depends on
+ * arrival order, which repartitioning interleaves).
  */
-const UNKEYED_KEYS_PER_PARTITION = 10;
+const UNKEYED_KEYS = 100;
 
 /**
  * Input modes. `keyed`: message key = the key fields (`p<partition>-k<j>`, each key in one
@@ -155,7 +155,7 @@ export class InputGenerator {
   next(partition: number, extraMetrics?: Record<string, number>): Planned {
     const r = this.random;
     const unkeyed = this.mode === 'unkeyed';
-    const key = unkeyed ? `k${Math.floor(r() * UNKEYED_KEYS_PER_PARTITION * this.partitions)}` : `p${partition}-k${Math.floor(r() * KEYS_PER_PARTITION)}`;
+    const key = unkeyed ? `k${Math.floor(r() * UNKEYED_KEYS)}` : `p${partition}-k${Math.floor(r() * KEYS_PER_PARTITION)}`;
     let t: number;
     if (unkeyed) {
       t = this.clock;
@@ -221,25 +221,70 @@ export class InputGenerator {
  * with their offsets, taken from the broker's reply (base offset + position in the batch).
  */
 export async function produce(brokers: string, topic: string, planned: Planned[], chunkSize = 1_000): Promise<Sent[]> {
-  const producer = kafkaOf(brokers).producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = idempotentProducer(brokers);
   await producer.connect();
   const out: Sent[] = [];
   try {
-    for (let i = 0; i < planned.length; i += chunkSize) {
-      const chunk = planned.slice(i, i + chunkSize);
-      const meta = await producer.send({ topic, acks: -1, messages: chunk.map((m) => ({ key: m.unkeyed ? null : m.key, value: m.value, partition: m.partition })) });
-      const next = new Map(meta.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]));
-      for (const m of chunk) {
-        const offset = next.get(m.partition);
-        if (offset === undefined) throw new Error(`no offset for partition ${m.partition} in the broker's reply`);
-        next.set(m.partition, offset + 1n);
-        out.push({ ...m, offset: offset.toString() });
-      }
-    }
+    for (let i = 0; i < planned.length; i += chunkSize) await sendChunk(producer, topic, planned.slice(i, i + chunkSize), out);
   } finally {
     await producer.disconnect();
   }
   return out;
+}
+
+const idempotentProducer = (brokers: string): Producer => kafkaOf(brokers).producer({ idempotent: true, maxInFlightRequests: 1 });
+
+/** Sends `chunk` as one request and appends its records to `out` with their offsets. */
+async function sendChunk(producer: Producer, topic: string, chunk: readonly Planned[], out: Sent[]): Promise<void> {
+  const meta = await producer.send({ topic, acks: -1, messages: chunk.map((m) => ({ key: m.unkeyed ? null : m.key, value: m.value, partition: m.partition })) });
+  const next = new Map(meta.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]));
+  for (const m of chunk) {
+    const offset = next.get(m.partition);
+    if (offset === undefined) throw new Error(`no offset for partition ${m.partition} in the broker's reply`);
+    next.set(m.partition, offset + 1n);
+    const { value: _payload, ...record } = m;
+    out.push({ ...record, offset: offset.toString() });
+  }
+}
+
+/**
+ * Input flowing in the background: `count` events of `gen`, at most `perSec` a second, in
+ * requests of `perRequest` (rounded to whole rounds over the partitions), appended to `sent`
+ * as their offsets come back. `produced` says how far it is; `done` settles when it ends.
+ */
+export class Flow {
+  produced = 0;
+  readonly done: Promise<void>;
+  private failed: unknown;
+
+  constructor(brokers: string, topic: string, gen: InputGenerator, readonly count: number, perSec: number, sent: Sent[], perRequest = 6_000) {
+    const perPartition = Math.max(1, Math.floor(perRequest / gen.partitions));
+    this.done = (async () => {
+      const producer = idempotentProducer(brokers);
+      await producer.connect();
+      const began = Date.now();
+      try {
+        while (this.produced < this.count) {
+          const chunk = gen.batch(Math.min(perPartition, Math.ceil((this.count - this.produced) / gen.partitions))).slice(0, this.count - this.produced);
+          await sendChunk(producer, topic, chunk, sent);
+          this.produced += chunk.length;
+          const due = began + (this.produced / perSec) * 1000;
+          if (due > Date.now()) await sleep(due - Date.now());
+        }
+      } finally {
+        await producer.disconnect();
+      }
+    })();
+    this.done.catch((error: unknown) => (this.failed = error));
+  }
+
+  /** Resolves once `n` events are produced (rejects if the flow fails or ends before). */
+  async reached(n: number, timeoutMs = 120_000): Promise<void> {
+    await waitUntil(`the input flow to reach ${n} events`, () => {
+      if (this.failed !== undefined) throw new Error(`producing the input failed: ${String(this.failed)}`);
+      return this.produced >= n;
+    }, timeoutMs, () => `produced ${this.produced}`);
+  }
 }
 
 /** Produces `perPartition` events per partition in small batches spread over `ms`. */
@@ -435,10 +480,16 @@ interface ModelWindow {
 
 const windowId = (key: string, start: number): string => `${key}@${new Date(start).toISOString()}`;
 
+/** Per input array, the model of its first `upTo` records: inputs only grow, so polls extend it. */
+const models = new WeakMap<readonly Sent[], { upTo: number; model: Map<string, ModelWindow> }>();
+
 /** Every valid event grouped by key and tumbling window. */
 export function bruteForceModel(sent: readonly Sent[]): Map<string, ModelWindow> {
-  const model = new Map<string, ModelWindow>();
-  for (const s of sent) {
+  let cached = models.get(sent);
+  if (cached === undefined || cached.upTo > sent.length) models.set(sent, (cached = { upTo: 0, model: new Map() }));
+  const model = cached.model;
+  for (; cached.upTo < sent.length; cached.upTo++) {
+    const s = sent[cached.upTo]!;
     if (s.kind !== 'valid') continue;
     const e = s.event!;
     const start = e.t - (e.t % WINDOW_MS);
@@ -495,6 +546,7 @@ export function finalResults(values: readonly string[]): { final: Map<string, Re
 /** True when every model window has a result with the model's count (the run is complete). */
 export function resultsComplete(sent: readonly Sent[], values: readonly string[]): boolean {
   const model = bruteForceModel(sent);
+  if (values.length < model.size) return false;
   const { final } = finalResults(values);
   for (const [id, w] of model) if (final.get(id)?.event_count !== w.count) return false;
   return true;
@@ -611,7 +663,7 @@ export function checkRun(label: string, sent: readonly Sent[], resultValues: rea
 export async function finish(t: Topics, sent: Sent[], gen: InputGenerator, results: Tail, timeoutMs = 45_000): Promise<void> {
   sent.push(...(await produce(t.brokers, t.input, gen.sentinels())));
   try {
-    await waitUntil('every window to have its result', () => resultsComplete(sent, results.values()), timeoutMs, () => '', 500);
+    await waitUntil('every window to have its result', () => resultsComplete(sent, results.values()), timeoutMs, () => '', 1_000);
   } catch {
     /* reported by checkRun */
   }

@@ -1,0 +1,39 @@
+/**
+ * What the main thread and its worker threads say to each other (`processor.parallelism`):
+ * plain objects, structured-cloned by `postMessage`.
+ */
+import type { Registry } from 'prom-client';
+import type { WindowCursor, WindowPageQuery } from '../../operators/internal/windowState.js';
+import type { ProcessorConfig } from '../config/index.js';
+import type { JobSummary } from '../runner/job-stats.js';
+
+/** A registry as `getMetricsAsJSON()` gives it: what `AggregatorRegistry.aggregate` merges. */
+export type RegistryJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** What a worker starts with (`workerData`). */
+export interface WorkerStart {
+  readonly config: ProcessorConfig;
+  /** 0 … parallelism − 1: names the worker in logs and its local state directory. */
+  readonly index: number;
+}
+
+/** Main → worker. */
+export type ToWorker =
+  | { readonly type: 'stop' }
+  | { readonly type: 'metrics'; readonly id: number }
+  | { readonly type: 'windows'; readonly id: number; readonly query: WindowPageQuery };
+
+/** One window of a `/windows` page: its (key, start) position and its output record. */
+export interface PagedWindow {
+  readonly at: WindowCursor;
+  readonly output: unknown;
+}
+
+/** Worker → main. */
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'reachable'; readonly up: boolean }
+  | { readonly type: 'metrics'; readonly id: number; readonly metrics: RegistryJson }
+  | { readonly type: 'windows'; readonly id: number; readonly windows: readonly PagedWindow[]; readonly next: WindowCursor | undefined }
+  | { readonly type: 'done'; readonly summary: JobSummary }
+  | { readonly type: 'failed'; readonly message: string; readonly stack?: string };
