@@ -13,7 +13,15 @@ import { unexportedPublicTypes } from './public-types.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const app = mkdtempSync(join(tmpdir(), 'sp-pack-'));
-const run = (command: string, args: readonly string[], cwd = app): string => execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const run = (command: string, args: readonly string[], cwd = app): string => {
+  try {
+    return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    // tsc reports on stdout: without it a failed type-check says nothing.
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(' ')} failed:\n${stdout ?? ''}${stderr ?? ''}`.slice(0, 4_000), { cause: error });
+  }
+};
 const files = (entries: Readonly<Record<string, string>>): void => {
   for (const [name, text] of Object.entries(entries)) writeFileSync(join(app, name), text);
 };
@@ -45,6 +53,34 @@ const out = await lastValueFrom(
 console.log(JSON.stringify({ results: out.map((r) => [r.key, r.count, r.result.metrics['latency_ms']?.avg]), checkpointed: saved !== undefined }));
 `;
 
+/** The builder from the main entry, with a custom source and sink (issue 12's "done when"). */
+const BUILDER_CODE = `
+import { Observable } from 'rxjs';
+import { createPipeline, type LineBatch, type Sink, type Source } from 'llm-feedback-stream-processor';
+
+const events = [1, 2, 3].map((i) => JSON.stringify({ timestamp: i * 1000, model: 'm', metrics: { latency_ms: i * 100 } }));
+const source: Source = {
+  bounded: true,
+  replayable: true,
+  read: (from) => new Observable<LineBatch>((subscriber) => {
+    const lines = events.slice(from);
+    subscriber.next({ lines, ends: lines.map((_, i) => from + i + 1), end: events.length });
+    subscriber.complete();
+  }),
+};
+const written: string[] = [];
+const sink: Sink = { write: (line) => { written.push(line); return undefined; }, inFlight: 0, flush: async () => {}, close: async () => {} };
+const summary = await createPipeline()
+  .withSource(source)
+  .withTumblingWindow({ sizeSecs: 10 })
+  .withStateBackend({ backend: 'memory' })
+  .withSink(sink)
+  .withDeadLetterSink({ type: 'stderr' })
+  .build()
+  .run();
+console.log(JSON.stringify({ recordsIn: summary.recordsIn, counts: written.map((line) => (JSON.parse(line) as { event_count: number }).event_count) }));
+`;
+
 /** Records every module URL that the ESM loader resolves (hooks run in their own thread: a file collects them). */
 const HOOKS = `
 import { appendFileSync } from 'node:fs';
@@ -63,6 +99,9 @@ await import('llm-feedback-stream-processor/operators');
 console.log(JSON.stringify({ importMs: performance.now() - started }));
 `;
 
+/** The @types/node the project itself builds with (in npm's cache already). */
+const NODE_TYPES = (JSON.parse(readFileSync(join(root, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string }).version;
+
 let packed: { readonly files: readonly { readonly path: string }[] };
 
 beforeAll(() => {
@@ -73,10 +112,13 @@ beforeAll(() => {
     'package.json': JSON.stringify({ name: 'app', private: true, type: 'module' }),
     'tsconfig.json': JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: [], outDir: 'out' }, include: ['index.ts'] }),
     'index.ts': USER_CODE,
+    // The main entry's types (kafkajs's among them) use Node's, as any Node service does.
+    'builder.ts': BUILDER_CODE,
+    'tsconfig.builder.json': JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: ['node'], outDir: 'out' }, include: ['builder.ts'] }),
     'hooks.mjs': HOOKS,
     'probe.mjs': PROBE,
   });
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', `./${info.filename}`, 'rxjs@7.8.1']);
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', `./${info.filename}`, 'rxjs@7.8.1', `@types/node@${NODE_TYPES}`]);
 }, 240_000);
 
 afterAll(() => rmSync(app, { recursive: true, force: true }));
@@ -99,6 +141,11 @@ describe('the packed package', () => {
     run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']);
     const output = JSON.parse(run(process.execPath, ['out/index.js'])) as unknown;
     expect(output).toEqual({ results: [['m', 3, 200]], checkpointed: true });
+  });
+
+  it('type-checks and runs a job built with createPipeline() from a custom source and sink', () => {
+    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.builder.json']);
+    expect(JSON.parse(run(process.execPath, ['out/builder.js'])) as unknown).toEqual({ recordsIn: 3, counts: [3] });
   });
 
   it('names every type of its public signatures', () => {
