@@ -103,7 +103,7 @@ describe('fault suite: exactly-once', () => {
     await settled([results, deadLetters]);
     expectExactlyOnce(label, sent, results, deadLetters);
     const fenced = a.lines.filter((line) => line.includes('task fenced by another instance')).length;
-    console.log(`${label}: A logged ${fenced} fenced transaction(s) after resuming; A still running: ${a.running}`);
+    console.log(`${label}: A logged ${fenced} fenced transaction(s) after resuming; A still running: ${a.running}${a.running ? '' : `\n${a.tail(6)}`}`);
     await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
   }, 300_000);
 });
