@@ -1,4 +1,4 @@
-import { Subject, type Observable } from 'rxjs';
+import { EMPTY, Subject, filter, interval, merge, type Observable } from 'rxjs';
 import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
@@ -67,6 +67,8 @@ const DEFAULT_STOP_TIMEOUT_MS = 20_000;
  * committed once it is complete (DESIGN.md "Checkpoints and recovery"). A new task is
  * restored (local copy or state topic, see `TaskManager.plan`) and resumes at its
  * state's position, or starts empty at the partition's start.
+ * With `processing_guarantee: exactly_once` each task's checkpoint is instead one Kafka
+ * transaction of its output, state-topic records and offset (src/tasks/task-transactions.ts).
  *
  * Backpressure: each record is acknowledged to the source once processed, unless
  * the outputs hold more than `buffer_size` unacknowledged messages; then the
@@ -115,7 +117,6 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
             config,
             stateTopic,
             ids,
-            local,
             logger,
             metrics,
             onError: (error) => failure(error),
@@ -135,6 +136,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       ids,
       statePartitions,
       onDuplicate: () => stats.duplicates++,
+      restoreLocally: eos === undefined,
     });
     options.onWindows?.(tasks.windowState());
     const sharedState = remoteState(config, stateTopic, ids, metricsAggregator, statePartitions);
@@ -282,7 +284,9 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         intervalMs: config.checkpoint_interval_secs * 1000,
         firstId: 1,
         positions: () => ({ ...tasks.positions }),
-        trigger: stopBarrier(options.signal),
+        // Exactly-once: output a task produced without input (windows fired by idleness) is
+        // committed at the next interval too; without a record no barrier would come.
+        trigger: merge(stopBarrier(options.signal), eos === undefined ? EMPTY : interval(config.checkpoint_interval_secs * 1000).pipe(filter(() => eos.buffered > 0))),
       }),
     );
 

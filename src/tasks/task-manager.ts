@@ -43,6 +43,13 @@ export interface TaskManagerOptions {
   readonly statePartitions: number;
   /** A task dropped a repartitioned record it had aggregated before. */
   readonly onDuplicate?: () => void;
+  /**
+   * Whether a local copy at the group's committed position holds the committed state (default
+   * true). Not with exactly-once: another owner's idle task can fire windows and commit them
+   * without moving the position, and a repeat of those results would be committed output; the
+   * state topic, read committed, always tells.
+   */
+  readonly restoreLocally?: boolean;
 }
 
 /** Where a new task starts: its state (none: empty) and the source position that goes with it (none: the start). */
@@ -172,7 +179,8 @@ export class TaskManager {
     const committed = remote === undefined ? new Map<number, string | undefined>() : await remote.committed(partitions);
     const localPositions = new Map(await Promise.all(partitions.map(async (p) => [p, (await local.commit(p))?.position] as const)));
     // The local copy is current when the group committed exactly its position: no owner went further.
-    const current = (p: number): boolean => localPositions.get(p) !== undefined && localPositions.get(p) === committed.get(p);
+    const locally = this.options.restoreLocally ?? true;
+    const current = (p: number): boolean => locally && localPositions.get(p) !== undefined && localPositions.get(p) === committed.get(p);
     const stale = partitions.filter((p) => remote !== undefined && !current(p));
     const fetched = stale.length === 0 || remote === undefined ? new Map<number, RestoredTask>() : await remote.restore(stale);
     const plans = new Map<number, TaskStart>();
@@ -185,7 +193,7 @@ export class TaskManager {
     const emptyStart = (p: number): string | undefined => (latest ? committed.get(p) ?? ends.get(p) : undefined);
     for (const partition of partitions) {
       const theirs = fetched.get(partition);
-      const mine = localPositions.get(partition) === undefined || Number(localPositions.get(partition)) < Number(theirs?.commit.position ?? -1) ? undefined : await local.load(partition, metrics);
+      const mine = !locally || localPositions.get(partition) === undefined || Number(localPositions.get(partition)) < Number(theirs?.commit.position ?? -1) ? undefined : await local.load(partition, metrics);
       // Newest first: the one furthest in the input, the local copy on a tie (nothing to rewrite).
       const candidates = [mine && fromTask(mine, 'local'), theirs && fromTask(theirs, 'state topic')].filter((c): c is TaskStart => c !== undefined);
       candidates.sort((a, b) => Number(b.position ?? -1) - Number(a.position ?? -1));

@@ -8,9 +8,8 @@
  * consumer sees results at commits only, so sending earlier would not make them visible
  * sooner, and a checkpoint's transaction then stays open for its sends alone (a crashed
  * instance's open transaction holds back every `read_committed` reader of its partitions
- * until the task's next owner aborts it). The local copy applies a task's changes once its
- * transaction is committed, so it is never ahead of the group's committed offset and
- * `TaskManager.plan` takes it exactly when it is current.
+ * until the task's next owner aborts it). Tasks restore from the state topic alone
+ * (`TaskManagerOptions.restoreLocally`), so no local copy is kept up to date here.
  *
  * Fencing: before a task restores, its producer is initialised (`fencing`), which fences
  * the previous owner and completes its open transaction; only then are the committed offset
@@ -29,7 +28,6 @@ import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import type { FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
 import type { DeadLetterOut, JobOutputs } from '../runner/outputs.js';
 import type { ChangelogMessage } from './changelog.js';
-import { localChanges, type LocalTaskStore } from './local-store.js';
 import { isTransientKafkaError } from '../kafka/client.js';
 import { kafkaConnection } from '../kafka/settings.js';
 import { StreamsProducer, TaskMigratedError, type TransactionMessage, type TransactionOffset } from './streams-producer.js';
@@ -39,8 +37,6 @@ export interface TaskTransactionsOptions {
   readonly config: ProcessorConfig;
   readonly stateTopic: string;
   readonly ids: PartitionIds;
-  /** The local copy: each committed transaction's state changes are applied to it. */
-  readonly local: Pick<LocalTaskStore, 'apply'>;
   readonly logger?: Logger;
   readonly metrics?: ProcessorMetrics;
   /**
@@ -125,7 +121,8 @@ class TaskOutput implements JobOutputs {
 interface QueuedTransaction {
   id: number;
   messages: TransactionMessage[];
-  changes: ChangelogMessage[];
+  /** How many of `messages` are state-topic records. */
+  stateRecords: number;
   offsets: TransactionOffset[];
   commits: Commit[];
 }
@@ -220,12 +217,12 @@ export class TaskTransactions {
         const queued = entry.queued;
         queued.id = id;
         queued.messages.push(...messages, ...stateMessages);
-        queued.changes.push(...records);
+        queued.stateRecords += records.length;
         queued.offsets = offsets;
         queued.commits.push(commit);
         continue;
       }
-      entry.queued = { id, messages: [...messages, ...stateMessages], changes: [...records], offsets, commits: [commit] };
+      entry.queued = { id, messages: [...messages, ...stateMessages], stateRecords: records.length, offsets, commits: [commit] };
       entry.chain = entry.chain.then(() => this.run(entry));
     }
     void Promise.all(done).then(() => {
@@ -240,11 +237,10 @@ export class TaskTransactions {
     const transaction = entry.queued;
     entry.queued = undefined;
     if (transaction === undefined) return;
-    const count = transaction.messages.length - transaction.changes.length;
+    const count = transaction.messages.length - transaction.stateRecords;
     try {
       if (entry.dropped || this.failure !== undefined) return;
       await entry.producer.commit(transaction.messages, transaction.offsets);
-      await this.options.local.apply(localChanges(transaction.changes));
       this.options.logger?.debug({ task: entry.partition, checkpoint: transaction.id, messages: transaction.messages.length }, 'transaction committed');
     } catch (error) {
       if (error instanceof TaskMigratedError || isTransientKafkaError(error)) {
@@ -275,6 +271,13 @@ export class TaskTransactions {
     entry.output.take().commit.resolve();
     const closing = entry.chain.then(() => entry.producer.close());
     closing.catch((error: unknown) => this.options.logger?.warn({ err: error, task: partition }, 'closing a transactional producer'));
+  }
+
+  /** Output written by every task since its last cut. */
+  get buffered(): number {
+    let count = 0;
+    for (const entry of this.tasks.values()) count += entry.output.messages.length;
+    return count;
   }
 
   /** Output written and not yet committed, by every task: what backpressure watches. */

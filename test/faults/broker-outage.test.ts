@@ -18,7 +18,7 @@ import { tempDir } from '../support/temp-dir.js';
 import {
   InputGenerator, Job, type Sent, checkRun, committedTotal, createTopics, finish, produceSpread, sleep, waitUntil, writeConfig, cleanUp, outputs, scenario, track,
 } from './harness.js';
-import { expectExactlyOnce, settled } from './exactly-once-checks.js';
+import { committedOutputs, expectExactlyOnce, settled, stopCommittedTails } from './exactly-once-checks.js';
 
 const OUTAGE_MS = 15_000;
 
@@ -123,7 +123,7 @@ describe('fault suite: broker outage (own broker)', () => {
     const { label, gen, t, dir } = await scenario('broker-outage-eos', brokers);
     const job = track(new Job(label, writeConfig(dir, 'job', join(dir, 'state'), t, { processingGuarantee: 'exactly_once', repartition: 'never', checkpointSecs: 0.5 })));
     await job.waitReady();
-    const { results, deadLetters } = await outputs(t);
+    const { results, deadLetters } = await committedOutputs(t);
 
     const sent: Sent[] = await produceSpread(brokers, t.input, gen, 2_000, 10, 3_000);
     const lastProduced = Date.now();
@@ -146,5 +146,6 @@ describe('fault suite: broker outage (own broker)', () => {
     expect(stopped.code, `${label}: exit code after SIGTERM\n${job.tail()}`).toBe(0);
     await settled([results, deadLetters]);
     expectExactlyOnce(label, sent, results, deadLetters);
+    await stopCommittedTails();
   }, 300_000);
 });

@@ -664,7 +664,7 @@ export function checkRun(label: string, sent: readonly Sent[], resultValues: rea
  * result is there, and return the outputs. Does not throw when the wait runs out: the
  * comparison then reports what is missing or wrong.
  */
-export async function finish(t: Topics, sent: Sent[], gen: InputGenerator, results: Tail, timeoutMs = 45_000): Promise<void> {
+export async function finish(t: Topics, sent: Sent[], gen: InputGenerator, results: Pick<Tail, 'values'>, timeoutMs = 45_000): Promise<void> {
   sent.push(...(await produce(t.brokers, t.input, gen.sentinels())));
   try {
     await waitUntil('every window to have its result', () => resultsComplete(sent, results.values()), timeoutMs, () => '', 1_000);
