@@ -3,9 +3,18 @@
  * fresh broker (or one with auto-creation off) works without manual steps.
  */
 import type { Admin } from 'kafkajs';
-import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+import { connectError, createKafka, isTransientKafkaError, type KafkaConnectionOptions } from './client.js';
 
-/** Runs `use` with a connected admin client, disconnected after; a failed connection names the brokers and `what`. */
+/** Attempts of `use` that fail for a transient reason before `withAdmin` gives up. */
+const ADMIN_ATTEMPTS = 5;
+
+/**
+ * Runs `use` with a connected admin client, disconnected after; a failed connection names the
+ * brokers and `what`. `use` runs again (up to five times, backing off) when it fails for a
+ * transient reason: on a fresh broker the group coordinator answers NOT_COORDINATOR while
+ * `__consumer_offsets` loads, and kafkajs's admin `fetchOffsets` does not retry that itself.
+ * So `use` must be safe to repeat (reads, or creation that checks first).
+ */
 export async function withAdmin<T>(connection: KafkaConnectionOptions, what: string, use: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = createKafka({ clientId: 'stream-processor-admin', ...connection }).admin();
   try {
@@ -14,7 +23,14 @@ export async function withAdmin<T>(connection: KafkaConnectionOptions, what: str
     throw connectError(what, connection.brokers, error);
   }
   try {
-    return await use(admin);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await use(admin);
+      } catch (error) {
+        if (attempt >= ADMIN_ATTEMPTS || !isTransientKafkaError(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
