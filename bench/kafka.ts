@@ -20,6 +20,12 @@
  *   events_per_sec_parallelism_2, parallel_speedup
  *                               one CLI process with `parallelism: 2` (two worker threads in the group), the same
  *                               way, and its rate over events_per_sec_one_instance (`parallelism: 1`)
+ *   eos_events_per_sec_100ms, eos_ratio_100ms, eos_events_per_sec_1s, eos_ratio_1s
+ *                               runKafkaJob with processing_guarantee exactly_once at a 100 ms and a 1 s
+ *                               checkpoint interval, from its start until every message is processed and the
+ *                               stop's final transaction committed, over the same timing of at_least_once at the
+ *                               same interval (alo_events_per_sec_*); median of RUNS interleaved pairs.
+ *                               BENCH_KAFKA_ONLY=eos runs the preload and this phase alone.
  * Rates are medians of RUNS interleaved runs (raw, job, raw, job, …) over one preload of 1,000,000 events.
  * Run: npm run bench:kafka
  */
@@ -146,8 +152,11 @@ function jobConfig(input: string, output: string, deadLetters: string, windowSec
   return { ...config, watermark: { ...config.watermark, max_out_of_orderness_secs: outOfOrdernessSecs } };
 }
 
-/** runKafkaJob over the preloaded topic, timed from its start until every message is handed over and acknowledged. */
-async function jobThroughput(input: string, output: string, deadLetters: string, config = jobConfig(input, output, deadLetters, 60, DISORDER_MS / 1000), metrics?: ProcessorMetrics): Promise<number> {
+/**
+ * runKafkaJob over the preloaded topic, timed from its start until every message is handed over
+ * and acknowledged (with `untilStopped`, until the stop after that, its final checkpoint included).
+ */
+async function jobThroughput(input: string, output: string, deadLetters: string, config = jobConfig(input, output, deadLetters, 60, DISORDER_MS / 1000), metrics?: ProcessorMetrics, untilStopped = false): Promise<number> {
   const stop = new AbortController();
   let source: KafkaSource | undefined;
   const t0 = performance.now();
@@ -165,7 +174,36 @@ async function jobThroughput(input: string, output: string, deadLetters: string,
   const elapsed = await Promise.race([done, failed]);
   stop.abort();
   await job;
-  return EVENTS / (elapsed / 1000);
+  return EVENTS / ((untilStopped ? performance.now() - t0 : elapsed) / 1000);
+}
+
+/**
+ * The job with `guarantee` at a `checkpointSecs` interval, timed from its start until every
+ * message is processed and its stop has committed the final checkpoint (exactly-once: the
+ * final transactions), so that output still buffered or unsent counts against both guarantees.
+ */
+async function guaranteeThroughput(input: string, guarantee: ProcessorConfig['processing_guarantee'], checkpointSecs: number): Promise<number> {
+  const base = jobConfig(input, await topic(`g-results-${randomUUID().slice(0, 4)}`), await topic(`g-dlq-${randomUUID().slice(0, 4)}`), 60, DISORDER_MS / 1000, checkpointSecs);
+  // The preload is keyed by the key field: exactly-once needs no repartitioning, and neither run does it.
+  const config: ProcessorConfig = { ...base, processing_guarantee: guarantee, kafka: { ...base.kafka, repartition: 'never' } };
+  return jobThroughput(input, base.kafka.producer.result_topic, base.kafka.producer.dead_letter_topic, config, undefined, true);
+}
+
+/** Exactly-once against at-least-once at a 100 ms and a 1 s checkpoint interval (interleaved pairs, medians). */
+async function exactlyOnceCost(input: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [label, secs] of [['100ms', 0.1], ['1s', 1]] as const) {
+    const alo: number[] = [];
+    const eos: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      alo.push(await guaranteeThroughput(input, 'at_least_once', secs));
+      eos.push(await guaranteeThroughput(input, 'exactly_once', secs));
+    }
+    out[`alo_events_per_sec_${label}`] = Math.round(median(alo));
+    out[`eos_events_per_sec_${label}`] = Math.round(median(eos));
+    out[`eos_ratio_${label}`] = round(median(eos) / median(alo), 2);
+  }
+  return out;
 }
 
 /**
@@ -327,17 +365,25 @@ function latencyFigures(phase: { values: number[]; produced: number }, target: n
   };
 }
 
-/** `BENCH_KAFKA_ONLY=throughput|latency` runs those phases alone (while tuning); the figures then omit the rest. */
+/** `BENCH_KAFKA_ONLY=throughput,scale,latency,eos` (any of them) runs those phases alone (while tuning); the figures then omit the rest. */
 const only = process.env['BENCH_KAFKA_ONLY'];
-const runs = (phase: 'throughput' | 'latency' | 'scale'): boolean => only === undefined || only.split(',').includes(phase);
+const runs = (phase: 'throughput' | 'latency' | 'scale' | 'eos'): boolean => only === undefined || only.split(',').includes(phase);
 
 try {
   const figures: Record<string, unknown> = { events: EVENTS, partitions: PARTITIONS, keys: KEYS };
+  // The preloaded input, shared by the phases that read it.
+  let input: string | undefined;
+  const preloaded = async (): Promise<string> => {
+    if (input === undefined) {
+      input = await topic('events');
+      figures['preload_events_per_sec'] = Math.round(await preload(input));
+    }
+    return input;
+  };
   const raw: number[] = [];
   const job: number[] = [];
   if (runs('throughput')) {
-    const input = await topic('events');
-    figures['preload_events_per_sec'] = Math.round(await preload(input));
+    const input = await preloaded();
     for (let i = 0; i < RUNS; i++) {
       raw.push(await rawConsume(input));
       job.push(await jobThroughput(input, await topic(`results-${i}`), await topic(`dlq-${i}`)));
@@ -370,6 +416,7 @@ try {
     const half = job.length > 0 ? median(job) / 2 : Number(process.env['BENCH_KAFKA_HALF_RATE'] ?? 50_000);
     Object.assign(figures, latencyFigures(await latencies(half, 'live-half'), half, '_half'));
   }
+  if (runs('eos')) Object.assign(figures, await exactlyOnceCost(await preloaded()));
   figures['raw_runs'] = raw.map((x) => Math.round(x));
   figures['job_runs'] = job.map((x) => Math.round(x));
   console.log(JSON.stringify(figures));

@@ -12,6 +12,7 @@ import {
   LOG_LEVELS,
   OFFSET_RESETS,
   SASL_MECHANISMS,
+  PROCESSING_GUARANTEES,
   REPARTITION_MODES,
   SINK_TYPES,
   SOURCE_TYPES,
@@ -36,6 +37,7 @@ import {
   report,
   string,
   variant,
+  type ReadContext,
   type Spec,
 } from './spec.js';
 
@@ -51,6 +53,18 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:
 const BIND_HOST_EXPECTED = 'an IP address or host name to bind (e.g. "0.0.0.0", "127.0.0.1", "::")';
 
 const seconds = (min: number, defaultValue: number): Spec<number> => integer({ min, default: defaultValue });
+/**
+ * Seconds between checkpoints; fractions allowed: with `exactly_once` results become visible
+ * at each checkpoint, so 0.1 gives about 100 ms of latency. The floor keeps a typo in the
+ * unit (0.0001) from turning into a transaction per record.
+ */
+const checkpointInterval: Spec<number> = {
+  read(value, at, ctx) {
+    if (value === undefined) return 60;
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0.01) return value;
+    return report(ctx, at, 'a number of seconds ≥ 0.01 (fractions allowed, e.g. 0.1)', value);
+  },
+};
 const fieldName = string({ description: 'a non-empty field name' });
 /**
  * The cap on a dead letter's `raw`, UTF-8 bytes. The ceiling keeps the worst case
@@ -142,9 +156,10 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
       'file',
     ),
     state: variant('backend', { memory: {}, level: { path: filePath('data/state') } }, 'level'),
-    checkpoint_interval_secs: seconds(1, 60),
+    checkpoint_interval_secs: checkpointInterval,
     buffer_size: integer({ min: 1, default: 10_000 }),
     parallelism,
+    processing_guarantee: oneOf(PROCESSING_GUARANTEES, 'at_least_once'),
     event: mapping({
       time_field: string({ default: 'timestamp', description: 'a non-empty field name' }),
       key_fields: list(fieldName, { default: ['model'], minItems: 1, itemsName: 'field names' }),
@@ -242,6 +257,7 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
         report(ctx, `${at}.windows.types`, 'one window type with state.backend level (checkpoints hold one window state; use state.backend memory for several)', config.windows.types);
       }
     }
+    if (config.processing_guarantee === 'exactly_once') exactlyOnceNeeds(config, at, ctx);
     if (config.sink.type === 'kafka' && config.dead_letter.type === 'kafka') {
       const { result_topic, dead_letter_topic } = config.kafka.producer;
       if (result_topic === dead_letter_topic) {
@@ -250,6 +266,21 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     }
   },
 );
+
+/**
+ * `exactly_once` covers Kafka → Kafka only: one transaction holds the results, dead letters,
+ * state and offsets. The repartition stage writes outside the tasks' transactions, so the
+ * input must already be keyed by the key fields (`kafka.repartition: never`).
+ */
+function exactlyOnceNeeds(config: ProcessorConfig, at: string, ctx: ReadContext): void {
+  const why = 'while processing_guarantee is exactly_once (a Kafka transaction covers Kafka topics only)';
+  if (config.source.type !== 'kafka') report(ctx, `${at}.source.type`, `kafka ${why}`, config.source.type);
+  if (config.sink.type !== 'kafka') report(ctx, `${at}.sink.type`, `kafka ${why}`, config.sink.type);
+  if (config.dead_letter.type !== 'kafka') report(ctx, `${at}.dead_letter.type`, `kafka ${why}`, config.dead_letter.type);
+  if (config.kafka.repartition !== 'never') {
+    report(ctx, `${at}.kafka.repartition`, 'never while processing_guarantee is exactly_once (the repartition stage is not transactional: the input must be keyed by the key fields)', config.kafka.repartition);
+  }
+}
 
 /** The document's root: a single `processor` key (absent means all defaults). */
 export const rootSpec: Spec<{ processor: ProcessorConfig }> = mapping({ processor: processorSpec });

@@ -21,6 +21,7 @@ export const WATERMARK_STRATEGIES = ['bounded_out_of_orderness'] as const;
 export const REPARTITION_MODES = ['auto', 'always', 'never'] as const;
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export const OFFSET_RESETS = ['earliest', 'latest'] as const;
+export const PROCESSING_GUARANTEES = ['at_least_once', 'exactly_once'] as const;
 export const AGGREGATIONS = ['count', 'sum', 'average', 'min', 'max', 'percentile', 'stddev'] as const;
 /** pino's levels; `silent` turns logging off (tests, pipelines that own stderr). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -52,6 +53,7 @@ export interface KafkaSaslConfig {
   /** Never printed: `describeConfig` and validation messages hide it. */
   readonly password: string;
 }
+export type ProcessingGuarantee = (typeof PROCESSING_GUARANTEES)[number];
 
 /** Reads NDJSON from `path`, NDJSON lines from stdin, or `kafka.consumer.topics`. */
 export type SourceConfig =
@@ -167,7 +169,13 @@ export interface ProcessorConfig {
   readonly sink: SinkConfig;
   readonly dead_letter: DeadLetterConfig;
   readonly state: StateConfig;
+  /** Seconds, fractions allowed (with `exactly_once` results become visible at each checkpoint). */
   readonly checkpoint_interval_secs: number;
+  /**
+   * Kafka → Kafka only. `exactly_once`: each checkpoint is one Kafka transaction per task
+   * (results, dead letters, state-topic changes and consumer offsets); see README.md.
+   */
+  readonly processing_guarantee: ProcessingGuarantee;
   /** Records in flight downstream before the Kafka source pauses (resumes below half). */
   readonly buffer_size: number;
   /** Worker threads, each owning a share of the tasks (`auto` is resolved to the number of cores). */

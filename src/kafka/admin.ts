@@ -5,16 +5,7 @@
 import type { Admin } from 'kafkajs';
 import { connectError, createKafka, isTransientKafkaError, type KafkaConnectionOptions } from './client.js';
 
-/** Attempts of `use` that fail for a transient reason before `withAdmin` gives up. */
-const ADMIN_ATTEMPTS = 5;
-
-/**
- * Runs `use` with a connected admin client, disconnected after; a failed connection names the
- * brokers and `what`. `use` runs again (up to five times, backing off) when it fails for a
- * transient reason: on a fresh broker the group coordinator answers NOT_COORDINATOR while
- * `__consumer_offsets` loads, and kafkajs's admin `fetchOffsets` does not retry that itself.
- * So `use` must be safe to repeat (reads, or creation that checks first).
- */
+/** Runs `use` with a connected admin client, disconnected after; a failed connection names the brokers and `what`. */
 export async function withAdmin<T>(connection: KafkaConnectionOptions, what: string, use: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = createKafka({ clientId: 'stream-processor-admin', ...connection }).admin();
   try {
@@ -23,16 +14,25 @@ export async function withAdmin<T>(connection: KafkaConnectionOptions, what: str
     throw connectError(what, connection.brokers, error);
   }
   try {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await use(admin);
-      } catch (error) {
-        if (attempt >= ADMIN_ATTEMPTS || !isTransientKafkaError(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-      }
-    }
+    return await use(admin);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * The group's committed offsets on `topics`. kafkajs's `admin.fetchOffsets` does not retry, and
+ * a broker that has just started (or moved the group's coordinator) answers NOT_COORDINATOR or
+ * COORDINATOR_LOAD_IN_PROGRESS for a moment: transient errors are retried for about 10 s.
+ */
+export async function fetchCommittedOffsets(admin: Admin, groupId: string, topics: readonly string[]): ReturnType<Admin['fetchOffsets']> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchOffsets({ groupId, topics: [...topics] });
+    } catch (error) {
+      if (attempt >= 8 || !isTransientKafkaError(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
+    }
   }
 }
 

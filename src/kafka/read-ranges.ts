@@ -54,6 +54,16 @@ export async function readRanges(
   const removeCrash = consumer.on(consumer.events.CRASH, (event) => {
     if (!event.payload.restart) fail(event.payload.error);
   });
+  const reached = (topic: string, partition: number, lastOffset: string): void => {
+    const at = key(topic, partition);
+    const end = remaining.get(at);
+    if (end === undefined || Number(lastOffset) + 1 < end) return;
+    remaining.delete(at);
+    if (remaining.size === 0) finish();
+  };
+  // kafkajs hands `eachBatch` no batch that held only aborted records or transaction markers
+  // (a transactional topic's tail, read committed), but reports its end here.
+  const removeBatchEnd = consumer.on(consumer.events.END_BATCH_PROCESS, (event) => reached(event.payload.topic, event.payload.partition, event.payload.lastOffset));
   try {
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
@@ -64,10 +74,7 @@ export async function readRanges(
         const end = remaining.get(at);
         if (end === undefined) return;
         for (const message of batch.messages) if (Number(message.offset) < end) onMessage(batch.topic, batch.partition, message);
-        if (Number(batch.lastOffset()) + 1 >= end) {
-          remaining.delete(at);
-          if (remaining.size === 0) finish();
-        }
+        reached(batch.topic, batch.partition, batch.lastOffset());
       },
     });
     await done;
@@ -75,6 +82,7 @@ export async function readRanges(
     clearTimeout(timer);
     removeJoin();
     removeCrash();
+    removeBatchEnd();
     await consumer.disconnect().catch(() => undefined);
     const admin = kafka.admin();
     await admin.connect().then(() => admin.deleteGroups([groupId])).catch(() => undefined);

@@ -49,7 +49,7 @@ export interface KafkaSinkOptions extends KafkaConnectionOptions {
   readonly lingerMs?: number;
   /** Messages per send. Default 1,000. */
   readonly maxBatchMessages?: number;
-  /** Approximate bytes (UTF-16 code units of keys and values) per send. Default 1 MiB. */
+  /** Bytes per send: keys, values and headers as encoded, plus each record's framing. Default 1,000,000 (under the broker's default `message.max.bytes`). */
   readonly maxBatchBytes?: number;
   /** Default none: on a local broker compression costs more CPU than it saves. */
   readonly compression?: CompressionTypes;
@@ -113,7 +113,14 @@ function isMessageRejection(error: unknown): boolean {
 
 const DEFAULT_LINGER_MS = 0;
 const DEFAULT_MAX_BATCH_MESSAGES = 1_000;
-const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
+/**
+ * The broker refuses a partition's batch over its `message.max.bytes` (default 1,048,588) as
+ * encoded: keys, values and headers, each record's framing (`RECORD_FRAMING_BYTES`) and the
+ * batch header (61 bytes). The default stays under it with room for both.
+ */
+const DEFAULT_MAX_BATCH_BYTES = 1_000_000;
+/** A record's framing at most: length, attributes, timestamp and offset deltas, key, value and header counts (varints). */
+const RECORD_FRAMING_BYTES = 40;
 /** Backoff between retries of a send that failed transiently: doubling up to the maximum. */
 const RETRY_INITIAL_MS = 200;
 const RETRY_MAX_MS = 5_000;
@@ -344,9 +351,15 @@ function isMessageList(messages: SinkMessage | readonly SinkMessage[]): messages
   return Array.isArray(messages);
 }
 
+/** A message's size in a batch: its encoded key, value and headers, and the record's framing. */
 function approxBytes(message: Message): number {
-  const value = message.value;
-  return (typeof value === 'string' || Buffer.isBuffer(value) ? value.length : 0) + (typeof message.key === 'string' ? message.key.length : 0);
+  let bytes = RECORD_FRAMING_BYTES + fieldBytes(message.value) + fieldBytes(message.key);
+  for (const [name, value] of Object.entries(message.headers ?? {})) bytes += 10 + Buffer.byteLength(name) + (Array.isArray(value) ? value.reduce((sum: number, v) => sum + fieldBytes(v), 0) : fieldBytes(value));
+  return bytes;
+}
+
+function fieldBytes(field: unknown): number {
+  return typeof field === 'string' ? Buffer.byteLength(field) : Buffer.isBuffer(field) ? field.length : 0;
 }
 
 /** Keys remembered per partition count; a bound keeps memory flat for high-cardinality keys. */

@@ -524,16 +524,24 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     hold(partitions) {
       const s = session;
       for (const tp of partitions) held.set(tpKey(tp.topic, tp.partition), tp);
-      if (s !== undefined && partitions.length > 0) pauseHeld(s);
+      try {
+        if (s !== undefined && partitions.length > 0) pauseHeld(s);
+      } catch {
+        // The consumer is between runs (kafkajs restarting it): its next join pauses what is held.
+      }
     },
     release(tp, offset) {
       if (!held.delete(tpKey(tp.topic, tp.partition))) return;
       const s = session;
       if (s === undefined || s.stopped) return;
-      s.consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
-      progress.seek(tp.topic, tp.partition, offset);
-      // Paused for backpressure: the next resume reads it again.
-      if (!paused.value) s.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+      try {
+        s.consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
+        progress.seek(tp.topic, tp.partition, offset);
+        // Paused for backpressure: the next resume reads it again.
+        if (!paused.value) s.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+      } catch {
+        // The consumer is between runs (kafkajs restarting it): its next join seeks to `startOffset`.
+      }
     },
     ack(record) {
       if (inFlight > 0) inFlight--;

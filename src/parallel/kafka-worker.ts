@@ -9,6 +9,7 @@ import type { AggregateView } from '../../operators/aggregate.js';
 import { toWindowOutput } from '../events/index.js';
 import { createLogger, createProcessorMetrics } from '../observability/index.js';
 import type { FeedbackResult } from '../pipeline/feedback-pipeline.js';
+import { JobStats } from '../runner/job-stats.js';
 import { runKafkaJob } from '../runner/kafka-job.js';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.js';
 import { workerConfig } from './worker-config.js';
@@ -22,11 +23,17 @@ const logger = createLogger({ level: config.log.level }).child({ worker: index }
 const metrics = createProcessorMetrics();
 const stop = new AbortController();
 let windows: AggregateView<FeedbackResult> | undefined;
+let start: () => void = () => undefined;
+const started = new Promise<void>((resolve) => (start = resolve));
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
+    case 'start':
+      start();
+      break;
     case 'stop':
       stop.abort();
+      start();
       break;
     case 'metrics':
       void metrics.registry.getMetricsAsJSON().then((json) => send({ type: 'metrics', id: message.id, metrics: json }));
@@ -47,16 +54,22 @@ const refresh = setInterval(() => {
 }, 1000);
 refresh.unref();
 
+send({ type: 'loaded' });
+await started;
+
 try {
-  const summary = await runKafkaJob({
-    config,
-    metrics,
-    logger,
-    signal: stop.signal,
-    onWindows: (view) => (windows = view),
-    onReady: () => send({ type: 'ready' }),
-    onBrokerReachable: (up) => send({ type: 'reachable', up }),
-  });
+  // Stopped before it started: nothing ran.
+  const summary = stop.signal.aborted
+    ? new JobStats().summary(0)
+    : await runKafkaJob({
+        config,
+        metrics,
+        logger,
+        signal: stop.signal,
+        onWindows: (view) => (windows = view),
+        onReady: () => send({ type: 'ready' }),
+        onBrokerReachable: (up) => send({ type: 'reachable', up }),
+      });
   send({ type: 'done', summary });
 } catch (error) {
   const e = error instanceof Error ? error : new Error(String(error));
@@ -64,5 +77,6 @@ try {
 } finally {
   clearInterval(refresh);
 }
+
 // The job is over; what may still hold this thread's event loop (a client's reconnect timers) must not keep it.
 port.close();

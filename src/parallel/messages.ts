@@ -19,6 +19,8 @@ export interface WorkerStart {
 
 /** Main → worker. */
 export type ToWorker =
+  /** Every worker has loaded its modules: join the group now, together (one rebalance rather than one per late thread). */
+  | { readonly type: 'start' }
   | { readonly type: 'stop' }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'windows'; readonly id: number; readonly query: WindowPageQuery };
@@ -31,6 +33,8 @@ export interface PagedWindow {
 
 /** Worker → main. */
 export type FromWorker =
+  /** Modules loaded, waiting for `start`. */
+  | { readonly type: 'loaded' }
   | { readonly type: 'ready' }
   | { readonly type: 'reachable'; readonly up: boolean }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: RegistryJson }

@@ -20,7 +20,7 @@
 import type { ProcessorConfig } from '../config/index.js';
 import { createKafka } from '../kafka/client.js';
 import { kafkaConnection } from '../kafka/settings.js';
-import { partitionCounts, withAdmin } from '../kafka/admin.js';
+import { fetchCommittedOffsets, partitionCounts } from '../kafka/admin.js';
 import { readRanges, type PartitionRange } from '../kafka/read-ranges.js';
 import { configuredParser } from '../runner/parse-lines.js';
 
@@ -77,10 +77,14 @@ export function judgeSample(messages: Iterable<SampledMessage>, config: Processo
 
 async function hasCommittedOffsets(config: ProcessorConfig, topics: readonly string[]): Promise<boolean> {
   const groupId = config.kafka.consumer.group_id;
-  return withAdmin({ clientId: `stream-processor-${groupId}`, ...kafkaConnection(config.kafka) }, 'reading committed offsets', async (admin) => {
-    const offsets = await admin.fetchOffsets({ groupId, topics: [...topics] });
+  const admin = createKafka({ clientId: `stream-processor-${groupId}`, ...kafkaConnection(config.kafka) }).admin();
+  await admin.connect();
+  try {
+    const offsets = await fetchCommittedOffsets(admin, groupId, topics);
     return offsets.some((t) => t.partitions.some((p) => Number(p.offset) >= 0));
-  });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** The first `SAMPLE_PER_PARTITION` messages of every partition of `topics`. */

@@ -1,8 +1,9 @@
-import { Subject, type Observable } from 'rxjs';
+import { EMPTY, Subject, filter, interval, merge, type Observable } from 'rxjs';
 import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
-import { consumerSettings, ensureTopics, kafkaConnection, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource } from '../kafka/index.js';
+import { consumerSettings, ensureTopics, kafkaConnection, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
+import { isTransientKafkaError } from '../kafka/client.js';
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
@@ -15,11 +16,12 @@ import type { Barrier, StreamElement } from '../stream/elements.js';
 import { LocalTaskStore, localChanges } from '../tasks/local-store.js';
 import { ensureStateTopic, remoteState, stateTopicName } from '../tasks/state-topic.js';
 import { TaskManager } from '../tasks/task-manager.js';
+import { TaskTransactions } from '../tasks/task-transactions.js';
 import { releaseWhenFlushed, resultLatency } from './record-collector.js';
 import { JobStats, rejectInput, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
 import { configuredParser } from './parse-lines.js';
-import { pipelineWriter } from './run-pipeline.js';
+import { pipelineWriter, type PipelineWriter } from './run-pipeline.js';
 
 export interface KafkaJobOptions {
   readonly config: ProcessorConfig;
@@ -65,6 +67,8 @@ const DEFAULT_STOP_TIMEOUT_MS = 20_000;
  * committed once it is complete (DESIGN.md "Checkpoints and recovery"). A new task is
  * restored (local copy or state topic, see `TaskManager.plan`) and resumes at its
  * state's position, or starts empty at the partition's start.
+ * With `processing_guarantee: exactly_once` each task's checkpoint is instead one Kafka
+ * transaction of its output, state-topic records and offset (src/tasks/task-transactions.ts).
  *
  * Backpressure: each record is acknowledged to the source once processed, unless
  * the outputs hold more than `buffer_size` unacknowledged messages; then the
@@ -104,7 +108,22 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const topics = stage.topics;
     const ids = new PartitionIds(topics);
     let handedOverAt = 0;
-    const writer = pipelineWriter({ config, outputs, stats, metrics, now, onResult: resultLatency(metrics, options.onLatency, () => handedOverAt) });
+    const writerTo = (to: JobOutputs): PipelineWriter => pipelineWriter({ config, outputs: to, stats, metrics, now, onResult: resultLatency(metrics, options.onLatency, () => handedOverAt) });
+    // Exactly-once: each task writes to its own transactions (src/tasks/task-transactions.ts),
+    // which replace the outputs, the checkpoint coordinator and the offset committer below.
+    const eos =
+      config.processing_guarantee === 'exactly_once'
+        ? new TaskTransactions({
+            config,
+            stateTopic,
+            ids,
+            logger,
+            metrics,
+            onError: (error) => failure(error),
+            restoreAnew: (partition) => restoreAnew(ids.topicPartition(partition)),
+          })
+        : undefined;
+    const writer = eos === undefined ? writerTo(outputs) : (partition: number): PipelineWriter => writerTo(eos.outputs(partition));
 
     let source: KafkaSource | undefined;
     const tasks = new TaskManager({
@@ -117,9 +136,11 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       ids,
       statePartitions,
       onDuplicate: () => stats.duplicates++,
+      restoreLocally: eos === undefined,
     });
     options.onWindows?.(tasks.windowState());
-    const remote = remoteState(config, stateTopic, ids, metricsAggregator, statePartitions);
+    const sharedState = remoteState(config, stateTopic, ids, metricsAggregator, statePartitions);
+    const remote = eos === undefined ? sharedState : eos.fencing(sharedState);
 
     source = kafkaSource({
       ...connection,
@@ -153,6 +174,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       for (const tp of change.revoked) {
         metrics?.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
         metrics?.tasks.remove(positionKey(tp.topic, tp.partition));
+        eos?.drop(ids.id(tp.topic, tp.partition));
       }
       logger?.info({ assigned: change.assigned, revoked: change.revoked, current: change.current }, 'partition assignment');
       options.onAssignment?.(change);
@@ -173,7 +195,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         void restored.then(() => {
           // The restored checkpoint is complete, but a crash may have come between its write and
           // its commit: commit it now, or the group would lag behind until new input arrives.
-          void committer.commit({ ...tasks.positions });
+          // (Exactly-once: the local copy is applied after the commit, never ahead of it.)
+          if (eos === undefined) void committer.commit({ ...tasks.positions });
           options.onReady?.();
         }, () => undefined);
       } else {
@@ -186,6 +209,23 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       else logger?.warn({ brokers }, 'Kafka brokers unreachable: retrying; watermarks hold and checkpoints wait');
       options.onBrokerReachable?.(up);
     });
+    /**
+     * Exactly-once: a task whose transaction was fenced or failed is closed and restored from
+     * what is committed, while this member holds its partition; a restore the brokers fail is
+     * tried again (backoff up to 5 s) until they answer or the partition moves.
+     */
+    const restoreAnew = (tp: TopicPartition, attempt = 0): void => {
+      const change = { assigned: [], revoked: tasks.has(ids.id(tp.topic, tp.partition)) ? [tp] : [], current: consumer.assignment };
+      tasks.assign(change, consumer, remote).catch((error: unknown) => {
+        if (!isTransientKafkaError(error)) return failure(error);
+        logger?.warn({ err: error, topic: tp.topic, partition: tp.partition }, 'restoring a task failed: trying again');
+        const again = (): void => {
+          const owned = consumer.assignment.some((a) => a.topic === tp.topic && a.partition === tp.partition);
+          if (owned && !tasks.has(ids.id(tp.topic, tp.partition))) restoreAnew(tp, attempt + 1);
+        };
+        setTimeout(again, Math.min(5_000, 250 * 2 ** attempt)).unref();
+      });
+    };
     const pausedState = consumer.paused.subscribe((paused) => metrics?.paused.set(paused ? 1 : 0));
     const publishMetrics = (): void => {
       if (metrics === undefined) return;
@@ -201,7 +241,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     publish.unref();
 
     const parser = configuredParser(config, now);
-    const acknowledge = releaseWhenFlushed(outputs, config.buffer_size, (r: KafkaRecord) => consumer.ack(r));
+    const acknowledge = releaseWhenFlushed(eos ?? outputs, config.buffer_size, (r: KafkaRecord) => consumer.ack(r));
     const onMessage = (message: KafkaRecord): void => {
       const partition = ids.id(message.topic, message.partition);
       const task = tasks.get(partition);
@@ -215,7 +255,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       const parsed = parser(message.value, { partition, offset: message.offset });
       tasks.positions[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
       if (parsed.kind === 'record') task.process(parsed, sourceOffset(message.headers));
-      else rejectInput(outputs, stats, parsed, message);
+      else rejectInput(eos?.outputs(partition) ?? outputs, stats, parsed, message);
       acknowledge(message);
     };
     const onBarrier = (barrier: Barrier): void => {
@@ -224,6 +264,11 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       // two owners' records. The next barrier after the rejoin checkpoints what is still owned.
       if (consumer.rebalancing) {
         logger?.debug({ checkpoint: barrier.id }, 'checkpoint skipped: the group is rebalancing');
+        return;
+      }
+      if (eos !== undefined) {
+        // One transaction per task, cut now like the checkpoint below.
+        eos.checkpoint(barrier.id, tasks.checkpointTasks(barrier.id, barrier.positions ?? {}), barrier.positions ?? {});
         return;
       }
       // Every task is cut now (synchronously, between two records): one consistent point.
@@ -239,7 +284,9 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         intervalMs: config.checkpoint_interval_secs * 1000,
         firstId: 1,
         positions: () => ({ ...tasks.positions }),
-        trigger: stopBarrier(options.signal),
+        // Exactly-once: output a task produced without input (windows fired by idleness) is
+        // committed at the next interval too; without a record no barrier would come.
+        trigger: merge(stopBarrier(options.signal), eos === undefined ? EMPTY : interval(config.checkpoint_interval_secs * 1000).pipe(filter(() => eos.buffered > 0))),
       }),
     );
 
@@ -261,12 +308,13 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
           complete: resolve,
         });
         options.signal.addEventListener('abort', () => {
-          const finalCheckpoint = withTimeout(coordinator.drain(), checkpointTimeoutMs, () => stopError(coordinator, checkpointTimeoutMs, consumer));
+          const finalCheckpoint = withTimeout(eos?.drain() ?? coordinator.drain(), checkpointTimeoutMs, () => stopError(coordinator, checkpointTimeoutMs, consumer));
           finalCheckpoint.then(resolve, reject).finally(() => subscription.unsubscribe());
         }, { once: true });
       });
       await outputs.flush();
       await coordinator.drain();
+      await eos?.drain();
     } finally {
       tasks.close();
       clearInterval(publish);
@@ -279,6 +327,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         logger?.warn({ err: error }, 'stopping the Kafka consumer'),
       );
       publishMetrics();
+      await eos?.close();
     }
     return stats.summary(now() - started);
   } finally {

@@ -31,7 +31,7 @@ export function resultLatency(
  * Acknowledges each record at once while the outputs keep up; once they hold more
  * than `limit` unacknowledged messages, acknowledgements wait for the next flush.
  */
-export function releaseWhenFlushed<R>(outputs: JobOutputs, limit: number, ack: (record: R) => void): (record: R) => void {
+export function releaseWhenFlushed<R>(outputs: Pick<JobOutputs, 'inFlight' | 'flush'>, limit: number, ack: (record: R) => void): (record: R) => void {
   let held: R[] = [];
   let flushing = false;
   return (record) => {

@@ -19,11 +19,16 @@
  *
  * Atomicity without transactions: a restore reads the partition in order and applies the
  * records written before a task's commit record only when that commit record comes; the
- * tail of a checkpoint interrupted by a crash has none and is ignored. Compaction could
- * only hide an older version of a key behind such a tail once the tail is older than the
- * topic's `min.compaction.lag.ms` (a day); the next owner rewrites every window whose
- * records the tail deleted at its first checkpoint (`ChangelogLineage.rewrite`), long
- * before that. The order of records is carried by their sequence numbers (a base's
+ * tail of a checkpoint interrupted by a crash has none and is ignored. A later commit
+ * record takes the records before it, a tail included: a tail's operations records are
+ * numbered at or past the restored commit's next number, which every later checkpoint
+ * writes or deletes before its commit record (and which a commit record's own next number
+ * excludes); operations records are deleted one checkpoint after the last window needing
+ * them was rewritten, so a tail deletes none a committed state needs; and the next owner
+ * rewrites every window whose record the tail wrote or deleted at its first checkpoint
+ * (`ChangelogLineage.rewrite`, and deletes those of windows it does not have), before compaction (`min.compaction.lag.ms`, a day) could
+ * act. A restore from the local copy, which never holds a tail, does not know a tail in
+ * the state topic: there the window-record case stays open (as before version 3). The order of records is carried by their sequence numbers (a base's
  * `since`), so the local copy, whose keys come back sorted, replays the same way.
  *
  * Version 3 added the operations records, `since` in window records and the next sequence
@@ -38,6 +43,7 @@ import type { SinkMessage } from '../kafka/sink.js';
 import type { FeedbackAccumulator, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { KeyFields } from '../pipeline/keyed-aggregator.js';
 import type { WindowType } from '../stream/elements.js';
+import { setField } from '../stream/fields.js';
 
 const VERSION = 3;
 const OLDEST_READABLE_VERSION = 1;
@@ -167,7 +173,10 @@ export function changelogMessages(
   return messages;
 }
 
-/** Per live window: which operations records its state needs, and how many events they log for it. */
+/**
+ * Per live window that needs operations records: which, and how many events they log for
+ * it. A restored window without one is held whole by its window record.
+ */
 export interface WindowLineage {
   /** Sequence numbers of the operations records it needs (its opened header, its events). */
   readonly records: number[];
@@ -183,8 +192,10 @@ export interface ChangelogLineage {
   readonly windows: ReadonlyMap<number, WindowLineage>;
   /** Operations records in the topic, live or not (those no window needs get tombstoned). */
   readonly records: readonly number[];
-  /** Windows to write whole at the next checkpoint: an interrupted tail deleted records they need. */
+  /** Windows to write whole at the next checkpoint: an interrupted tail wrote or deleted their window records. */
   readonly rewrite: readonly number[];
+  /** Windows the state lacks whose window records an interrupted tail wrote: to delete at the next checkpoint. */
+  readonly stale: readonly number[];
 }
 
 /** A task's state as the state topic holds it after its last complete checkpoint. */
@@ -194,8 +205,8 @@ export interface RestoredTask {
   /** Windows restored (for logs and metrics). */
   readonly windows: number;
   readonly lineage: ChangelogLineage;
-  /** The live records the state came from, commit record last (what a local copy holds). */
-  readonly records: readonly { readonly key: string; readonly value: Uint8Array }[];
+  /** The live records the state came from, by key (what a local copy holds; deleted keys map to null). */
+  readonly records: ReadonlyMap<string, Uint8Array | null>;
 }
 
 interface TaskRecords {
@@ -204,16 +215,13 @@ interface TaskRecords {
   commit: Uint8Array | undefined;
 }
 
-/** A window under reconstruction: its base, then its events. */
+type MutableWindow = { -readonly [K in keyof WindowSnapshot<FeedbackAccumulator>]: WindowSnapshot<FeedbackAccumulator>[K] };
+
+/** A window under reconstruction: its base, then its events; a lineage once it needs operations records. */
 interface Rebuilt {
   since: number;
-  key: string;
-  start: number;
-  end: number;
-  accumulator: FeedbackAccumulator;
-  count: number;
-  revision: number;
-  lineage: WindowLineage;
+  window: MutableWindow;
+  lineage: WindowLineage | undefined;
 }
 
 /**
@@ -231,7 +239,13 @@ export class ChangelogReplay {
     if (state === undefined) this.tasks.set(task, (state = { applied: new Map(), pending: new Map(), commit: undefined }));
     if (parsed.kind === 'commit') {
       if (value === null) return;
-      for (const [k, v] of state.pending) state.applied.set(k, v);
+      // An operations record numbered at or past the commit's next one belongs to an
+      // interrupted checkpoint (a checkpoint writes or deletes every number below it).
+      const next = decodeCommit(value).nextRecord ?? 0;
+      for (const [k, v] of state.pending) {
+        const pendingKey = changeKey(k);
+        if (v === null || pendingKey?.kind !== 'operations' || pendingKey.n < next) state.applied.set(k, v);
+      }
       state.pending.clear();
       state.commit = value;
     } else {
@@ -254,10 +268,8 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
   const commit = decodeCommit(commitBytes);
   const windows = new Map<number, Rebuilt>();
   const operations: { seq: number; bytes: Uint8Array }[] = [];
-  const records: { key: string; value: Uint8Array }[] = [];
   for (const [key, bytes] of state.applied) {
     if (bytes === null) continue;
-    records.push({ key, value: bytes });
     const parsed = changeKey(key);
     if (parsed === undefined || parsed.kind === 'commit') continue;
     if (parsed.kind === 'operations') {
@@ -267,11 +279,12 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
     const r = new ByteReader(bytes);
     const since = checkVersion(r) >= 3 ? r.f64() : 0;
     metrics.readFormat(r);
-    const window = readWindow(r, metrics);
+    const window: MutableWindow = readWindow(r, metrics);
     r.end();
-    windows.set(parsed.n, { ...window, since, lineage: { records: [], events: 0, based: true } });
+    window.partition = task;
+    windows.set(parsed.n, { since, window, lineage: undefined });
   }
-  records.push({ key: commitKey(task), value: commitBytes });
+  state.applied.set(commitKey(task), commitBytes);
   operations.sort((a, b) => a.seq - b.seq);
   // Opened headers first (a base for windows without a newer window record), then every event in order.
   const decoded = operations.map(({ seq, bytes }) => ({ seq, r: new ByteReader(bytes) }));
@@ -281,23 +294,24 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
     const kind = op.r.u8();
     if (op.r.f64() !== op.seq) throw new RangeError(`operations record ${task}/o/${op.seq} holds another sequence number`);
     if (kind === EVENTS) events.push(op);
-    else if (kind === OPENED) readOpened(op.seq, op.r, windows, metrics);
+    else if (kind === OPENED) readOpened(task, op.seq, op.r, windows, metrics);
     else throw new RangeError(`unknown operations record kind ${kind}`);
   }
   for (const { seq, r } of events) replayEvents(seq, r, windows, metrics);
+  // Windows without a lineage need no operations record: their window record holds them whole.
   const lineage = new Map<number, WindowLineage>();
   const restored: WindowSnapshot<FeedbackAccumulator>[] = [];
   for (const [id, w] of windows) {
-    lineage.set(id, w.lineage);
-    restored.push({ id, key: w.key, partition: task, start: w.start, end: w.end, accumulator: w.accumulator, count: w.count, revision: w.revision });
+    if (w.lineage !== undefined) lineage.set(id, w.lineage);
+    restored.push(w.window);
   }
   // Identities follow creation order: restored ties fire in the order they were opened.
   restored.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
   return {
     commit,
     windows: restored.length,
-    records,
-    lineage: { nextRecord: commit.nextRecord ?? 0, windows: lineage, records: operations.map((o) => o.seq), rewrite: tailDeletions(task, state.pending, lineage) },
+    records: state.applied,
+    lineage: { nextRecord: commit.nextRecord ?? 0, windows: lineage, records: operations.map((o) => o.seq), ...tailWindows(task, state.pending, windows) },
     snapshot: {
       watermarks: { watermark: commit.watermark, partitions: commit.maxEventTime === -Infinity ? [] : [{ partition: task, maxEventTime: commit.maxEventTime }] },
       windows: { watermark: commit.windowWatermark, windowType: commit.windowType, windows: restored, nextId: commit.nextId },
@@ -305,7 +319,7 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
   };
 }
 
-function readOpened(seq: number, r: ByteReader, windows: Map<number, Rebuilt>, metrics: MetricsAggregator<FeedbackEvent>): void {
+function readOpened(task: number, seq: number, r: ByteReader, windows: Map<number, Rebuilt>, metrics: MetricsAggregator<FeedbackEvent>): void {
   const since = r.f64();
   const count = r.u32();
   for (let i = 0; i < count; i++) {
@@ -316,8 +330,10 @@ function readOpened(seq: number, r: ByteReader, windows: Map<number, Rebuilt>, m
     const keyFields = JSON.parse(r.str()) as KeyFields | null;
     const current = windows.get(id);
     if (current !== undefined && current.since >= since) continue;
-    const based = current?.lineage.based ?? false;
-    windows.set(id, { since, key, start, end, accumulator: { keyFields: keyFields ?? undefined, inner: metrics.create() }, count: 0, revision: -1, lineage: { records: [seq], events: 0, based } });
+    // A window record older than the header (cannot happen: windows open before they are written whole) would still need deleting.
+    const based = current !== undefined;
+    const window: MutableWindow = { id, key, partition: task, start, end, accumulator: { keyFields: keyFields ?? undefined, inner: metrics.create() }, count: 0, revision: -1 };
+    windows.set(id, { since, window, lineage: { records: [seq], events: 0, based } });
   }
   r.end();
 }
@@ -338,28 +354,35 @@ function replayEvents(seq: number, r: ByteReader, windows: Map<number, Rebuilt>,
       v += m;
       continue;
     }
+    // Metric names are arbitrary (`__proto__` included): set them as own fields, in the logged order.
     const logged: Record<string, number> = {};
-    for (let j = 0; j < m; j++) logged[names[structure[i++]!]!] = values[v++]!;
-    w.accumulator.inner = metrics.add(w.accumulator.inner, { metrics: logged });
-    w.count++;
-    const lineage = w.lineage;
+    for (let j = 0; j < m; j++) setField(logged, names[structure[i++]!]!, values[v++]!);
+    const window = w.window;
+    window.accumulator.inner = metrics.add(window.accumulator.inner, { metrics: logged });
+    window.count++;
+    const lineage = (w.lineage ??= { records: [], events: 0, based: true });
     lineage.events++;
     if (lineage.records[lineage.records.length - 1] !== seq) lineage.records.push(seq);
   }
 }
 
-/** Live windows whose records an interrupted tail deleted: compaction may drop those records a day on. */
-function tailDeletions(task: number, pending: ReadonlyMap<string, Uint8Array | null>, lineage: ReadonlyMap<number, WindowLineage>): number[] {
-  const deleted = new Set<number>();
-  const windows = new Set<number>();
+/**
+ * The windows whose window record an interrupted tail wrote or deleted: the next commit
+ * record would take the tail's version (and compaction may drop the committed one a day
+ * on), so the live ones are written whole again and the others' records deleted. (The
+ * tail's operations records are dropped by number, and its deletions of them are
+ * harmless: see `TaskChangelog`.)
+ */
+function tailWindows(task: number, pending: ReadonlyMap<string, Uint8Array | null>, live: ReadonlyMap<number, unknown>): { rewrite: number[]; stale: number[] } {
+  const rewrite: number[] = [];
+  const stale: number[] = [];
   for (const [key, value] of pending) {
     const parsed = changeKey(key);
-    if (value !== null || parsed === undefined || parsed.task !== task || parsed.kind === 'commit') continue;
-    if (parsed.kind === 'operations') deleted.add(parsed.n);
-    else if (lineage.has(parsed.n)) windows.add(parsed.n);
+    if (parsed?.task !== task || parsed.kind !== 'window') continue;
+    if (live.has(parsed.n)) rewrite.push(parsed.n);
+    else if (value !== null) stale.push(parsed.n);
   }
-  if (deleted.size > 0) for (const [id, w] of lineage) if (w.records.some((seq) => deleted.has(seq))) windows.add(id);
-  return [...windows];
+  return { rewrite, stale };
 }
 
 /** What a state topic key names; undefined for another key. */

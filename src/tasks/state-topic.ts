@@ -5,6 +5,7 @@
 import type { MetricsAggregator } from '../aggregation/index.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
+import { fetchCommittedOffsets } from '../kafka/admin.js';
 import { ensureTopics, kafkaConnection, partitionCounts, withAdmin } from '../kafka/index.js';
 import type { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger } from '../observability/index.js';
@@ -43,7 +44,7 @@ export function remoteState(config: ProcessorConfig, topic: string, ids: Partiti
     committed: (partitions) =>
       withAdmin(connection, 'reading committed offsets', async (admin) => {
         const topics = [...new Set(partitions.map((id) => ids.topicPartition(id).topic))];
-        const offsets = await admin.fetchOffsets({ groupId, topics });
+        const offsets = await fetchCommittedOffsets(admin, groupId, topics);
         const out = new Map<number, string | undefined>();
         for (const { topic: t, partitions: ps } of offsets) for (const p of ps) out.set(ids.id(t, p.partition), Number(p.offset) >= 0 ? p.offset : undefined);
         return out;

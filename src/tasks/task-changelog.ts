@@ -39,9 +39,14 @@ export const MAX_RECORD_AGE = 256;
 export const REWRITE_BUDGET = 2_000;
 /**
  * Numbers per events record: its encoding takes 2–8 bytes each, so a record stays under
- * ~500 KB, and a sink batch (1 MiB) under the broker's `message.max.bytes`.
+ * ~500 KB, and a sink batch (≤ 1,000,000 bytes, see src/kafka/sink.ts) under the broker's `message.max.bytes`.
  */
 const RECORD_NUMBERS = 60_000;
+/**
+ * Numbers a task logs between checkpoints at most (32 MB): past it (checkpoints far apart
+ * under heavy input) the log is dropped and the windows it touched are written whole.
+ */
+const MAX_LOG_NUMBERS = 4_000_000;
 /** Bytes of opened headers per record (a record ends after the window that passes it). */
 const OPENED_RECORD_BYTES = 400_000;
 
@@ -82,6 +87,8 @@ export class TaskChangelog {
   /** Records no window needs that are still in the topic (from a restore). */
   private orphans: number[] = [];
   private forced: number[];
+  /** Window records an interrupted tail wrote for windows the restored state lacks (deleted at the first checkpoint). */
+  private stale: readonly number[];
   private readonly fixed: readonly string[] | undefined;
   private names: string[] = [];
   private nameIndex = new Map<string, number>();
@@ -99,6 +106,7 @@ export class TaskChangelog {
     const lineage = options.lineage;
     this.nextRecord = lineage?.nextRecord ?? 0;
     this.forced = [...(lineage?.rewrite ?? [])];
+    this.stale = lineage?.stale ?? [];
     for (const seq of [...(lineage?.records ?? [])].sort((a, b) => a - b)) this.dependents.set(seq, new Set());
     for (const [id, w] of lineage?.windows ?? []) {
       this.windows.set(id, { records: [...w.records], events: w.events, based: w.based });
@@ -111,10 +119,18 @@ export class TaskChangelog {
     }
   }
 
+  /** Windows touched since the log was dropped (`spill`): the next checkpoint writes them whole. */
+  private spilled: Set<number> | undefined;
+
   /** Logs `event`, just accumulated by window `id` (mirrors what the metrics aggregator reads of it). */
   record(id: number, event: FeedbackEvent): void {
+    if (this.spilled !== undefined) {
+      this.spilled.add(id);
+      return;
+    }
     let w = this.windows.get(id);
-    if (w === undefined) this.windows.set(id, (w = { records: [], events: 0, based: false }));
+    // A restored window has a window record; a new one is `based: false` once reported opened.
+    if (w === undefined) this.windows.set(id, (w = { records: [], events: 0, based: true }));
     const seq = this.nextRecord + this.cuts.length;
     if (w.records[w.records.length - 1] !== seq) {
       w.records.push(seq);
@@ -157,13 +173,26 @@ export class TaskChangelog {
       }
     }
     structure.values[countAt] = m;
-    if (structure.length - this.cutStructure + values.length - this.cutValues >= RECORD_NUMBERS) this.cut();
+    if (structure.length - this.cutStructure + values.length - this.cutValues >= RECORD_NUMBERS) {
+      this.cut();
+      if (structure.length + values.length >= MAX_LOG_NUMBERS) this.spill();
+    }
+  }
+
+  /** Drops the interval's log: every window it holds events of gets written whole instead. */
+  private spill(): void {
+    const spilled = new Set<number>();
+    for (let seq = this.nextRecord; seq < this.nextRecord + this.cuts.length; seq++) for (const id of this.dependents.get(seq) ?? []) spilled.add(id);
+    this.spilled = spilled;
+    this.resetLog();
   }
 
   /** Windows to write whole at the next checkpoint (`takeChanges`' rewrite): those an old record lives for. */
   dueForRewrite(): number[] {
     const due = this.forced;
     this.forced = [];
+    for (const id of this.spilled ?? []) due.push(id);
+    this.spilled = undefined;
     const horizon = this.nextRecord - MAX_RECORD_AGE;
     for (const [seq, ids] of this.dependents) {
       if (seq >= horizon || due.length >= REWRITE_BUDGET) break;
@@ -195,8 +224,12 @@ export class TaskChangelog {
     });
     const openings = openedRecords(first + eventRecords, first, opened, OPENED_RECORD_BYTES);
     const next = first + eventRecords + openings.length;
+    // Records released now are deleted at the next checkpoint, once this one is committed:
+    // an interrupted checkpoint then deletes no record a committed state needs.
     const deleted: number[] = this.orphans;
-    this.orphans = [];
+    const released: number[] = [];
+    /** This interval's numbers no window needs: not written, but deleted (an interrupted checkpoint may have written them). */
+    const unneeded: number[] = [];
     const release = (id: number, w: WindowLineage): void => {
       for (const seq of w.records) {
         const ids = this.dependents.get(seq);
@@ -204,8 +237,7 @@ export class TaskChangelog {
         ids.delete(id);
         if (ids.size > 0) continue;
         this.dependents.delete(seq);
-        // This interval's records are not written yet: one no window needs is left out.
-        if (seq < first) deleted.push(seq);
+        if (seq < first) released.push(seq);
       }
       w.records.length = 0;
       w.events = 0;
@@ -217,19 +249,25 @@ export class TaskChangelog {
       release(id, w);
       w.based = true;
     }
-    const messages: ChangelogMessage[] = [];
+    // First, so that this checkpoint's own record of such a window (same identity: the task is deterministic) follows.
+    const messages: ChangelogMessage[] = this.stale.map((id) => ({ partition: statePartition, key: windowKey(this.task, id), value: null }));
+    const staleCount = messages.length;
+    this.stale = [];
     for (const id of changes.removed) {
       const w = this.windows.get(id);
-      if (w === undefined) continue;
-      release(id, w);
-      this.windows.delete(id);
-      if (w.based) messages.push({ partition: statePartition, key: windowKey(this.task, id), value: null });
+      if (w !== undefined) {
+        release(id, w);
+        this.windows.delete(id);
+      }
+      // A window without a lineage was restored from its window record.
+      if (w?.based ?? true) messages.push({ partition: statePartition, key: windowKey(this.task, id), value: null });
     }
     const records: ChangelogMessage[] = [];
     let from = { structure: 0, values: 0 };
     this.cuts.forEach((to, i) => {
       const seq = first + i;
-      if (this.dependents.has(seq)) {
+      if (!this.dependents.has(seq)) unneeded.push(seq);
+      else {
         const bytes = eventsRecord(seq, this.names, this.structure.values.subarray(from.structure, to.structure), this.values.values.subarray(from.values, to.values));
         records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
       }
@@ -239,16 +277,18 @@ export class TaskChangelog {
       for (const id of ids) {
         let w = this.windows.get(id);
         if (w === undefined) this.windows.set(id, (w = { records: [], events: 0, based: false }));
+        w.based = false;
         w.records.push(seq);
       }
       this.dependents.set(seq, new Set(ids));
       records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
     }
     for (const window of whole) records.push(windowMessage(this.task, statePartition, window, next, metrics));
-    for (const seq of deleted) records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: null });
+    for (const seq of [...deleted, ...unneeded]) records.push({ partition: statePartition, key: operationsKey(this.task, seq), value: null });
+    this.orphans = released;
     this.nextRecord = next;
     this.resetLog();
-    return [...records, ...messages, commitMessage(this.task, statePartition, { ...commit, nextRecord: next })];
+    return [...messages.slice(0, staleCount), ...records, ...messages.slice(staleCount), commitMessage(this.task, statePartition, { ...commit, nextRecord: next })];
   }
 
   /** Live operations records (for tests and metrics). */

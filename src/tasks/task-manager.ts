@@ -29,7 +29,8 @@ import { StreamTask } from './stream-task.js';
 
 export interface TaskManagerOptions {
   readonly config: ProcessorConfig;
-  readonly writer: PipelineWriter;
+  /** Where results and too-late records go: shared, or per task (exactly-once: each task's own transaction). */
+  readonly writer: PipelineWriter | ((partition: number) => PipelineWriter);
   readonly metrics: MetricsAggregator<FeedbackEvent>;
   /** Whether the source has read everything partition `id` holds. */
   readonly caughtUp: (partition: number) => boolean;
@@ -42,6 +43,13 @@ export interface TaskManagerOptions {
   readonly statePartitions: number;
   /** A task dropped a repartitioned record it had aggregated before. */
   readonly onDuplicate?: () => void;
+  /**
+   * Whether a local copy at the group's committed position holds the committed state (default
+   * true). Not with exactly-once: another owner's idle task can fire windows and commit them
+   * without moving the position, and a repeat of those results would be committed output; the
+   * state topic, read committed, always tells.
+   */
+  readonly restoreLocally?: boolean;
 }
 
 /** Where a new task starts: its state (none: empty) and the source position that goes with it (none: the start). */
@@ -131,7 +139,11 @@ export class TaskManager {
     const generation = ++this.restores;
     const partitions = fresh.map((tp) => ids.id(tp.topic, tp.partition));
     for (const partition of partitions) this.restoring.set(partition, generation);
-    const plans = await this.plan(partitions, remote);
+    const plans = await this.plan(partitions, remote).catch((error: unknown) => {
+      // A later assign may try these again (exactly-once retries a restore the brokers failed).
+      for (const partition of partitions) if (this.restoring.get(partition) === generation) this.restoring.delete(partition);
+      throw error;
+    });
     const owned = new Set(input.assignment.map((tp) => ids.id(tp.topic, tp.partition)));
     const started: StartedTask[] = [];
     for (const [partition, plan] of plans) {
@@ -167,7 +179,8 @@ export class TaskManager {
     const committed = remote === undefined ? new Map<number, string | undefined>() : await remote.committed(partitions);
     const localPositions = new Map(await Promise.all(partitions.map(async (p) => [p, (await local.commit(p))?.position] as const)));
     // The local copy is current when the group committed exactly its position: no owner went further.
-    const current = (p: number): boolean => localPositions.get(p) !== undefined && localPositions.get(p) === committed.get(p);
+    const locally = this.options.restoreLocally ?? true;
+    const current = (p: number): boolean => locally && localPositions.get(p) !== undefined && localPositions.get(p) === committed.get(p);
     const stale = partitions.filter((p) => remote !== undefined && !current(p));
     const fetched = stale.length === 0 || remote === undefined ? new Map<number, RestoredTask>() : await remote.restore(stale);
     const plans = new Map<number, TaskStart>();
@@ -180,7 +193,7 @@ export class TaskManager {
     const emptyStart = (p: number): string | undefined => (latest ? committed.get(p) ?? ends.get(p) : undefined);
     for (const partition of partitions) {
       const theirs = fetched.get(partition);
-      const mine = localPositions.get(partition) === undefined || Number(localPositions.get(partition)) < Number(theirs?.commit.position ?? -1) ? undefined : await local.load(partition, metrics);
+      const mine = !locally || localPositions.get(partition) === undefined || Number(localPositions.get(partition)) < Number(theirs?.commit.position ?? -1) ? undefined : await local.load(partition, metrics);
       // Newest first: the one furthest in the input, the local copy on a tie (nothing to rewrite).
       const candidates = [mine && fromTask(mine, 'local'), theirs && fromTask(theirs, 'state topic')].filter((c): c is TaskStart => c !== undefined);
       candidates.sort((a, b) => Number(b.position ?? -1) - Number(a.position ?? -1));
@@ -194,7 +207,7 @@ export class TaskManager {
     this.tasks.get(partition)?.close();
     const task = new StreamTask(partition, {
       config: this.options.config,
-      writer: this.options.writer,
+      writer: typeof this.options.writer === 'function' ? this.options.writer(partition) : this.options.writer,
       restored: start.snapshot,
       restoredSources: start.sources,
       restoredLineage: start.lineage,
@@ -211,11 +224,16 @@ export class TaskManager {
    * topic messages, which the local copy applies as well (`localChanges`).
    */
   checkpoint(id: number, positions: Readonly<Record<string, string>>): ChangelogMessage[] {
-    const messages: ChangelogMessage[] = [];
+    return [...this.checkpointTasks(id, positions).values()].flat();
+  }
+
+  /** `checkpoint`, by task (partition id): what each task's transaction carries with exactly-once. */
+  checkpointTasks(id: number, positions: Readonly<Record<string, string>>): Map<number, ChangelogMessage[]> {
+    const messages = new Map<number, ChangelogMessage[]>();
     for (const [partition, task] of this.tasks) {
       const cut = task.checkpoint();
       const commit = this.commitOf(partition, id, positions[this.positionKey(partition)], cut.watermarks, cut.windows, cut.sources);
-      messages.push(...task.changelog.messages(this.statePartition(partition), cut.changes, commit, this.options.metrics));
+      messages.set(partition, task.changelog.messages(this.statePartition(partition), cut.changes, commit, this.options.metrics));
     }
     return messages;
   }
@@ -223,7 +241,11 @@ export class TaskManager {
   /** A task's whole state as messages: the records it was restored from, or an empty state's commit record. */
   private fullState(partition: number, plan: TaskStart): ChangelogMessage[] {
     const statePartition = this.statePartition(partition);
-    if (plan.records !== undefined) return plan.records.map(({ key, value }) => ({ partition: statePartition, key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }));
+    if (plan.records !== undefined) {
+      const messages: ChangelogMessage[] = [];
+      for (const [key, value] of plan.records) if (value !== null) messages.push({ partition: statePartition, key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) });
+      return messages;
+    }
     const commit = this.commitOf(partition, 0, plan.position, { watermark: -Infinity, partitions: [] }, { watermark: -Infinity, windowType: undefined }, plan.sources ?? {});
     return [commitMessage(partition, statePartition, commit)];
   }

@@ -14,6 +14,7 @@ describe('defaults', () => {
       checkpoint_interval_secs: 60,
       buffer_size: 10_000,
       parallelism: 1,
+      processing_guarantee: 'at_least_once',
       event: { time_field: 'timestamp', key_fields: ['model'], metric_fields: [], max_future_secs: 86_400 },
       windows: {
         default_type: 'tumbling',

@@ -15,7 +15,7 @@ function rejectionOf(body: string): ConfigError {
 
 // [what is wrong, YAML under `processor:`, key path named, line in the message]
 const badConfigs: ReadonlyArray<readonly [string, string, string, string]> = [
-  ['unknown top-level key', '{ windowz: {} }', 'processor.windowz', 'processor.windowz: unknown key, expected one of source, sink, dead_letter, state, checkpoint_interval_secs, buffer_size, parallelism, event, windows, watermark, emit, aggregation, kafka, metrics, log (did you mean windows?)'],
+  ['unknown top-level key', '{ windowz: {} }', 'processor.windowz', 'processor.windowz: unknown key, expected one of source, sink, dead_letter, state, checkpoint_interval_secs, buffer_size, parallelism, processing_guarantee, event, windows, watermark, emit, aggregation, kafka, metrics, log (did you mean windows?)'],
   ['parallelism 0', '{ parallelism: 0 }', 'processor.parallelism', 'processor.parallelism: expected an integer ≥ 1 or "auto" (one per core), got 0'],
   ['parallelism as a word other than auto', '{ parallelism: all }', 'processor.parallelism', 'processor.parallelism: expected an integer ≥ 1 or "auto" (one per core), got "all"'],
   ['unknown nested key', '{ windows: { tumbling: { size: 300 } } }', 'processor.windows.tumbling.size', 'processor.windows.tumbling.size: unknown key, expected one of size_secs, allowed_lateness_secs (did you mean size_secs?)'],
@@ -24,7 +24,11 @@ const badConfigs: ReadonlyArray<readonly [string, string, string, string]> = [
   ['path with a kafka source', '{ source: { type: kafka, path: x.ndjson } }', 'processor.source.path', 'processor.source.path: expected no path with type kafka (path applies to type file only), got "x.ndjson"'],
   ['path with the memory backend', '{ state: { backend: memory, path: data/state } }', 'processor.state.path', 'processor.state.path: expected no path with backend memory (path applies to backend level only), got "data/state"'],
   ['empty path', '{ sink: { path: "" } }', 'processor.sink.path', 'processor.sink.path: expected a non-empty file path, got ""'],
-  ['number as a string', '{ checkpoint_interval_secs: "60" }', 'processor.checkpoint_interval_secs', 'processor.checkpoint_interval_secs: expected an integer ≥ 1, got "60"'],
+  ['number as a string', '{ checkpoint_interval_secs: "60" }', 'processor.checkpoint_interval_secs', 'processor.checkpoint_interval_secs: expected a number of seconds ≥ 0.01 (fractions allowed, e.g. 0.1), got "60"'],
+  ['checkpoint interval too short', '{ checkpoint_interval_secs: 0.001 }', 'processor.checkpoint_interval_secs', 'processor.checkpoint_interval_secs: expected a number of seconds ≥ 0.01 (fractions allowed, e.g. 0.1), got 0.001'],
+  ['unknown processing guarantee', '{ processing_guarantee: exactly-once }', 'processor.processing_guarantee', 'processor.processing_guarantee: expected one of at_least_once, exactly_once, got "exactly-once"'],
+  ['exactly_once with a file sink', '{ processing_guarantee: exactly_once, source: { type: kafka }, dead_letter: { type: kafka }, kafka: { repartition: never } }', 'processor.sink.type', 'processor.sink.type: expected kafka while processing_guarantee is exactly_once (a Kafka transaction covers Kafka topics only), got "file"'],
+  ['exactly_once with repartitioned input', '{ processing_guarantee: exactly_once, source: { type: kafka }, sink: { type: kafka }, dead_letter: { type: kafka } }', 'processor.kafka.repartition', 'processor.kafka.repartition: expected never while processing_guarantee is exactly_once (the repartition stage is not transactional: the input must be keyed by the key fields), got "auto"'],
   ['zero buffer', '{ buffer_size: 0 }', 'processor.buffer_size', 'processor.buffer_size: expected an integer ≥ 1, got 0'],
   ['fractional buffer', '{ buffer_size: 10.5 }', 'processor.buffer_size', 'processor.buffer_size: expected an integer ≥ 1, got 10.5'],
   ['empty key_fields', '{ event: { key_fields: [] } }', 'processor.event.key_fields', 'processor.event.key_fields: expected a list of 1 or more field names, got [] (an empty list)'],

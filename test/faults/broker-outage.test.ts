@@ -6,6 +6,10 @@
  *     SIGTERM exits 0. The outage is not quiet input: no on-time event becomes too_late.
  *  2. SIGTERM while the broker is down: exit code 1 within 40 s with a message on stderr;
  *     restarted once the broker is back, the job resumes and the results are correct.
+ *  3. Exactly-once, the broker stopped for ~15 s mid-run: the job keeps running (a
+ *     transaction under way when the broker went is aborted and its task restored from what
+ *     is committed once the broker is back), and a `read_committed` reader sees every result
+ *     and dead letter exactly once.
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +18,7 @@ import { tempDir } from '../support/temp-dir.js';
 import {
   InputGenerator, Job, type Sent, checkRun, committedTotal, createTopics, finish, produceSpread, sleep, waitUntil, writeConfig, cleanUp, outputs, scenario, track,
 } from './harness.js';
+import { committedOutputs, expectExactlyOnce, settled, stopCommittedTails } from './exactly-once-checks.js';
 
 const OUTAGE_MS = 15_000;
 
@@ -111,5 +116,36 @@ describe('fault suite: broker outage (own broker)', () => {
     await results.caughtUp();
     await deadLetters.caughtUp();
     checkRun(label, sent, results.values(), deadLetters.values());
+  }, 300_000);
+
+  it('exactly-once: a 15 s outage mid-run: the job goes on, failed transactions restore their tasks, every output exactly once', async () => {
+    await script('kafka-up.sh'); // idempotent: a failed earlier test may have left it down
+    const { label, gen, t, dir } = await scenario('broker-outage-eos', brokers);
+    const job = track(new Job(label, writeConfig(dir, 'job', join(dir, 'state'), t, { processingGuarantee: 'exactly_once', repartition: 'never', checkpointSecs: 0.5 })));
+    await job.waitReady();
+    const { results, deadLetters } = await committedOutputs(t);
+
+    const sent: Sent[] = await produceSpread(brokers, t.input, gen, 2_000, 10, 3_000);
+    const lastProduced = Date.now();
+    await script('kafka-down.sh');
+    gen.skip(Date.now() - lastProduced);
+    try {
+      await sleep(OUTAGE_MS);
+    } finally {
+      await script('kafka-up.sh');
+    }
+    expect(job.running, `${label}: the job exited during the outage (code ${job.exitCode})\n${job.tail()}`).toBe(true);
+
+    sent.push(...(await produceSpread(brokers, t.input, gen, 2_000, 10, 3_000)));
+    await finish(t, sent, gen, results, 90_000);
+    // Whether a transaction was under way when the broker went (rather than checkpoints waiting
+    // for the consumer's rejoin) depends on timing: both must end exactly once.
+    const aborted = job.lines.filter((line) => line.includes('transaction failed transiently')).length;
+    console.log(`${label}: ${aborted} transaction(s) failed and their tasks were restored anew`);
+    const stopped = await job.stop('SIGTERM');
+    expect(stopped.code, `${label}: exit code after SIGTERM\n${job.tail()}`).toBe(0);
+    await settled([results, deadLetters]);
+    expectExactlyOnce(label, sent, results, deadLetters);
+    await stopCommittedTails();
   }, 300_000);
 });

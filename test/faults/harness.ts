@@ -309,6 +309,10 @@ export interface ConfigOptions {
   readonly maxOutOfOrdernessSecs?: number;
   readonly allowedLatenessSecs?: number;
   readonly idleTimeoutSecs?: number;
+  /** `processing_guarantee` (default at_least_once). */
+  readonly processingGuarantee?: 'at_least_once' | 'exactly_once';
+  /** Default 1. */
+  readonly checkpointSecs?: number;
 }
 
 /** The job's YAML config; runs sharing `stateDir` share the LevelDB folder. */
@@ -321,8 +325,8 @@ export function writeConfig(dir: string, name: string, stateDir: string, t: Topi
   sink: { type: kafka }
   dead_letter: { type: kafka }
   state: { backend: level, path: ${stateDir} }
-  checkpoint_interval_secs: 1
-${options.bufferSize !== undefined ? `  buffer_size: ${options.bufferSize}\n` : ''}  windows: { default_type: tumbling, tumbling: { size_secs: 10, allowed_lateness_secs: ${options.allowedLatenessSecs ?? 10} } }
+  checkpoint_interval_secs: ${options.checkpointSecs ?? 1}
+${options.processingGuarantee !== undefined ? `  processing_guarantee: ${options.processingGuarantee}\n` : ''}${options.bufferSize !== undefined ? `  buffer_size: ${options.bufferSize}\n` : ''}  windows: { default_type: tumbling, tumbling: { size_secs: 10, allowed_lateness_secs: ${options.allowedLatenessSecs ?? 10} } }
   watermark: { max_out_of_orderness_secs: ${options.maxOutOfOrdernessSecs ?? 5}, idle_timeout_secs: ${options.idleTimeoutSecs ?? IDLE_TIMEOUT_MS / 1000} }
   aggregation: { enabled: [count, sum, average, min, max, percentile, stddev], percentiles: [50, 95, 99] }
   kafka:
@@ -660,7 +664,7 @@ export function checkRun(label: string, sent: readonly Sent[], resultValues: rea
  * result is there, and return the outputs. Does not throw when the wait runs out: the
  * comparison then reports what is missing or wrong.
  */
-export async function finish(t: Topics, sent: Sent[], gen: InputGenerator, results: Tail, timeoutMs = 45_000): Promise<void> {
+export async function finish(t: Topics, sent: Sent[], gen: InputGenerator, results: Pick<Tail, 'values'>, timeoutMs = 45_000): Promise<void> {
   sent.push(...(await produce(t.brokers, t.input, gen.sentinels())));
   try {
     await waitUntil('every window to have its result', () => resultsComplete(sent, results.values()), timeoutMs, () => '', 1_000);

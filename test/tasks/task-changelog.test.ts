@@ -13,6 +13,7 @@ import type { PipelineWriter } from '../../src/runner/run-pipeline.js';
 import { MemoryKv } from '../../src/state/memory-kv.js';
 import { ChangelogReplay, changeKey, windowMessage, type ChangelogMessage, type RestoredTask, type TaskCommit } from '../../src/tasks/changelog.js';
 import { LocalTaskStore, localChanges } from '../../src/tasks/local-store.js';
+import { setField } from '../../src/stream/fields.js';
 import { StreamTask } from '../../src/tasks/stream-task.js';
 import { MAX_LOGGED_EVENTS } from '../../src/tasks/task-changelog.js';
 import { createRandom } from '../../scripts/generate-sample.js';
@@ -53,6 +54,8 @@ function* events(seed: number, count: number, keys: number, spreadMs: number): G
     if (random() < 0.3) metrics['tokens'] = Math.floor(random() * 4_000);
     if (random() < 0.1) metrics['rating'] = null;
     if (random() < 0.05) metrics['7'] = random();
+    // Metric names are arbitrary strings.
+    if (random() < 0.05) for (const name of ['__proto__', 'constructor', '🚀']) setField(metrics, name, Math.round(random() * 1e4) / 10);
     yield { key: model, timestamp, value: { model, metrics } };
   }
 }
@@ -133,7 +136,7 @@ describe('incremental changelog records', () => {
     expect(kinds.filter((k) => k === 'operations').length).toBeGreaterThan(0);
   });
 
-  it('restore windows exactly without configured metric fields (names in event order, numeric names first)', async () => {
+  it('restore windows exactly without configured metric fields (names in event order, numeric names first, `__proto__`)', async () => {
     const config = configOf({ default_type: 'sliding', sliding: { size_secs: 30, slide_secs: 10, allowed_lateness_secs: 0 } }, []);
     await roundTrip(config, 4_000, 300, 40, 300_000);
   });
@@ -159,27 +162,63 @@ describe('incremental changelog records', () => {
     expect(restored.lineage.records.filter((seq) => !needed.has(seq))).toEqual([]);
   });
 
-  it('ignore a checkpoint cut off before its commit record, and rewrite the windows whose records its tail deleted', () => {
-    const config = configOf({ default_type: 'tumbling', tumbling: { size_secs: 3_600, allowed_lateness_secs: 0 } }, ['latency_ms']);
+  it('write the touched windows whole when the log between two checkpoints passes its limit (32 MB), then log again', () => {
+    const config = configOf({ default_type: 'tumbling', tumbling: { size_secs: 3_600, allowed_lateness_secs: 0 } }, ['latency_ms', 'cost']);
     const metrics = feedbackMetrics(config);
     const live = task(config);
     const topic: ChangelogMessage[] = [];
-    const input = [...events(3, 3_000, 5, 50_000)];
-    let before: string[] = [];
-    let tail: ChangelogMessage[] = [];
-    input.forEach((e, i) => {
-      live.task.process({ kind: 'record', key: e.key, timestamp: e.timestamp, value: e.value, partition: TASK });
-      if ((i + 1) % 100 !== 0) return;
+    const kinds = (messages: readonly ChangelogMessage[]): string[] => messages.filter((m) => m.value !== null).map((m) => changeKey(String(m.key))!.kind);
+    const checkpoint = (i: number): ChangelogMessage[] => {
       const cut = live.task.checkpoint();
       const messages = live.task.changelog.messages(0, cut.changes, commitOf(live.task, cut, i), metrics);
-      if (tail.length === 0 && messages.some((m) => changeKey(String(m.key))!.kind === 'operations' && m.value === null)) {
-        before = encoded(replayed(compacted(topic), config)!.snapshot.windows.windows, config);
-        tail = messages.slice(0, -1);
-      } else if (tail.length === 0) topic.push(...messages);
-    });
-    expect(tail.length).toBeGreaterThan(0);
-    const restored = replayed([...compacted(topic), ...tail], config)!;
-    expect(encoded(restored.snapshot.windows.windows, config)).toEqual(before);
+      topic.push(...messages);
+      return messages;
+    };
+    // 6 logged numbers per event (id, count, 2 × name index; 2 values): 700,000 events pass 4 M.
+    for (const e of events(5, 700_000, 200, 1_000_000)) live.task.process({ kind: 'record', key: e.key, timestamp: e.timestamp, value: e.value, partition: TASK });
+    const spilled = kinds(checkpoint(1));
+    expect(spilled.filter((k) => k === 'operations')).toEqual([]);
+    expect(spilled.filter((k) => k === 'window').length).toBe(live.task.windows!.openWindows);
+    for (const e of events(6, 1_000, 200, 1_000)) live.task.process({ kind: 'record', key: e.key, timestamp: e.timestamp + 1_000_000, value: e.value, partition: TASK });
+    expect(kinds(checkpoint(2))).toContain('operations');
+    expect(encoded(task(config, replayed(compacted(topic), config)).task.windows!.snapshot().windows, config)).toEqual(encoded(live.task.windows!.snapshot().windows, config));
+  });
+
+  it('ignore a checkpoint cut off before its commit record, also once a new owner commits after it', () => {
+    const config = configOf({ default_type: 'tumbling', tumbling: { size_secs: 20, allowed_lateness_secs: 0 } }, ['latency_ms']);
+    const metrics = feedbackMetrics(config);
+    const input = [...events(3, 14_000, 8, 700_000)];
+    const feed = (t: StreamTask, e: (typeof input)[number]): void => t.process({ kind: 'record', key: e.key, timestamp: e.timestamp, value: e.value, partition: TASK });
+    // The first owner checkpoints every 100 events, then once after 12,000 more (several
+    // events records), which is cut off before its commit record.
+    const first = task(config);
+    const topic: ChangelogMessage[] = [];
+    const committedAt = 2_000;
+    for (let i = 0; i < input.length; i++) {
+      feed(first.task, input[i]!);
+      if ((i + 1) % 100 !== 0 || (i + 1 > committedAt && i + 1 < input.length)) continue;
+      const cut = first.task.checkpoint();
+      const messages = first.task.changelog.messages(0, cut.changes, commitOf(first.task, cut, i), metrics);
+      topic.push(...(i + 1 <= committedAt ? messages : messages.slice(0, -1)));
+    }
+    expect(topic.filter((m) => changeKey(String(m.key))!.kind === 'operations' && m.value !== null).length).toBeGreaterThan(2_000 / 100 + 2);
+    const restored = replayed(topic, config)!;
+    expect(restored.commit.position).toBe(String(committedAt - 1));
+    // The tail rewrote windows whole: the new owner writes them again.
     expect(restored.lineage.rewrite.length).toBeGreaterThan(0);
+    // The new owner re-reads from the committed position, checkpointing every 70 events.
+    const second = task(config, restored);
+    for (let i = committedAt; i < input.length; i++) {
+      feed(second.task, input[i]!);
+      if ((i + 1 - committedAt) % 700 !== 0) continue;
+      const cut = second.task.checkpoint();
+      topic.push(...second.task.changelog.messages(0, cut.changes, commitOf(second.task, cut, i), metrics));
+      const live = encoded(second.task.windows!.snapshot().windows, config);
+      for (const from of [replayed(topic, config)!, replayed(compacted(topic), config)!]) expect(encoded(task(config, from).task.windows!.snapshot().windows, config)).toEqual(live);
+    }
+    // And it ends where one uninterrupted owner does.
+    const alone = task(config);
+    input.forEach((e) => feed(alone.task, e));
+    expect(encoded(second.task.windows!.snapshot().windows, config)).toEqual(encoded(alone.task.windows!.snapshot().windows, config));
   });
 });
