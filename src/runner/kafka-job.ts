@@ -3,7 +3,6 @@ import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
 import { consumerSettings, ensureTopics, kafkaConnection, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
-import { isTransientKafkaError } from '../kafka/client.js';
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
@@ -16,7 +15,7 @@ import type { Barrier, StreamElement } from '../stream/elements.js';
 import { LocalTaskStore, localChanges } from '../tasks/local-store.js';
 import { ensureStateTopic, remoteState, stateTopicName } from '../tasks/state-topic.js';
 import { TaskManager } from '../tasks/task-manager.js';
-import { TaskTransactions } from '../tasks/task-transactions.js';
+import { TaskTransactions, brokersUnavailable } from '../tasks/task-transactions.js';
 import { releaseWhenFlushed, resultLatency } from './record-collector.js';
 import { JobStats, rejectInput, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
@@ -217,7 +216,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const restoreAnew = (tp: TopicPartition, attempt = 0): void => {
       const change = { assigned: [], revoked: tasks.has(ids.id(tp.topic, tp.partition)) ? [tp] : [], current: consumer.assignment };
       tasks.assign(change, consumer, remote).catch((error: unknown) => {
-        if (!isTransientKafkaError(error)) return failure(error);
+        if (!brokersUnavailable(error)) return failure(error);
         logger?.warn({ err: error, topic: tp.topic, partition: tp.partition }, 'restoring a task failed: trying again');
         const again = (): void => {
           const owned = consumer.assignment.some((a) => a.topic === tp.topic && a.partition === tp.partition);

@@ -138,6 +138,16 @@ interface TaskEntry {
   dropped: boolean;
 }
 
+/** kafkajs errors that it does not call retriable but that only say the brokers are not there (yet). */
+const UNAVAILABLE = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSBrokerNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError']);
+
+/** Whether `error` says the brokers were unreachable (transient, or one of `UNAVAILABLE` anywhere in its causes). */
+export function brokersUnavailable(error: unknown): boolean {
+  if (isTransientKafkaError(error)) return true;
+  for (let e = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) if (UNAVAILABLE.has(e.name)) return true;
+  return false;
+}
+
 export class TaskTransactions {
   private readonly tasks = new Map<number, TaskEntry>();
   private failure: unknown;
@@ -243,7 +253,7 @@ export class TaskTransactions {
       await entry.producer.commit(transaction.messages, transaction.offsets);
       this.options.logger?.debug({ task: entry.partition, checkpoint: transaction.id, messages: transaction.messages.length }, 'transaction committed');
     } catch (error) {
-      if (error instanceof TaskMigratedError || isTransientKafkaError(error)) {
+      if (error instanceof TaskMigratedError || brokersUnavailable(error)) {
         if (!entry.dropped) {
           const why = error instanceof TaskMigratedError ? 'task fenced by another instance' : 'transaction failed transiently';
           this.options.logger?.warn({ task: entry.partition, checkpoint: transaction.id, err: error }, `${why}: its uncommitted output is discarded and it is restored anew`);
