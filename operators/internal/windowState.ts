@@ -237,12 +237,12 @@ export class KeyedWindowState<T, A, R> {
     };
   }
 
-  /** The snapshot without its windows: what an incremental checkpoint records beside the changes. */
   /** The watermark at which the next window fires or is purged (∞ when none); a stale timer may make it earlier, never later. */
   nextTimer(): number {
     return this.timers.peekTime();
   }
 
+  /** The snapshot without its windows: what an incremental checkpoint records beside the changes. */
   header(): Omit<WindowStateSnapshot<A>, 'windows'> {
     return { watermark: this.watermark, windowType: this.windowType, nextId: this.nextId };
   }
