@@ -14,13 +14,13 @@ export { checkpoint, type CheckpointOptions } from './checkpoint.js';
 export { results } from './results.js';
 export type { KeySelector } from './internal/assignWindows.js';
 export type { WindowChanges, WindowCursor, WindowPage, WindowPageQuery, WindowSnapshot, WindowStateSnapshot } from './internal/windowState.js';
-export * from '../src/stream/elements.js';
-export type { Aggregator } from '../src/stream/aggregator.js';
-export { metricsAggregator } from '../src/aggregation/metrics-aggregator.js';
-export type { MetricsAccumulator, MetricsAggregator, MetricsAggregatorOptions, MetricsInput, MetricsResult, MetricValues } from '../src/aggregation/metrics-aggregator.js';
-export type { AggregationKind, MetricStats, MetricSummary, StatsOptions, StatsSpec } from '../src/aggregation/metric-stats.js';
-export type { QuantileSketch, SketchCodec } from '../src/aggregation/quantile-sketch.js';
-export { ByteReader, ByteWriter } from '../src/aggregation/binary.js';
+export * from './stream/elements.js';
+export type { Aggregator } from './stream/aggregator.js';
+export { metricsAggregator } from './aggregation/metrics-aggregator.js';
+export type { MetricsAccumulator, MetricsAggregator, MetricsAggregatorOptions, MetricsInput, MetricsResult, MetricValues } from './aggregation/metrics-aggregator.js';
+export type { AggregationKind, MetricStats, MetricSummary, StatsOptions, StatsSpec } from './aggregation/metric-stats.js';
+export type { QuantileSketch, SketchCodec } from './aggregation/quantile-sketch.js';
+export { ByteReader, ByteWriter } from './aggregation/binary.js';
 export {
   decodeWatermarkState,
   decodeWindowState,
@@ -28,4 +28,4 @@ export {
   encodeWindowState,
   jsonAccumulatorCodec,
   type AccumulatorCodec,
-} from '../src/checkpoint/window-state-codec.js';
+} from './checkpoint/window-state-codec.js';

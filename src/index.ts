@@ -5,7 +5,7 @@
  * configuration, sources and sinks, checkpoint state, the configured pipeline, the jobs.
  */
 export * from '../operators/index.js';
-export * from './aggregation/index.js';
+export * from '../operators/aggregation/index.js';
 export * from './config/index.js';
 export * from './events/index.js';
 export * from './io/index.js';

@@ -2,10 +2,10 @@ import { pipe, type ObservableInput, type OperatorFunction, type SchedulerLike }
 import { aggregate, type AggregateState, type LateRecordObserver } from '../../operators/aggregate.js';
 import { assignWatermarks, type WatermarkSnapshot } from '../../operators/assignWatermarks.js';
 import type { WindowStateSnapshot } from '../../operators/internal/windowState.js';
-import { metricsAggregator, type MetricsAccumulator, type MetricsAggregator, type MetricsResult } from '../aggregation/index.js';
+import { metricsAggregator, type MetricsAccumulator, type MetricsAggregator, type MetricsResult } from '../../operators/aggregation/index.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
-import type { StreamElement, WindowedRecord, WindowResult } from '../stream/elements.js';
+import type { StreamElement, WindowedRecord, WindowResult } from '../../operators/stream/elements.js';
 import { withKeyFields, type KeyFields, type KeyedAccumulator } from './keyed-aggregator.js';
 import { windowSet } from '../../operators/windowSet.js';
 import { windowTypes } from '../config/types.js';

@@ -3,7 +3,7 @@ import { sessionWindow } from '../../operators/sessionWindow.js';
 import { slidingWindow } from '../../operators/slidingWindow.js';
 import { tumblingWindow } from '../../operators/tumblingWindow.js';
 import type { WindowsConfig } from '../config/index.js';
-import type { StreamElement, WindowType, WindowedElement } from '../stream/elements.js';
+import type { StreamElement, WindowType, WindowedElement } from '../../operators/stream/elements.js';
 
 export interface Windowing<T> {
   readonly assign: OperatorFunction<StreamElement<T>, WindowedElement<T>>;

@@ -9,7 +9,7 @@ import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
 import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import { openStateStore, type Checkpoint, type StateStore } from '../state/index.js';
-import type { StreamElement } from '../stream/elements.js';
+import type { StreamElement } from '../../operators/stream/elements.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 
 import { ChannelOutputs, OutputMismatchError, type CustomOutputs, type JobOutputs } from './outputs.js';

@@ -11,7 +11,7 @@ import { feedbackMetrics, type FeedbackResult } from '../pipeline/feedback-pipel
 import { startRepartitioning } from '../repartition/repartitioner.js';
 import { sourceOffset } from '../repartition/source-position.js';
 import { openKv } from '../state/index.js';
-import type { Barrier, StreamElement } from '../stream/elements.js';
+import type { Barrier, StreamElement } from '../../operators/stream/elements.js';
 import { LocalTaskStore, localChanges } from '../tasks/local-store.js';
 import { ensureStateTopic, remoteState, stateTopicName } from '../tasks/state-topic.js';
 import { TaskManager } from '../tasks/task-manager.js';

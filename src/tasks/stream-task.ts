@@ -14,7 +14,7 @@ import type { SourceOffset } from '../repartition/source-position.js';
 import type { FeedbackEvent } from '../events/index.js';
 import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
-import type { StreamRecord } from '../stream/elements.js';
+import type { StreamRecord } from '../../operators/stream/elements.js';
 import type { ChangelogLineage } from './changelog.js';
 import { TaskChangelog } from './task-changelog.js';
 

@@ -15,7 +15,7 @@
  * rewritten whole, `REWRITE_BUDGET` per checkpoint (`dueForRewrite`), so old records die.
  */
 import type { WindowChanges, WindowSnapshot } from '../../operators/internal/windowState.js';
-import type { MetricsAggregator } from '../aggregation/index.js';
+import type { MetricsAggregator } from '../../operators/aggregation/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { FeedbackAccumulator } from '../pipeline/feedback-pipeline.js';
 import {
