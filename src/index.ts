@@ -1,11 +1,11 @@
 /**
- * The package's main entry (`llm-feedback-stream-processor`): everything beyond the
- * operators (`llm-feedback-stream-processor/operators`) that an application embedding
- * the processor uses — the stream model, aggregations, parsing and formats,
- * configuration, sources and sinks, checkpoint state, the configured pipeline, the jobs.
+ * The service package's entry (`llm-feedback-stream-processor`): everything of the
+ * operators package (`@llm-feedback/stream-operators`: the operators, the stream model,
+ * the aggregation engine, the checkpoint codecs), and what an application embedding the
+ * processor uses beyond them — parsing and formats, configuration, sources and sinks,
+ * Kafka, checkpoint state, the configured pipeline, the jobs, the service.
  */
-export * from '../operators/index.js';
-export * from '../operators/aggregation/index.js';
+export * from '@llm-feedback/stream-operators';
 export * from './config/index.js';
 export * from './events/index.js';
 export * from './io/index.js';

@@ -3,7 +3,7 @@
  * the operators themselves: `aggregate`'s `WindowStateSnapshot` and
  * `assignWatermarks`' `WatermarkSnapshot`, as bytes that a store of their choice
  * keeps. The service's pipeline codec lays its windows out with the same per-window
- * encoding. Pure code: the `./operators` entry exports it.
+ * encoding. Pure code: the operators package exports it.
  */
 import type { WatermarkSnapshot } from '../assignWatermarks.js';
 import type { WindowSnapshot, WindowStateSnapshot } from '../internal/windowState.js';

@@ -18,7 +18,7 @@
  */
 import { parseConfig, type Aggregation, type ProcessorConfig, type WindowType } from '../config/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
-import type { AggregateView } from '../../operators/aggregate.js';
+import type { AggregateView } from '@llm-feedback/stream-operators';
 import type { FeedbackPipelineHooks, FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { runLineJob } from '../runner/file-job.js';
 import type { JobSummary } from '../runner/job-stats.js';
