@@ -1,17 +1,15 @@
 import { EMPTY, Subject, filter, interval, merge, type Observable } from 'rxjs';
-import { checkpoint } from '../../operators/checkpoint.js';
+import { type AggregateView, type Barrier, checkpoint, type StreamElement } from '@llm-feedback/stream-operators';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
 import { consumerSettings, ensureTopics, kafkaConnection, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
 import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
-import type { AggregateView } from '../../operators/aggregate.js';
 import { feedbackMetrics, type FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { startRepartitioning } from '../repartition/repartitioner.js';
 import { sourceOffset } from '../repartition/source-position.js';
 import { openKv } from '../state/index.js';
-import type { Barrier, StreamElement } from '../stream/elements.js';
 import { LocalTaskStore, localChanges } from '../tasks/local-store.js';
 import { ensureStateTopic, remoteState, stateTopicName } from '../tasks/state-topic.js';
 import { TaskManager } from '../tasks/task-manager.js';
