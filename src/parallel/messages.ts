@@ -5,6 +5,7 @@
 import type { Registry } from 'prom-client';
 import type { WindowCursor, WindowPageQuery } from '../../operators/internal/windowState.js';
 import type { ProcessorConfig } from '../config/index.js';
+import type { EventParserOptions } from '../events/index.js';
 import type { JobSummary } from '../runner/job-stats.js';
 
 /** A registry as `getMetricsAsJSON()` gives it: what `AggregatorRegistry.aggregate` merges. */
@@ -41,3 +42,16 @@ export type FromWorker =
   | { readonly type: 'windows'; readonly id: number; readonly windows: readonly PagedWindow[]; readonly next: WindowCursor | undefined }
   | { readonly type: 'done'; readonly summary: JobSummary }
   | { readonly type: 'failed'; readonly message: string; readonly stack?: string };
+
+/** What a parse worker starts with (`workerData`): the parser's options, without the clock. */
+export interface ParseWorkerStart {
+  readonly event: Omit<EventParserOptions, 'now'>;
+}
+
+/** Pipeline thread → parse worker: a batch's lines joined with `\n` (one string copies fastest), and the clock. */
+export interface ParseRequest {
+  readonly id: number;
+  readonly text: string;
+  /** `now()` of the pipeline thread when it sent the batch (epoch ms). */
+  readonly now: number;
+}

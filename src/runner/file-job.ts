@@ -3,17 +3,18 @@ import { checkpoint } from '../../operators/checkpoint.js';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
-import type { FeedbackEvent } from '../events/index.js';
+import type { DeadLetter, FeedbackEvent } from '../events/index.js';
 import type { Source } from '../builder/plugins.js';
 import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
 import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import { openStateStore, type Checkpoint, type StateStore } from '../state/index.js';
 import type { StreamElement } from '../stream/elements.js';
+import type { ParallelParse } from '../parallel/parallel-parse.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 
 import { ChannelOutputs, OutputMismatchError, type CustomOutputs, type JobOutputs } from './outputs.js';
-import { configuredParser, parseLines } from './parse-lines.js';
+import { configuredParser, configuredParserOptions, parseLines } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
 export interface LineJobOptions {
@@ -85,12 +86,8 @@ async function runWithOutputs(
 
   const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics });
   let position = resumedFrom;
-  const parser = configuredParser(config, now);
-  const parse: typeof parser = (raw, at) => {
-    stats.recordsIn++;
-    return parser(raw, at);
-  };
   const onBatch = (batch: LineBatch): void => {
+    stats.recordsIn += batch.lines.length;
     position = batch.end;
     options.progress?.update(stats.recordsIn, batch.end);
     if (metrics !== undefined) {
@@ -98,7 +95,18 @@ async function runWithOutputs(
       metrics.inFlight.set(outputs.inFlight);
     }
   };
-  const backpressure = () => (outputs.inFlight > config.buffer_size ? outputs.flush() : undefined);
+  const flushWhenFull = (): Promise<void> | undefined => (outputs.inFlight > config.buffer_size ? outputs.flush() : undefined);
+  // parallelism > 1: the parse runs in worker threads, the pipeline here (see parallel-parse.ts).
+  const parallel = config.parallelism > 1 ? await parallelLineParser(config, now) : undefined;
+  const backpressure = parallel === undefined ? flushWhenFull : () => parallel.backpressure() ?? flushWhenFull();
+  const writeDeadLetter = (deadLetter: DeadLetter): void => {
+    stats.countInvalid(deadLetter.reason);
+    outputs.writeDeadLetter({
+      reason: deadLetter.reason,
+      raw: deadLetter.raw,
+      extra: { field: deadLetter.field, error: deadLetter.error, partition: deadLetter.partition, offset: deadLetter.offset },
+    });
+  };
 
   // A stop with durable state injects a final barrier, then ends the pipeline: open
   // windows live on in that checkpoint. Without durable state (memory, stdin) nothing
@@ -117,18 +125,7 @@ async function runWithOutputs(
 
   let records: Observable<StreamElement<FeedbackEvent>> = source.read(resumedFrom, backpressure).pipe(
     takeUntil(endOfInput),
-    parseLines(
-      parse,
-      (deadLetter) => {
-        stats.countInvalid(deadLetter.reason);
-        outputs.writeDeadLetter({
-          reason: deadLetter.reason,
-          raw: deadLetter.raw,
-          extra: { field: deadLetter.field, error: deadLetter.error, partition: deadLetter.partition, offset: deadLetter.offset },
-        });
-      },
-      onBatch,
-    ),
+    parallel === undefined ? parseLines(configuredParser(config, now), writeDeadLetter, onBatch) : parallel.parseLines(writeDeadLetter, onBatch),
   );
   if (coordinator !== undefined) {
     records = records.pipe(
@@ -216,4 +213,13 @@ function configuredSource(config: ProcessorConfig): Source {
     case 'kafka':
       throw new Error('runLineJob reads files and stdin; Kafka sources run in the Kafka job');
   }
+}
+
+/**
+ * The parse in `config.parallelism` worker threads (loaded on demand: single-threaded jobs
+ * do not load it).
+ */
+async function parallelLineParser(config: ProcessorConfig, now: () => number): Promise<ParallelParse> {
+  const { parallelParse } = await import('../parallel/parallel-parse.js');
+  return parallelParse({ workers: config.parallelism, event: configuredParserOptions(config), now });
 }

@@ -1,18 +1,19 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { ProcessorConfig } from '../config/index.js';
-import { createEventParser, type DeadLetter, type EventParser, type FeedbackEvent } from '../events/index.js';
+import { createEventParser, type DeadLetter, type EventParser, type EventParserOptions, type FeedbackEvent } from '../events/index.js';
 import type { LineBatch } from '../io/index.js';
 import type { StreamElement } from '../stream/elements.js';
 
+/** The parser options the `event` section configures, without the clock. */
+export const configuredParserOptions = (config: ProcessorConfig): Omit<EventParserOptions, 'now'> => ({
+  timeField: config.event.time_field,
+  keyFields: config.event.key_fields,
+  metricFields: config.event.metric_fields,
+  maxFutureMs: config.event.max_future_secs * 1000,
+});
+
 /** The event parser the `event` section configures; `now` is the wall clock of `max_future_secs`. */
-export const configuredParser = (config: ProcessorConfig, now?: () => number): EventParser =>
-  createEventParser({
-    timeField: config.event.time_field,
-    keyFields: config.event.key_fields,
-    metricFields: config.event.metric_fields,
-    maxFutureMs: config.event.max_future_secs * 1000,
-    now,
-  });
+export const configuredParser = (config: ProcessorConfig, now?: () => number): EventParser => createEventParser({ ...configuredParserOptions(config), now });
 
 /**
  * Line batches → event records. Each record's `offset` is the byte offset just

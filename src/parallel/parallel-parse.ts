@@ -1,0 +1,140 @@
+/**
+ * `processor.parallelism` for file and stdin input: the parse (`JSON.parse` and the input
+ * checks, the largest cost of a file job) runs in worker threads, the pipeline in the
+ * calling thread.
+ *
+ * Why the pipeline stays in one thread: a file or stdin input is one task (DESIGN.md), and
+ * its output is defined by one watermark over the records in input order. Every decision
+ * (which record is late, when a window fires, the order of results and dead letters) is
+ * taken by the unchanged pipeline over the same records in the same order, so the output
+ * is the single-threaded one by construction, checkpoints and idle timeouts included.
+ * Batches go to the workers in turn and come back in the order they were read.
+ */
+import { Worker } from 'node:worker_threads';
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { DeadLetter, FeedbackEvent } from '../events/index.js';
+import type { LineBatch } from '../io/index.js';
+import type { StreamElement } from '../stream/elements.js';
+import type { ParseRequest, ParseWorkerStart } from './messages.js';
+import { BatchDecoder, type ParsedBatch } from './parsed-batch.js';
+import { workerEntry } from './worker-entry.js';
+
+export interface ParallelParseOptions {
+  /** Worker threads. */
+  readonly workers: number;
+  /** The parser's options (`configuredParser`'s, without the clock). */
+  readonly event: ParseWorkerStart['event'];
+  /** The clock of `max_future_secs`, read as each batch is sent. */
+  readonly now: () => number;
+  /** Batches read and not yet through the pipeline beyond which the source waits. Default: 2 per worker. */
+  readonly maxInFlight?: number;
+}
+
+export interface ParallelParse {
+  /**
+   * `parseLines` in worker threads: line batches → records and dead letters, in input
+   * order. The workers start on subscription and are terminated when the input ends,
+   * on an error and on unsubscription. One subscription at a time.
+   */
+  readonly parseLines: (
+    onDeadLetter: (deadLetter: DeadLetter) => void,
+    onBatch?: (batch: LineBatch) => void,
+  ) => OperatorFunction<LineBatch, StreamElement<FeedbackEvent>>;
+  /** For the source's backpressure hook: a promise while `maxInFlight` batches are in the workers. */
+  backpressure(): Promise<void> | undefined;
+}
+
+interface Pending {
+  readonly batch: LineBatch;
+  readonly worker: number;
+  parsed?: ParsedBatch;
+}
+
+export function parallelParse(options: ParallelParseOptions): ParallelParse {
+  const maxInFlight = options.maxInFlight ?? 2 * options.workers;
+  const queue: Pending[] = [];
+  let waiting: { promise: Promise<void>; release: () => void } | undefined;
+  const release = (): void => {
+    const w = waiting;
+    waiting = undefined;
+    w?.release();
+  };
+
+  const parseLines: ParallelParse['parseLines'] = (onDeadLetter, onBatch) => (source) =>
+    new Observable<StreamElement<FeedbackEvent>>((subscriber) => {
+      const entry = workerEntry('parse-worker');
+      const start: ParseWorkerStart = { event: options.event };
+      const decoders = Array.from({ length: options.workers }, () => new BatchDecoder(options.event.keyFields));
+      let firstId = 0;
+      let nextId = 0;
+      let inputEnded = false;
+      queue.length = 0;
+
+      const drain = (): void => {
+        while (queue[0]?.parsed !== undefined && !subscriber.closed) {
+          const { batch, worker, parsed } = queue.shift()!;
+          firstId++;
+          decoders[worker]!.decode(parsed!, batch, (record) => subscriber.next(record), onDeadLetter, () => subscriber.closed);
+          onBatch?.(batch);
+        }
+        if (queue.length < maxInFlight) release();
+        if (inputEnded && queue.length === 0) subscriber.complete();
+      };
+
+      const workers = decoders.map((_, index) => {
+        const worker = new Worker(entry.code, { eval: entry.eval, workerData: start });
+        worker.on('message', (parsed: ParsedBatch) => {
+          const pending = queue[parsed.id - firstId];
+          if (pending === undefined) return; // after a teardown
+          pending.parsed = parsed;
+          try {
+            drain();
+          } catch (error) {
+            subscriber.error(error);
+          }
+        });
+        worker.on('error', (error) => subscriber.error(error));
+        worker.on('exit', (code) => {
+          if (!subscriber.closed) subscriber.error(new Error(`parse worker ${index} exited (code ${code}) while the input was read`));
+        });
+        return worker;
+      });
+
+      const subscription = source.subscribe({
+        next: (batch) => {
+          const id = nextId++;
+          const worker = id % workers.length;
+          queue.push({ batch, worker });
+          workers[worker]!.postMessage({ id, text: batch.lines.join('\n'), now: options.now() } satisfies ParseRequest);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          inputEnded = true;
+          drain();
+        },
+      });
+
+      return () => {
+        subscription.unsubscribe();
+        queue.length = 0;
+        release();
+        for (const worker of workers) {
+          worker.removeAllListeners('exit');
+          void worker.terminate();
+        }
+      };
+    });
+
+  return {
+    parseLines,
+    backpressure() {
+      if (queue.length < maxInFlight) return undefined;
+      if (waiting === undefined) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        waiting = { promise, release: resolve };
+      }
+      return waiting.promise;
+    },
+  };
+}
