@@ -48,10 +48,12 @@ export interface ParseWorkerStart {
   readonly event: Omit<EventParserOptions, 'now'>;
 }
 
-/** Pipeline thread → parse worker: a batch's lines joined with `\n` (one string copies fastest), and the clock. */
+/** Pipeline thread → parse worker: a chunk of whole lines (`LineChunk`, its bytes transferred), and the clock. */
 export interface ParseRequest {
   readonly id: number;
-  readonly text: string;
-  /** `now()` of the pipeline thread when it sent the batch (epoch ms). */
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly final: boolean;
+  /** `now()` of the pipeline thread when it sent the chunk (epoch ms). */
   readonly now: number;
 }

@@ -8,12 +8,14 @@
  * (which record is late, when a window fires, the order of results and dead letters) is
  * taken by the unchanged pipeline over the same records in the same order, so the output
  * is the single-threaded one by construction, checkpoints and idle timeouts included.
- * Batches go to the workers in turn and come back in the order they were read.
+ * Chunks of whole lines go to the workers in turn as bytes (the workers split them, so
+ * this thread never decodes a line) and come back in the order they were read.
  */
 import { Worker } from 'node:worker_threads';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { DeadLetter, FeedbackEvent } from '../events/index.js';
-import type { LineBatch } from '../io/index.js';
+import type { LineChunk } from '../io/index.js';
+import type { BatchDone } from '../runner/parse-lines.js';
 import type { StreamElement } from '../stream/elements.js';
 import type { ParseRequest, ParseWorkerStart } from './messages.js';
 import { BatchDecoder, type ParsedBatch } from './parsed-batch.js';
@@ -26,26 +28,27 @@ export interface ParallelParseOptions {
   readonly event: ParseWorkerStart['event'];
   /** The clock of `max_future_secs`, read as each batch is sent. */
   readonly now: () => number;
-  /** Batches read and not yet through the pipeline beyond which the source waits. Default: 2 per worker. */
+  /** Chunks read and not yet through the pipeline beyond which the source waits. Default: 2 per worker. */
   readonly maxInFlight?: number;
 }
 
 export interface ParallelParse {
   /**
-   * `parseLines` in worker threads: line batches → records and dead letters, in input
-   * order. The workers start on subscription and are terminated when the input ends,
-   * on an error and on unsubscription. One subscription at a time.
+   * `parseLines` in worker threads, over chunks of whole lines: records and dead letters in
+   * input order, `onBatch` after each chunk's. The workers start on subscription and are
+   * terminated when the input ends, on an error and on unsubscription. One subscription
+   * at a time.
    */
   readonly parseLines: (
     onDeadLetter: (deadLetter: DeadLetter) => void,
-    onBatch?: (batch: LineBatch) => void,
-  ) => OperatorFunction<LineBatch, StreamElement<FeedbackEvent>>;
-  /** For the source's backpressure hook: a promise while `maxInFlight` batches are in the workers. */
+    onBatch?: (done: BatchDone) => void,
+  ) => OperatorFunction<LineChunk, StreamElement<FeedbackEvent>>;
+  /** For the source's backpressure hook: a promise while `maxInFlight` chunks are in the workers. */
   backpressure(): Promise<void> | undefined;
 }
 
 interface Pending {
-  readonly batch: LineBatch;
+  readonly chunk: Pick<LineChunk, 'start' | 'final'>;
   readonly worker: number;
   parsed?: ParsedBatch;
 }
@@ -72,10 +75,10 @@ export function parallelParse(options: ParallelParseOptions): ParallelParse {
 
       const drain = (): void => {
         while (queue[0]?.parsed !== undefined && !subscriber.closed) {
-          const { batch, worker, parsed } = queue.shift()!;
+          const { chunk, worker, parsed } = queue.shift()!;
           firstId++;
-          decoders[worker]!.decode(parsed!, batch, (record) => subscriber.next(record), onDeadLetter, () => subscriber.closed);
-          onBatch?.(batch);
+          decoders[worker]!.decode(parsed!, chunk, (record) => subscriber.next(record), onDeadLetter, () => subscriber.closed);
+          onBatch?.({ lineCount: parsed!.lineCount, end: parsed!.end });
         }
         if (queue.length < maxInFlight) release();
         if (inputEnded && queue.length === 0) subscriber.complete();
@@ -101,11 +104,12 @@ export function parallelParse(options: ParallelParseOptions): ParallelParse {
       });
 
       const subscription = source.subscribe({
-        next: (batch) => {
+        next: ({ bytes, start, final }) => {
           const id = nextId++;
           const worker = id % workers.length;
-          queue.push({ batch, worker });
-          workers[worker]!.postMessage({ id, text: batch.lines.join('\n'), now: options.now() } satisfies ParseRequest);
+          queue.push({ chunk: { start, final }, worker });
+          // Transferred, not copied: the worker hands the bytes back with its answer.
+          workers[worker]!.postMessage({ id, bytes, start, final, now: options.now() } satisfies ParseRequest, [bytes.buffer as ArrayBuffer]);
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {

@@ -1,26 +1,28 @@
 /**
- * Parsed line batches in a compact form, for handing them from a parse worker to the
- * thread that runs the pipeline (`processor.parallelism` with file and stdin input).
+ * Parsed chunks in a compact form, for handing them from a parse worker to the thread
+ * that runs the pipeline (`processor.parallelism` with file and stdin input).
  *
  * Why not the parsed events themselves: `postMessage` structured-clones objects, which
  * costs about as much as the `JSON.parse` the worker saves (an earlier session measured
  * it: +12%). The pipeline reads three things of an event: its time, its key fields
  * (`keyObject`) and the usable (finite) values of its metrics, in their order (see
- * `metricsAggregator`'s `add`). So a batch travels as typed arrays (times, key ids,
- * metric-list ids, values), transferred rather than copied, plus the keys and metric-name
- * lists it uses for the first time (dictionaries that each side grows in step). The
- * receiving side rebuilds a *slim* event holding exactly what is read, and the line it
- * came from, for the rare `too_late` or `processing_error` dead letter that re-serialises
- * the event (`serialisedEvent`).
+ * `metricsAggregator`'s `add`). So a chunk's parse travels as typed arrays (times, line
+ * ends, key ids, metric-list ids, values), transferred rather than copied, plus the keys
+ * and metric-name lists it uses for the first time (dictionaries that each side grows in
+ * step). The receiving side rebuilds a *slim* event holding exactly what is read, and
+ * where its line is, for the rare `too_late` or `processing_error` dead letter that
+ * re-serialises the event (`serialisedEvent`).
  */
 import type { DeadLetter, EventParser, FeedbackEvent } from '../events/index.js';
-import type { LineBatch } from '../io/index.js';
+import { LineSplitter, linesOf, type LineChunk } from '../io/index.js';
 import { ownField, setField } from '../stream/fields.js';
 import type { StreamRecord } from '../stream/elements.js';
 
-/** A line the parser rejected: its index in the batch and why. */
+/** A line the parser rejected: its index among the chunk's lines, the line, where it ends, and why. */
 export interface RejectedLine {
   readonly line: number;
+  readonly raw: string;
+  readonly end: number;
   readonly reason: DeadLetter['reason'];
   readonly field?: string;
   readonly error?: string;
@@ -32,10 +34,18 @@ export interface NewKey {
   readonly fields: readonly (string | null)[];
 }
 
-/** One batch's parse, as it crosses threads. Records are the lines not rejected, in order. */
+/** One chunk's parse, as it crosses threads. Records are the lines not rejected, in order. */
 export interface ParsedBatch {
   readonly id: number;
+  /** The chunk's bytes, handed back (transferred) for `serialisedEvent`. */
+  readonly bytes: Uint8Array;
+  /** Lines in the chunk (blank lines aside): records and rejected ones. */
+  readonly lineCount: number;
+  /** Byte offset just after the chunk: what a checkpoint records once it is processed. */
+  readonly end: number;
   readonly timestamps: Float64Array;
+  /** Byte offset just after each record's line: the record's `offset`. */
+  readonly ends: Float64Array;
   readonly keyIds: Int32Array;
   readonly shapeIds: Int32Array;
   /** The usable metric values of every record, record after record, in its shape's order. */
@@ -48,7 +58,7 @@ export interface ParsedBatch {
 
 /** The buffers of a batch, for `postMessage`'s transfer list. */
 export const transferables = (batch: ParsedBatch): ArrayBuffer[] =>
-  [batch.timestamps, batch.keyIds, batch.shapeIds, batch.values].map((array) => array.buffer as ArrayBuffer);
+  [batch.bytes, batch.timestamps, batch.ends, batch.keyIds, batch.shapeIds, batch.values].map((array) => array.buffer as ArrayBuffer);
 
 interface ShapeNode {
   readonly id: number;
@@ -78,8 +88,11 @@ export class BatchEncoder {
     private readonly metricFields: readonly string[],
   ) {}
 
-  encode(id: number, lines: readonly string[]): ParsedBatch {
+  /** Splits and parses `chunk` (its bytes are handed back in the result). */
+  encode(id: number, chunk: LineChunk): ParsedBatch {
+    const { lines, ends: lineEnds, end } = linesOf(chunk, new LineSplitter(chunk.start));
     const timestamps = new Float64Array(lines.length);
+    const ends = new Float64Array(lines.length);
     const keyIds = new Int32Array(lines.length);
     const shapeIds = new Int32Array(lines.length);
     const rejected: RejectedLine[] = [];
@@ -90,17 +103,22 @@ export class BatchEncoder {
     for (let i = 0; i < lines.length; i++) {
       const parsed = this.parse(lines[i]!);
       if (parsed.kind === 'dead_letter') {
-        rejected.push({ line: i, reason: parsed.reason, field: parsed.field, error: parsed.error });
+        rejected.push({ line: i, raw: parsed.raw, end: lineEnds[i]!, reason: parsed.reason, field: parsed.field, error: parsed.error });
         continue;
       }
       timestamps[records] = parsed.timestamp;
+      ends[records] = lineEnds[i]!;
       keyIds[records] = this.keyId(parsed.key!, parsed.value, newKeys);
       shapeIds[records] = this.shapeOf(parsed.value.metrics, newShapes);
       records++;
     }
     return {
       id,
+      bytes: chunk.bytes,
+      lineCount: lines.length,
+      end,
       timestamps: timestamps.slice(0, records),
+      ends: ends.slice(0, records),
       keyIds: keyIds.slice(0, records),
       shapeIds: shapeIds.slice(0, records),
       values: this.values.slice(0, this.valueCount),
@@ -113,24 +131,33 @@ export class BatchEncoder {
   /** Appends the usable metric values to `values` and returns the id of their names' list. */
   private shapeOf(metrics: FeedbackEvent['metrics'], newShapes: (readonly string[])[]): number {
     let shape = this.shapeRoot;
-    const visit = (name: string, value: unknown): void => {
-      if (!usable(value)) return;
-      if (this.valueCount === this.values.length) this.values = grow(this.values);
-      this.values[this.valueCount++] = value;
-      let next = shape.next.get(name);
-      if (next === undefined) {
-        const names = [...this.shapeNames[shape.id]!, name];
-        next = { id: this.shapeNames.length, next: new Map() };
-        this.shapeNames.push(names);
-        newShapes.push(names);
-        shape.next.set(name, next);
-      }
-      shape = next;
-    };
     // The aggregator's own walk: every field in enumeration order, or the configured ones.
-    if (this.metricFields.length === 0) for (const name in metrics) visit(name, metrics[name]);
-    else for (const name of this.metricFields) visit(name, metrics[name]);
+    if (this.metricFields.length === 0) {
+      for (const name in metrics) {
+        const value = metrics[name];
+        if (usable(value)) shape = this.append(shape, name, value, newShapes);
+      }
+    } else {
+      for (const name of this.metricFields) {
+        const value = metrics[name];
+        if (usable(value)) shape = this.append(shape, name, value, newShapes);
+      }
+    }
     return shape.id;
+  }
+
+  /** Appends one value; the shape that adds its name to `shape`. */
+  private append(shape: ShapeNode, name: string, value: number, newShapes: (readonly string[])[]): ShapeNode {
+    if (this.valueCount === this.values.length) this.values = grow(this.values);
+    this.values[this.valueCount++] = value;
+    const known = shape.next.get(name);
+    if (known !== undefined) return known;
+    const names = [...this.shapeNames[shape.id]!, name];
+    const next: ShapeNode = { id: this.shapeNames.length, next: new Map() };
+    this.shapeNames.push(names);
+    newShapes.push(names);
+    shape.next.set(name, next);
+    return next;
   }
 
   /** The id of the event's key (joined key and key-field values), added to `newKeys` when new. */
@@ -139,7 +166,8 @@ export class BatchEncoder {
     let known = this.keys.get(joined);
     if (known !== undefined) {
       // Usually one entry per joined key; `a|b`+`c` and `a`+`b|c`, or "" and null, share one.
-      for (const entry of known) {
+      for (let k = 0; k < known.length; k++) {
+        const entry = known[k]!;
         let same = true;
         for (let f = 0; f < keyFields.length && same; f++) same = entry.fields[f] === keyPart(event, keyFields[f]!);
         if (same) return entry.id;
@@ -168,10 +196,33 @@ function grow(values: Float64Array): Float64Array {
   return bigger;
 }
 
-/** Where a slim event keeps its line: a symbol, so no enumeration or `JSON.stringify` sees it. */
-const SOURCE_LINE = Symbol('source line');
+/** A chunk's lines, split again only if one of its events is re-serialised. */
+class ChunkLines {
+  private lines: { readonly lines: string[]; readonly ends: number[] } | undefined;
 
-type SlimEvent = FeedbackEvent & { [SOURCE_LINE]?: string };
+  constructor(private readonly chunk: LineChunk) {}
+
+  /** The line that ends at byte offset `end`. */
+  lineEndingAt(end: number): string {
+    // The worker's split, redone here: the same bytes and rules give the same lines.
+    const { lines, ends } = (this.lines ??= linesOf(this.chunk, new LineSplitter(this.chunk.start)));
+    let lo = 0;
+    let hi = ends.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ends[mid]! < end) lo = mid + 1;
+      else hi = mid;
+    }
+    if (ends[lo] !== end) throw new Error(`no line ends at byte ${end} of the chunk at ${this.chunk.start}`);
+    return lines[lo]!;
+  }
+}
+
+/** Where a slim event's line is: symbols, so no enumeration or `JSON.stringify` sees them. */
+const SOURCE_CHUNK = Symbol('source chunk');
+const SOURCE_END = Symbol('source line end');
+
+type SlimEvent = FeedbackEvent & { [SOURCE_CHUNK]?: ChunkLines; [SOURCE_END]?: number };
 
 /**
  * An event as its dead letter shows it (`too_late`, `processing_error`). A slim event is
@@ -179,8 +230,8 @@ type SlimEvent = FeedbackEvent & { [SOURCE_LINE]?: string };
  * equals what the single-threaded job writes.
  */
 export function serialisedEvent(event: FeedbackEvent): string {
-  const line = (event as SlimEvent)[SOURCE_LINE];
-  return JSON.stringify(line === undefined ? event : JSON.parse(line));
+  const chunk = (event as SlimEvent)[SOURCE_CHUNK];
+  return JSON.stringify(chunk === undefined ? event : JSON.parse(chunk.lineEndingAt((event as SlimEvent)[SOURCE_END]!)));
 }
 
 /**
@@ -195,34 +246,35 @@ export class BatchDecoder {
 
   decode(
     parsed: ParsedBatch,
-    batch: LineBatch,
+    chunk: Pick<LineChunk, 'start' | 'final'>,
     onRecord: (record: StreamRecord<FeedbackEvent>) => void,
     onDeadLetter: (deadLetter: DeadLetter) => void,
     isClosed: () => boolean,
   ): void {
     for (const key of parsed.newKeys) this.keys.push(key);
     for (const shape of parsed.newShapes) this.shapes.push(shape);
-    const { lines, ends } = batch;
-    const { timestamps, keyIds, shapeIds, values, rejected } = parsed;
+    const source = new ChunkLines({ bytes: Buffer.from(parsed.bytes.buffer, parsed.bytes.byteOffset, parsed.bytes.byteLength), start: chunk.start, final: chunk.final });
+    const { timestamps, ends, keyIds, shapeIds, values, rejected } = parsed;
     let record = 0;
     let value = 0;
     let nextRejected = 0;
-    for (let i = 0; i < lines.length && !isClosed(); i++) {
-      const offset = String(ends[i]);
+    for (let i = 0; i < parsed.lineCount && !isClosed(); i++) {
       const reject = rejected[nextRejected];
       if (reject !== undefined && reject.line === i) {
         nextRejected++;
-        onDeadLetter({ kind: 'dead_letter', reason: reject.reason, raw: lines[i]!, field: reject.field, error: reject.error, partition: undefined, offset });
+        const { raw, reason, field, error } = reject;
+        onDeadLetter({ kind: 'dead_letter', reason, raw, field, error, partition: undefined, offset: String(reject.end) });
         continue;
       }
       const key = this.keys[keyIds[record]!]!;
       const names = this.shapes[shapeIds[record]!]!;
       const metrics: Record<string, number> = {};
       for (let m = 0; m < names.length; m++) setField(metrics, names[m]!, values[value++]!);
-      const event: SlimEvent = { metrics, [SOURCE_LINE]: lines[i]! };
+      const end = ends[record]!;
+      const event: SlimEvent = { metrics, [SOURCE_CHUNK]: source, [SOURCE_END]: end };
       for (let f = 0; f < this.keyFields.length; f++) setField(event as Record<string, unknown>, this.keyFields[f]!, key.fields[f]);
       // The parser's record shape: same fields, same order.
-      onRecord({ kind: 'record', value: event, timestamp: timestamps[record]!, key: key.joined, partition: undefined, offset });
+      onRecord({ kind: 'record', value: event, timestamp: timestamps[record]!, key: key.joined, partition: undefined, offset: String(end) });
       record++;
     }
   }

@@ -5,7 +5,7 @@ import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline
 import type { ProcessorConfig } from '../config/index.js';
 import type { DeadLetter, FeedbackEvent } from '../events/index.js';
 import type { Source } from '../builder/plugins.js';
-import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
+import { fileChunks, fileSource, stdinSource, streamChunks, type LineChunk } from '../io/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
 import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import { openStateStore, type Checkpoint, type StateStore } from '../state/index.js';
@@ -14,7 +14,7 @@ import type { ParallelParse } from '../parallel/parallel-parse.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 
 import { ChannelOutputs, OutputMismatchError, type CustomOutputs, type JobOutputs } from './outputs.js';
-import { configuredParser, configuredParserOptions, parseLines } from './parse-lines.js';
+import { configuredParser, configuredParserOptions, parseLines, type BatchDone } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
 export interface LineJobOptions {
@@ -86,8 +86,8 @@ async function runWithOutputs(
 
   const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics });
   let position = resumedFrom;
-  const onBatch = (batch: LineBatch): void => {
-    stats.recordsIn += batch.lines.length;
+  const onBatch = (batch: BatchDone): void => {
+    stats.recordsIn += batch.lineCount;
     position = batch.end;
     options.progress?.update(stats.recordsIn, batch.end);
     if (metrics !== undefined) {
@@ -97,7 +97,10 @@ async function runWithOutputs(
   };
   const flushWhenFull = (): Promise<void> | undefined => (outputs.inFlight > config.buffer_size ? outputs.flush() : undefined);
   // parallelism > 1: the parse runs in worker threads, the pipeline here (see parallel-parse.ts).
-  const parallel = config.parallelism > 1 ? await parallelLineParser(config, now) : undefined;
+  const parallel = config.parallelism > 1 && isChunked(source) ? await parallelLineParser(config, now) : undefined;
+  if (config.parallelism > 1 && parallel === undefined) {
+    logger?.warn({ parallelism: config.parallelism }, 'a custom source is parsed on the pipeline thread: parallelism applies to the configured file and stdin sources');
+  }
   const backpressure = parallel === undefined ? flushWhenFull : () => parallel.backpressure() ?? flushWhenFull();
   const writeDeadLetter = (deadLetter: DeadLetter): void => {
     stats.countInvalid(deadLetter.reason);
@@ -123,10 +126,10 @@ async function runWithOutputs(
     stopped.abort();
   }, { once: true });
 
-  let records: Observable<StreamElement<FeedbackEvent>> = source.read(resumedFrom, backpressure).pipe(
-    takeUntil(endOfInput),
-    parallel === undefined ? parseLines(configuredParser(config, now), writeDeadLetter, onBatch) : parallel.parseLines(writeDeadLetter, onBatch),
-  );
+  let records: Observable<StreamElement<FeedbackEvent>> =
+    parallel === undefined || !isChunked(source)
+      ? source.read(resumedFrom, backpressure).pipe(takeUntil(endOfInput), parseLines(configuredParser(config, now), writeDeadLetter, onBatch))
+      : source.chunks(resumedFrom, backpressure).pipe(takeUntil(endOfInput), parallel.parseLines(writeDeadLetter, onBatch));
   if (coordinator !== undefined) {
     records = records.pipe(
       checkpoint({
@@ -202,14 +205,31 @@ async function rewindOutputs(outputs: JobOutputs, latest: Checkpoint | undefined
   }
 }
 
-/** The configured file or stdin source as a `Source`. */
-function configuredSource(config: ProcessorConfig): Source {
+/** A source that can also be read as chunks of whole lines (bytes), for the parse workers of `parallelism`. */
+interface ChunkedSource extends Source {
+  chunks(from: number, backpressure: () => PromiseLike<unknown> | undefined): Observable<LineChunk>;
+}
+
+const isChunked = (source: Source): source is ChunkedSource => typeof (source as Partial<ChunkedSource>).chunks === 'function';
+
+/** The configured file or stdin source. */
+function configuredSource(config: ProcessorConfig): ChunkedSource {
   const { source } = config;
   switch (source.type) {
     case 'file':
-      return { bounded: true, replayable: true, read: (start, backpressure) => fileSource(source.path, { start, backpressure }) };
+      return {
+        bounded: true,
+        replayable: true,
+        read: (start, backpressure) => fileSource(source.path, { start, backpressure }),
+        chunks: (start, backpressure) => fileChunks(source.path, { start, backpressure }),
+      };
     case 'stdin':
-      return { bounded: false, replayable: false, read: (_start, backpressure) => stdinSource({ backpressure }) };
+      return {
+        bounded: false,
+        replayable: false,
+        read: (_start, backpressure) => stdinSource({ backpressure }),
+        chunks: (_start, backpressure) => streamChunks(process.stdin, { backpressure }),
+      };
     case 'kafka':
       throw new Error('runLineJob reads files and stdin; Kafka sources run in the Kafka job');
   }

@@ -15,6 +15,12 @@ export const configuredParserOptions = (config: ProcessorConfig): Omit<EventPars
 /** The event parser the `event` section configures; `now` is the wall clock of `max_future_secs`. */
 export const configuredParser = (config: ProcessorConfig, now?: () => number): EventParser => createEventParser({ ...configuredParserOptions(config), now });
 
+/** A batch (or chunk) of lines through the parse: how many lines, and the input position after it. */
+export interface BatchDone {
+  readonly lineCount: number;
+  readonly end: number;
+}
+
 /**
  * Line batches → event records. Each record's `offset` is the byte offset just
  * after its line, the position a checkpoint resumes from. Rejected lines go to
@@ -23,7 +29,7 @@ export const configuredParser = (config: ProcessorConfig, now?: () => number): E
 export function parseLines(
   parse: EventParser,
   onDeadLetter: (deadLetter: DeadLetter) => void,
-  onBatch?: (batch: LineBatch) => void,
+  onBatch?: (done: BatchDone) => void,
 ): OperatorFunction<LineBatch, StreamElement<FeedbackEvent>> {
   return (source) =>
     new Observable<StreamElement<FeedbackEvent>>((subscriber) =>
@@ -35,7 +41,7 @@ export function parseLines(
             if (parsed.kind === 'record') subscriber.next(parsed);
             else onDeadLetter(parsed);
           }
-          onBatch?.(batch);
+          onBatch?.({ lineCount: lines.length, end: batch.end });
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),
