@@ -13,16 +13,25 @@
  *   load_average                        the 1-minute load average before and after (other jobs share the cores)
  * Per-thread CPU is read from /proc/thread-self/stat (Linux), so it is CPU time, not wall time:
  * it does not grow when other processes take the cores.
- * Run: flock /tmp/bench.lock npm run bench:file   (BENCH_FILE_EVENTS, BENCH_FILE_RUNS to change the size)
+ * Run: flock /tmp/bench.lock npm run bench:file   (builds dist/ first; BENCH_FILE_EVENTS, BENCH_FILE_RUNS
+ * change the size; `npx tsx bench/file.ts --sources` runs the TypeScript sources instead).
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../src/config/index.js';
-import { runLineJob } from '../src/runner/file-job.js';
+import type { parseConfig as ParseConfig } from '../src/config/index.js';
+import type { runLineJob as RunLineJob } from '../src/runner/file-job.js';
 import { benchEvents } from './events.js';
 import { median } from './stats.js';
+
+// The compiled package (`npm run build`, as `bench:file` does): run from TypeScript sources, each
+// parse worker would load tsx and compile the sources again at its start (about a second of CPU
+// each here), which a deployed service does not pay. `--sources` measures that way anyway.
+const sources = process.argv.includes('--sources');
+const root = sources ? '../src' : '../dist/src';
+const { parseConfig } = (await import(`${root}/config/index.js`)) as { parseConfig: typeof ParseConfig };
+const { runLineJob } = (await import(`${root}/runner/file-job.js`)) as { runLineJob: typeof RunLineJob };
 
 const EVENTS = Number(process.env['BENCH_FILE_EVENTS'] ?? 1_000_000);
 const RUNS = Number(process.env['BENCH_FILE_RUNS'] ?? 3);
@@ -103,6 +112,7 @@ try {
     JSON.stringify({
       events: EVENTS,
       runs: RUNS,
+      code: sources ? 'typescript sources (tsx)' : 'compiled (dist/)',
       events_per_sec_parallelism_1: Math.round(rate1),
       events_per_sec_parallelism_2: Math.round(rate2),
       parallel_speedup: Math.round((rate2 / rate1) * 100) / 100,
