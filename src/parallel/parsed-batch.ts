@@ -222,7 +222,33 @@ class ChunkLines {
 const SOURCE_CHUNK = Symbol('source chunk');
 const SOURCE_END = Symbol('source line end');
 
-type SlimEvent = FeedbackEvent & { [SOURCE_CHUNK]?: ChunkLines; [SOURCE_END]?: number };
+/**
+ * What the pipeline reads of an event, and where its line is. A class rather than an
+ * object literal with symbol keys: one hidden class, and the key fields (arbitrary
+ * names) are added in the same order to every instance.
+ */
+class SlimEvent {
+  readonly [field: string]: unknown;
+  readonly [SOURCE_CHUNK]: ChunkLines;
+  readonly [SOURCE_END]: number;
+
+  constructor(
+    readonly metrics: Readonly<Record<string, number>>,
+    chunk: ChunkLines,
+    end: number,
+  ) {
+    this[SOURCE_CHUNK] = chunk;
+    this[SOURCE_END] = end;
+  }
+}
+
+/** A metric-name list, and whether plain assignment can build its object (no `__proto__`, see `setField`). */
+interface Shape {
+  readonly names: readonly string[];
+  readonly plain: boolean;
+}
+
+const shapeOf = (names: readonly string[]): Shape => ({ names, plain: !names.includes('__proto__') });
 
 /**
  * An event as its dead letter shows it (`too_late`, `processing_error`). A slim event is
@@ -230,8 +256,7 @@ type SlimEvent = FeedbackEvent & { [SOURCE_CHUNK]?: ChunkLines; [SOURCE_END]?: n
  * equals what the single-threaded job writes.
  */
 export function serialisedEvent(event: FeedbackEvent): string {
-  const chunk = (event as SlimEvent)[SOURCE_CHUNK];
-  return JSON.stringify(chunk === undefined ? event : JSON.parse(chunk.lineEndingAt((event as SlimEvent)[SOURCE_END]!)));
+  return JSON.stringify(event instanceof SlimEvent ? JSON.parse(event[SOURCE_CHUNK].lineEndingAt(event[SOURCE_END])) : event);
 }
 
 /**
@@ -240,9 +265,17 @@ export function serialisedEvent(event: FeedbackEvent): string {
  */
 export class BatchDecoder {
   private readonly keys: NewKey[] = [];
-  private readonly shapes: (readonly string[])[] = [[]];
+  private readonly shapes: Shape[] = [shapeOf([])];
 
-  constructor(private readonly keyFields: readonly string[]) {}
+  /**
+   * The key fields the slim event carries: all but one named `metrics`, whose `keyObject`
+   * value is `String()` of the metrics object in the slim event as in the parsed one.
+   */
+  private readonly keySlots: readonly number[];
+
+  constructor(private readonly keyFields: readonly string[]) {
+    this.keySlots = keyFields.flatMap((field, i) => (field === 'metrics' ? [] : [i]));
+  }
 
   decode(
     parsed: ParsedBatch,
@@ -252,7 +285,7 @@ export class BatchDecoder {
     isClosed: () => boolean,
   ): void {
     for (const key of parsed.newKeys) this.keys.push(key);
-    for (const shape of parsed.newShapes) this.shapes.push(shape);
+    for (const names of parsed.newShapes) this.shapes.push(shapeOf(names));
     const source = new ChunkLines({ bytes: Buffer.from(parsed.bytes.buffer, parsed.bytes.byteOffset, parsed.bytes.byteLength), start: chunk.start, final: chunk.final });
     const { timestamps, ends, keyIds, shapeIds, values, rejected } = parsed;
     let record = 0;
@@ -267,14 +300,15 @@ export class BatchDecoder {
         continue;
       }
       const key = this.keys[keyIds[record]!]!;
-      const names = this.shapes[shapeIds[record]!]!;
+      const { names, plain } = this.shapes[shapeIds[record]!]!;
       const metrics: Record<string, number> = {};
-      for (let m = 0; m < names.length; m++) setField(metrics, names[m]!, values[value++]!);
+      if (plain) for (let m = 0; m < names.length; m++) metrics[names[m]!] = values[value++]!;
+      else for (let m = 0; m < names.length; m++) setField(metrics, names[m]!, values[value++]!);
       const end = ends[record]!;
-      const event: SlimEvent = { metrics, [SOURCE_CHUNK]: source, [SOURCE_END]: end };
-      for (let f = 0; f < this.keyFields.length; f++) setField(event as Record<string, unknown>, this.keyFields[f]!, key.fields[f]);
+      const event = new SlimEvent(metrics, source, end);
+      for (const f of this.keySlots) setField(event as Record<string, unknown>, this.keyFields[f]!, key.fields[f]);
       // The parser's record shape: same fields, same order.
-      onRecord({ kind: 'record', value: event, timestamp: timestamps[record]!, key: key.joined, partition: undefined, offset: String(end) });
+      onRecord({ kind: 'record', value: event as unknown as FeedbackEvent, timestamp: timestamps[record]!, key: key.joined, partition: undefined, offset: String(end) });
       record++;
     }
   }

@@ -114,7 +114,7 @@ describe('parallelism 2 writes what parallelism 1 writes', () => {
     writeFileSync(join(dir, 'in.ndjson'), lines.join('\n')); // no newline after the last line
     for (const metric_fields of [[], ['latency_ms', '__proto__', 'constructor']]) {
       const single = await expectSameOutput(dir, {
-        event: { key_fields: ['model', 'variant', '__proto__'], metric_fields },
+        event: { key_fields: ['model', 'variant', '__proto__', 'metrics'], metric_fields },
         windows: { default_type: 'tumbling', tumbling: { size_secs: 10, allowed_lateness_secs: 5 } },
         watermark: { max_out_of_orderness_secs: 2 },
         dead_letter: { max_raw_bytes: 200 },
