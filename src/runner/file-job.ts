@@ -236,10 +236,12 @@ function configuredSource(config: ProcessorConfig): ChunkedSource {
 }
 
 /**
- * The parse in `config.parallelism` worker threads (loaded on demand: single-threaded jobs
- * do not load it).
+ * The parse in `config.parallelism − 1` worker threads, the main thread (reading, the
+ * pipeline, writing) being the last of the `parallelism` busy threads: on 2 cores one
+ * parse worker took less CPU and time than two, which competed with the main thread.
+ * Loaded on demand: single-threaded jobs do not load it.
  */
 async function parallelLineParser(config: ProcessorConfig, now: () => number): Promise<ParallelParse> {
   const { parallelParse } = await import('../parallel/parallel-parse.js');
-  return parallelParse({ workers: config.parallelism, event: configuredParserOptions(config), now });
+  return parallelParse({ workers: config.parallelism - 1, event: configuredParserOptions(config), now });
 }
