@@ -42,8 +42,8 @@ async function run(config: string, killAfterCheckpoint?: number): Promise<{ code
 }
 
 describe('file mode crash recovery', () => {
-  // The crashed runs parse in 2 worker threads (issue 10): their output must still be the single-threaded one.
-  it('output after SIGKILLs at random points (parallelism 2) equals an uninterrupted run (parallelism 1), line for line', async () => {
+  // The crashed runs parse in 2 worker threads (parallelism 3, issue 10): their output must still be the single-threaded one.
+  it('output after SIGKILLs at random points (parallelism 3) equals an uninterrupted run (parallelism 1), line for line', async () => {
     const dir = tempDir('crash-');
     const lines = generateEvents({ count: 1_000_000, seed: 11, startMs: Date.UTC(2026, 10, 26, 10), durationMs: 12 * 3_600_000, invalidPerKind: 20 });
     writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
@@ -51,7 +51,7 @@ describe('file mode crash recovery', () => {
     const reference = await run(writeConfig(dir, 'reference'));
     expect(reference.code).toBe(0);
 
-    const config = writeConfig(dir, 'crashed', 2);
+    const config = writeConfig(dir, 'crashed', 3);
     const seed = Date.now() % 100_000;
     const random = createRandom(seed);
     let kills = 0;

@@ -46,8 +46,8 @@ const cases: { name: string; windows: Record<string, unknown>; windowing: Oracle
 ];
 
 describe('file job end to end against a brute-force model of the semantics', () => {
-  // parallelism 2 (parse workers, issue 10) must write the very bytes of parallelism 1, and so match the model too.
-  it.each(cases)('$name windows, parallelism 1 and 2', async ({ windows, windowing, lateness, keyFields }) => {
+  // parallelism 3 (two parse workers, issue 10) must write the very bytes of parallelism 1, and so match the model too.
+  it.each(cases)('$name windows, parallelism 1 and 3', async ({ windows, windowing, lateness, keyFields }) => {
     const dir = tempDir('file-job-');
     const lines = generateEvents({ count: 6000, seed: 7, startMs: Date.UTC(2026, 10, 26, 10), durationMs: 40 * 60_000, invalidPerKind: 3 });
     writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
@@ -73,7 +73,7 @@ describe('file job end to end against a brute-force model of the semantics', () 
       return { summary, results: readFileSync(join(dir, `out-${parallelism}.ndjson`)), deadLettersRaw: readFileSync(join(dir, `dlq-${parallelism}.ndjson`)) };
     };
     const single = await run(1);
-    const parallel = await run(2);
+    const parallel = await run(3);
     expect(parallel.summary).toEqual(single.summary);
     expect(parallel.results.equals(single.results)).toBe(true);
     expect(parallel.deadLettersRaw.equals(single.deadLettersRaw)).toBe(true);
@@ -81,8 +81,8 @@ describe('file job end to end against a brute-force model of the semantics', () 
 
     const valid = lines.map((l) => toOracleEvent(l, keyFields)).filter((e): e is OracleEvent => e !== undefined);
     const oracle = runOracle(valid, windowing, 20_000, lateness);
-    const output = readLines(join(dir, 'out-2.ndjson')).map((l) => JSON.parse(l) as OutputLine);
-    const deadLetters = readLines(join(dir, 'dlq-2.ndjson')).map((l) => JSON.parse(l) as { reason: string });
+    const output = readLines(join(dir, 'out-3.ndjson')).map((l) => JSON.parse(l) as OutputLine);
+    const deadLetters = readLines(join(dir, 'dlq-3.ndjson')).map((l) => JSON.parse(l) as { reason: string });
 
     // Every input line ends in exactly one place.
     expect(summary.recordsIn).toBe(lines.length);

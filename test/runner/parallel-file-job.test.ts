@@ -54,18 +54,20 @@ async function runJob(dir: string, processor: Record<string, unknown>, paralleli
   return { summary, results: readFileSync(join(dir, `${name}-out.ndjson`), 'utf8'), deadLetters: readFileSync(join(dir, `${name}-dlq.ndjson`), 'utf8') };
 }
 
-/** Parallelism 1 and 2 over the same input and settings: the same bytes and summary. */
+/** Parallelism 1, 2 and 3 (one and two parse workers) over the same input and settings: the same bytes and summary. */
 async function expectSameOutput(dir: string, processor: Record<string, unknown>): Promise<Outcome> {
   const clock = Date.now();
   const single = await runJob(dir, processor, 1, clock);
-  const parallel = await runJob(dir, processor, 2, clock);
-  expect(parallel.summary).toEqual(single.summary);
-  expect(parallel.results).toBe(single.results);
-  expect(parallel.deadLetters).toBe(single.deadLetters);
+  for (const parallelism of [2, 3]) {
+    const parallel = await runJob(dir, processor, parallelism, clock);
+    expect(parallel.summary).toEqual(single.summary);
+    expect(parallel.results).toBe(single.results);
+    expect(parallel.deadLetters).toBe(single.deadLetters);
+  }
   return single;
 }
 
-describe('parallelism 2 writes what parallelism 1 writes', () => {
+describe('parallelism 2 and 3 write what parallelism 1 writes', () => {
   it('on the bundled sample with the default configuration', async () => {
     const dir = tempDir('par-sample-');
     writeFileSync(join(dir, 'in.ndjson'), readFileSync(join(REPO, 'data/sample-events.ndjson')));
@@ -125,7 +127,7 @@ describe('parallelism 2 writes what parallelism 1 writes', () => {
     }
   }, 60_000);
 
-  it('with checkpoints to level state, a stop in the middle and a resume at parallelism 2', async () => {
+  it('with checkpoints to level state, a stop in the middle and a resume at parallelism 3', async () => {
     const dir = tempDir('par-resume-');
     const lines = generateEvents({ count: 60_000, seed: 17, startMs: t0, durationMs: 3 * 3_600_000, invalidPerKind: 5 });
     writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
@@ -152,14 +154,14 @@ describe('parallelism 2 writes what parallelism 1 writes', () => {
     // Stopped once a third of the input is through: a final checkpoint, workers terminated.
     const stop = new AbortController();
     const first = await runLineJob({
-      config: settings('resumed', 2),
+      config: settings('resumed', 3),
       now: () => clock,
       signal: stop.signal,
       progress: { update: (records) => (records > lines.length / 3 ? stop.abort() : undefined), finish: () => undefined },
     });
     expect(first.recordsIn).toBeLessThan(lines.length);
     await expectThreadsBackTo(baseline);
-    const second = await runLineJob({ config: settings('resumed', 2), now: () => clock });
+    const second = await runLineJob({ config: settings('resumed', 3), now: () => clock });
     expect(second.resumedFrom).toBeGreaterThan(0);
     expect(first.recordsIn + second.recordsIn).toBe(lines.length);
     await expectThreadsBackTo(baseline);
@@ -174,7 +176,7 @@ describe('parse workers are terminated', () => {
     const dir = tempDir('par-teardown-');
     writeFileSync(join(dir, 'in.ndjson'), readFileSync(join(REPO, 'data/sample-events.ndjson')));
     const config = parseConfig(
-      { processor: { source: { type: 'file', path: join(dir, 'in.ndjson') }, dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') }, state: { backend: 'memory' }, parallelism: 2, log: { level: 'silent' } } },
+      { processor: { source: { type: 'file', path: join(dir, 'in.ndjson') }, dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') }, state: { backend: 'memory' }, parallelism: 3, log: { level: 'silent' } } },
       {},
     );
     const discard = { inFlight: 0, write: () => undefined, flush: async () => undefined, close: async () => undefined };
