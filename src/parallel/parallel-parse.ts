@@ -38,6 +38,12 @@ export interface ParallelParse {
    * input order, `onBatch` after each chunk's. The workers start on subscription and are
    * terminated when the input ends, on an error and on unsubscription. One subscription
    * at a time.
+   *
+   * ```text
+   * chunks:   -a--b--c---|          a, b, c go to the workers in turn
+   * answers:  ------b-a-----c       as each worker finishes (b before a here)
+   * output:   --------(AB)--C|      a chunk's records once every earlier chunk's are out
+   * ```
    */
   readonly parseLines: (
     onDeadLetter: (deadLetter: DeadLetter) => void,
