@@ -98,6 +98,7 @@ async function runWithOutputs(
   const flushWhenFull = (): Promise<void> | undefined => (outputs.inFlight > config.buffer_size ? outputs.flush() : undefined);
   // parallelism > 1: the parse runs in worker threads, the pipeline here (see parallel-parse.ts).
   const parallel = config.parallelism > 1 && isChunked(source) ? await parallelLineParser(config, now) : undefined;
+  if (parallel !== undefined) logger?.info({ parallelism: config.parallelism, parseWorkers: config.parallelism - 1 }, 'parsing in worker threads; the pipeline runs in the main thread');
   if (config.parallelism > 1 && parallel === undefined) {
     logger?.warn({ parallelism: config.parallelism }, 'a custom source is parsed on the pipeline thread: parallelism applies to the configured file and stdin sources');
   }
