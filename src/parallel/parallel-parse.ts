@@ -28,7 +28,7 @@ export interface ParallelParseOptions {
   readonly event: ParseWorkerStart['event'];
   /** The clock of `max_future_secs`, read as each batch is sent. */
   readonly now: () => number;
-  /** Chunks read and not yet through the pipeline beyond which the source waits. Default: 2 per worker. */
+  /** Chunks read and not yet through the pipeline beyond which the source waits. Default: 8 per worker (512 KiB), so a worker descheduled for a while on a busy machine does not stall the pipeline at once. */
   readonly maxInFlight?: number;
 }
 
@@ -60,7 +60,7 @@ interface Pending {
 }
 
 export function parallelParse(options: ParallelParseOptions): ParallelParse {
-  const maxInFlight = options.maxInFlight ?? 2 * options.workers;
+  const maxInFlight = options.maxInFlight ?? 8 * options.workers;
   const queue: Pending[] = [];
   let waiting: { promise: Promise<void>; release: () => void } | undefined;
   const release = (): void => {
