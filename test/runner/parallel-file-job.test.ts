@@ -235,23 +235,29 @@ describe('stdin at parallelism 2 (the command)', () => {
     return { code: await exited(child), stopped };
   }
 
-  it('an idle spell fires the same windows; SIGTERM flushes and exits 0', async () => {
+  it('an idle spell fires the same windows (a late record then revises one); SIGTERM flushes and exits 0', async () => {
     const dir = tempDir('par-stdin-');
     // Two bursts of event time two hours apart, with a quiet spell (idle timeout 1 s) in between.
     const burst = (from: number, seed: number): string =>
       generateEvents({ count: 4000, seed, startMs: from, durationMs: 10 * 60_000, invalidPerKind: 2 }).join('\n') + '\n';
-    const parts = [burst(t0, 1), burst(t0 + 2 * 3_600_000, 2)];
-    const single = await feed(config(dir, 'p1', 1), parts, 3500, 'eof');
-    const parallel = await feed(config(dir, 'p2', 2), parts, 3500, 'eof');
+    // A probe that only the idle spell can revise: the first part ends 9 s past the end of the
+    // window [19 min, 20 min), so the watermark (10 s behind) reaches that end only by idling;
+    // the second part opens with a record for that window, then a revision 1, not part of revision 0.
+    const probe = (ms: number): string => `{"timestamp":${t0 + ms},"model":"idle-probe","metrics":{"latency_ms":${ms}}}\n`;
+    const parts = [burst(t0, 1) + probe(19 * 60_000 + 30_000) + probe(20 * 60_000 + 9_000), probe(19 * 60_000 + 55_000) + burst(t0 + 2 * 3_600_000, 2)];
+    const single = await feed(config(dir, 'p1', 1), parts, 5000, 'eof');
+    const parallel = await feed(config(dir, 'p2', 2), parts, 5000, 'eof');
     expect([single.code, parallel.code]).toEqual([0, 0]);
     const results = (name: string): string => withoutEmittedAt(readFileSync(join(dir, `${name}-out.ndjson`), 'utf8'));
     expect(results('p2')).toBe(results('p1'));
+    const revised = `{"key":{"model":"idle-probe"},"window":{"type":"tumbling","start":${t0 + 19 * 60_000},"end":${t0 + 20 * 60_000}},"revision":1,"event_count":2`;
+    expect(results('p1')).toContain(revised);
     expect(readFileSync(join(dir, 'p2-dlq.ndjson'), 'utf8')).toBe(readFileSync(join(dir, 'p1-dlq.ndjson'), 'utf8'));
 
     // SIGTERM with stdin still open (after a second idle spell): the input read so far is
     // processed and every window flushed, at either setting.
-    const stoppedSingle = await feed(config(dir, 'p1-stopped', 1), parts, 3500, 'sigterm');
-    const stoppedParallel = await feed(config(dir, 'p2-stopped', 2), parts, 3500, 'sigterm');
+    const stoppedSingle = await feed(config(dir, 'p1-stopped', 1), parts, 5000, 'sigterm');
+    const stoppedParallel = await feed(config(dir, 'p2-stopped', 2), parts, 5000, 'sigterm');
     expect([stoppedSingle, stoppedParallel]).toEqual([{ code: 0, stopped: true }, { code: 0, stopped: true }]);
     expect(results('p2-stopped')).toBe(results('p1-stopped'));
     expect(results('p2-stopped').split('\n').length).toBe(results('p1').split('\n').length);
