@@ -26,6 +26,8 @@ export interface LineBatch {
 }
 
 const NEWLINE = 10;
+/** Bytes decoded into one string at most (see `split`). */
+const DECODE_BYTES = 64 << 10;
 
 export class LineSplitter {
   /** Bytes of an incomplete line carried to the next chunk. */
@@ -67,27 +69,46 @@ export class LineSplitter {
     return { lines, ends, end: this.offset };
   }
 
-  /** Splits `data[0, length)`, which ends with a newline. */
+  /**
+   * Splits `data[0, length)`, which ends with a newline, decoding it in pieces of at
+   * most `DECODE_BYTES` that end at a newline. Why pieces: V8 allocates a string over
+   * 128 KiB in its large-object space, and decoding 256 KiB at once was measured here
+   * at 0.1–0.2 GB/s against 4–5 GB/s for 64 KiB (about 1.7 µs per 190-byte line).
+   */
   private split(data: Buffer, length: number, lines: string[], ends: number[]): void {
-    const base = this.offset;
-    const text = data.toString('utf8', 0, length);
-    if (text.length === length) {
+    let from = 0;
+    while (from < length) {
+      let to = length;
+      if (length - from > DECODE_BYTES) {
+        const nl = data.lastIndexOf(NEWLINE, from + DECODE_BYTES - 1);
+        to = nl >= from ? nl + 1 : data.indexOf(NEWLINE, from + DECODE_BYTES) + 1; // one line longer than a piece
+      }
+      this.splitPiece(data, from, to, lines, ends);
+      from = to;
+    }
+  }
+
+  /** Splits `data[from, to)`, which ends with a newline. */
+  private splitPiece(data: Buffer, from: number, to: number, lines: string[], ends: number[]): void {
+    const base = this.offset - from;
+    const text = data.toString('utf8', from, to);
+    if (text.length === to - from) {
       // Fast path: one UTF-16 unit per byte (ASCII, the usual case; a lone invalid
       // byte also decodes to one unit, while any valid multi-byte sequence shortens
-      // the text), so string indexes are byte offsets: one decode for the chunk.
+      // the text), so string indexes are byte offsets: one decode for the piece.
       let start = 0;
       for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-        this.addLine(text.slice(start, nl), base + nl + 1, lines, ends);
+        this.addLine(text.slice(start, nl), base + from + nl + 1, lines, ends);
         start = nl + 1;
       }
     } else {
-      let start = 0;
-      for (let nl = data.indexOf(NEWLINE); nl >= 0 && nl < length; nl = data.indexOf(NEWLINE, start)) {
+      let start = from;
+      for (let nl = data.indexOf(NEWLINE, from); nl >= 0 && nl < to; nl = data.indexOf(NEWLINE, start)) {
         this.addLine(data.toString('utf8', start, nl), base + nl + 1, lines, ends);
         start = nl + 1;
       }
     }
-    this.offset = base + length;
+    this.offset = base + to;
   }
 
   private addLine(raw: string, end: number, lines: string[], ends: number[]): void {

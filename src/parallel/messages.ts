@@ -5,6 +5,7 @@
 import type { Registry } from 'prom-client';
 import type { WindowCursor, WindowPageQuery } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
+import type { EventParserOptions } from '../events/index.js';
 import type { JobSummary } from '../runner/job-stats.js';
 
 /** A registry as `getMetricsAsJSON()` gives it: what `AggregatorRegistry.aggregate` merges. */
@@ -41,3 +42,18 @@ export type FromWorker =
   | { readonly type: 'windows'; readonly id: number; readonly windows: readonly PagedWindow[]; readonly next: WindowCursor | undefined }
   | { readonly type: 'done'; readonly summary: JobSummary }
   | { readonly type: 'failed'; readonly message: string; readonly stack?: string };
+
+/** What a parse worker starts with (`workerData`): the parser's options, without the clock. */
+export interface ParseWorkerStart {
+  readonly event: Omit<EventParserOptions, 'now'>;
+}
+
+/** Pipeline thread → parse worker: a chunk of whole lines (`LineChunk`, its bytes transferred), and the clock. */
+export interface ParseRequest {
+  readonly id: number;
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly final: boolean;
+  /** `now()` of the pipeline thread when it sent the chunk (epoch ms). */
+  readonly now: number;
+}

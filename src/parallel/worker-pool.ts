@@ -12,6 +12,7 @@ import type { ProcessorConfig } from '../config/index.js';
 import type { HealthState, HttpServerOptions, Logger, WindowsPage } from '../observability/index.js';
 import type { JobSummary } from '../runner/job-stats.js';
 import type { FromWorker, PagedWindow, RegistryJson, ToWorker, WorkerStart } from './messages.js';
+import { workerEntry } from './worker-entry.js';
 
 /** How long an HTTP request waits for a worker's answer before it fails. */
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -37,19 +38,8 @@ export interface WorkerPool {
   stop(): void;
 }
 
-/**
- * The module a worker runs. Under tsx (sources run as TypeScript) a worker thread does not
- * inherit the loader, so it registers tsx itself before importing the entry.
- */
-function workerEntry(): { readonly code: string | URL; readonly eval: boolean } {
-  const typescript = import.meta.url.endsWith('.ts');
-  const entry = new URL(`./kafka-worker.${typescript ? 'ts' : 'js'}`, import.meta.url);
-  if (!typescript) return { code: entry, eval: false };
-  return { code: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, eval: true };
-}
-
 export function startWorkerPool(config: ProcessorConfig, logger?: Logger): WorkerPool {
-  const entry = workerEntry();
+  const entry = workerEntry('kafka-worker');
   const pending = new Map<number, (message: FromWorker) => void>();
   let nextId = 0;
   let failure: Error | undefined;

@@ -3,16 +3,17 @@ import { checkpoint, type StreamElement } from '@llm-feedback/stream-operators';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
-import type { FeedbackEvent } from '../events/index.js';
+import type { DeadLetter, FeedbackEvent } from '../events/index.js';
 import type { Source } from '../builder/plugins.js';
-import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
+import { fileChunks, fileSource, stdinSource, streamChunks, type LineChunk } from '../io/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
 import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import { openStateStore, type Checkpoint, type StateStore } from '../state/index.js';
+import type { ParallelParse } from '../parallel/parallel-parse.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 
 import { ChannelOutputs, OutputMismatchError, type CustomOutputs, type JobOutputs } from './outputs.js';
-import { configuredParser, parseLines } from './parse-lines.js';
+import { configuredParser, configuredParserOptions, parseLines, type BatchDone } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
 
 export interface LineJobOptions {
@@ -84,12 +85,8 @@ async function runWithOutputs(
 
   const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics });
   let position = resumedFrom;
-  const parser = configuredParser(config, now);
-  const parse: typeof parser = (raw, at) => {
-    stats.recordsIn++;
-    return parser(raw, at);
-  };
-  const onBatch = (batch: LineBatch): void => {
+  const onBatch = (batch: BatchDone): void => {
+    stats.recordsIn += batch.lineCount;
     position = batch.end;
     options.progress?.update(stats.recordsIn, batch.end);
     if (metrics !== undefined) {
@@ -97,7 +94,22 @@ async function runWithOutputs(
       metrics.inFlight.set(outputs.inFlight);
     }
   };
-  const backpressure = () => (outputs.inFlight > config.buffer_size ? outputs.flush() : undefined);
+  const flushWhenFull = (): Promise<void> | undefined => (outputs.inFlight > config.buffer_size ? outputs.flush() : undefined);
+  // parallelism > 1: the parse runs in worker threads, the pipeline here (see parallel-parse.ts).
+  const parallel = config.parallelism > 1 && isChunked(source) ? await parallelLineParser(config, now) : undefined;
+  if (parallel !== undefined) logger?.info({ parallelism: config.parallelism, parseWorkers: config.parallelism - 1 }, 'parsing in worker threads; the pipeline runs in the main thread');
+  if (config.parallelism > 1 && parallel === undefined) {
+    logger?.warn({ parallelism: config.parallelism }, 'a custom source is parsed on the pipeline thread: parallelism applies to the configured file and stdin sources');
+  }
+  const backpressure = parallel === undefined ? flushWhenFull : () => parallel.backpressure() ?? flushWhenFull();
+  const writeDeadLetter = (deadLetter: DeadLetter): void => {
+    stats.countInvalid(deadLetter.reason);
+    outputs.writeDeadLetter({
+      reason: deadLetter.reason,
+      raw: deadLetter.raw,
+      extra: { field: deadLetter.field, error: deadLetter.error, partition: deadLetter.partition, offset: deadLetter.offset },
+    });
+  };
 
   // A stop with durable state injects a final barrier, then ends the pipeline: open
   // windows live on in that checkpoint. Without durable state (memory, stdin) nothing
@@ -114,21 +126,10 @@ async function runWithOutputs(
     stopped.abort();
   }, { once: true });
 
-  let records: Observable<StreamElement<FeedbackEvent>> = source.read(resumedFrom, backpressure).pipe(
-    takeUntil(endOfInput),
-    parseLines(
-      parse,
-      (deadLetter) => {
-        stats.countInvalid(deadLetter.reason);
-        outputs.writeDeadLetter({
-          reason: deadLetter.reason,
-          raw: deadLetter.raw,
-          extra: { field: deadLetter.field, error: deadLetter.error, partition: deadLetter.partition, offset: deadLetter.offset },
-        });
-      },
-      onBatch,
-    ),
-  );
+  let records: Observable<StreamElement<FeedbackEvent>> =
+    parallel === undefined || !isChunked(source)
+      ? source.read(resumedFrom, backpressure).pipe(takeUntil(endOfInput), parseLines(configuredParser(config, now), writeDeadLetter, onBatch))
+      : source.chunks(resumedFrom, backpressure).pipe(takeUntil(endOfInput), parallel.parseLines(writeDeadLetter, onBatch));
   if (coordinator !== undefined) {
     records = records.pipe(
       checkpoint({
@@ -204,15 +205,43 @@ async function rewindOutputs(outputs: JobOutputs, latest: Checkpoint | undefined
   }
 }
 
-/** The configured file or stdin source as a `Source`. */
-function configuredSource(config: ProcessorConfig): Source {
+/** A source that can also be read as chunks of whole lines (bytes), for the parse workers of `parallelism`. */
+interface ChunkedSource extends Source {
+  chunks(from: number, backpressure: () => PromiseLike<unknown> | undefined): Observable<LineChunk>;
+}
+
+const isChunked = (source: Source): source is ChunkedSource => typeof (source as Partial<ChunkedSource>).chunks === 'function';
+
+/** The configured file or stdin source. */
+function configuredSource(config: ProcessorConfig): ChunkedSource {
   const { source } = config;
   switch (source.type) {
     case 'file':
-      return { bounded: true, replayable: true, read: (start, backpressure) => fileSource(source.path, { start, backpressure }) };
+      return {
+        bounded: true,
+        replayable: true,
+        read: (start, backpressure) => fileSource(source.path, { start, backpressure }),
+        chunks: (start, backpressure) => fileChunks(source.path, { start, backpressure }),
+      };
     case 'stdin':
-      return { bounded: false, replayable: false, read: (_start, backpressure) => stdinSource({ backpressure }) };
+      return {
+        bounded: false,
+        replayable: false,
+        read: (_start, backpressure) => stdinSource({ backpressure }),
+        chunks: (_start, backpressure) => streamChunks(process.stdin, { backpressure }),
+      };
     case 'kafka':
       throw new Error('runLineJob reads files and stdin; Kafka sources run in the Kafka job');
   }
+}
+
+/**
+ * The parse in `config.parallelism − 1` worker threads, the main thread (reading, the
+ * pipeline, writing) being the last of the `parallelism` busy threads: on 2 cores one
+ * parse worker took less CPU and time than two, which competed with the main thread.
+ * Loaded on demand: single-threaded jobs do not load it.
+ */
+async function parallelLineParser(config: ProcessorConfig, now: () => number): Promise<ParallelParse> {
+  const { parallelParse } = await import('../parallel/parallel-parse.js');
+  return parallelParse({ workers: config.parallelism - 1, event: configuredParserOptions(config), now });
 }

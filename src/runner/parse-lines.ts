@@ -1,18 +1,25 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { ProcessorConfig } from '../config/index.js';
-import { createEventParser, type DeadLetter, type EventParser, type FeedbackEvent } from '../events/index.js';
+import { createEventParser, type DeadLetter, type EventParser, type EventParserOptions, type FeedbackEvent } from '../events/index.js';
 import type { LineBatch } from '../io/index.js';
 import type { StreamElement } from '@llm-feedback/stream-operators';
 
+/** The parser options the `event` section configures, without the clock. */
+export const configuredParserOptions = (config: ProcessorConfig): Omit<EventParserOptions, 'now'> => ({
+  timeField: config.event.time_field,
+  keyFields: config.event.key_fields,
+  metricFields: config.event.metric_fields,
+  maxFutureMs: config.event.max_future_secs * 1000,
+});
+
 /** The event parser the `event` section configures; `now` is the wall clock of `max_future_secs`. */
-export const configuredParser = (config: ProcessorConfig, now?: () => number): EventParser =>
-  createEventParser({
-    timeField: config.event.time_field,
-    keyFields: config.event.key_fields,
-    metricFields: config.event.metric_fields,
-    maxFutureMs: config.event.max_future_secs * 1000,
-    now,
-  });
+export const configuredParser = (config: ProcessorConfig, now?: () => number): EventParser => createEventParser({ ...configuredParserOptions(config), now });
+
+/** A batch (or chunk) of lines through the parse: how many lines, and the input position after it. */
+export interface BatchDone {
+  readonly lineCount: number;
+  readonly end: number;
+}
 
 /**
  * Line batches → event records. Each record's `offset` is the byte offset just
@@ -22,7 +29,7 @@ export const configuredParser = (config: ProcessorConfig, now?: () => number): E
 export function parseLines(
   parse: EventParser,
   onDeadLetter: (deadLetter: DeadLetter) => void,
-  onBatch?: (batch: LineBatch) => void,
+  onBatch?: (done: BatchDone) => void,
 ): OperatorFunction<LineBatch, StreamElement<FeedbackEvent>> {
   return (source) =>
     new Observable<StreamElement<FeedbackEvent>>((subscriber) =>
@@ -34,7 +41,7 @@ export function parseLines(
             if (parsed.kind === 'record') subscriber.next(parsed);
             else onDeadLetter(parsed);
           }
-          onBatch?.(batch);
+          onBatch?.({ lineCount: lines.length, end: batch.end });
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),

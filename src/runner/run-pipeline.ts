@@ -6,6 +6,7 @@ import { feedbackPipeline, type FeedbackPipelineHooks, type FeedbackWindowResult
 import type { Barrier, StreamElement, WindowedRecord } from '@llm-feedback/stream-operators';
 import type { JobOutputs } from './outputs.js';
 import type { JobStats } from './job-stats.js';
+import { serialisedEvent } from '../parallel/parsed-batch.js';
 
 export interface PipelineRunOptions {
   readonly config: ProcessorConfig;
@@ -38,7 +39,7 @@ export function pipelineWriter(options: PipelineRunOptions): PipelineWriter {
   // A parsed record is re-serialised as its dead letter's raw; the parser's depth
   // limit keeps JSON.stringify's recursion shallow, and the outputs cap the size.
   const writeRecord = (reason: DeadLetterReason, record: WindowedRecord<FeedbackEvent>, error?: string): void =>
-    outputs.writeDeadLetter({ reason, raw: JSON.stringify(record.value), extra: { error, partition: record.partition, offset: record.offset } });
+    outputs.writeDeadLetter({ reason, raw: serialisedEvent(record.value), extra: { error, partition: record.partition, offset: record.offset } });
   return {
     late(record) {
       stats.late++;

@@ -29,11 +29,8 @@ export interface ServiceOptions {
  */
 export async function runService(options: ServiceOptions): Promise<JobSummary> {
   const { config, logger } = options;
+  // A file or stdin job takes `parallelism` itself: its parse runs in worker threads (parallel-parse.ts).
   if (config.parallelism > 1 && config.source.type === 'kafka') return runWorkerThreads(options);
-  if (config.parallelism > 1) {
-    // A file or stdin input is one task (DESIGN.md "Tasks"): its records pass one watermark in order.
-    logger.warn({ parallelism: config.parallelism, source: config.source.type }, 'parallelism applies to Kafka sources; a file or stdin input is one task and runs on one thread');
-  }
   const metrics = options.metrics ?? createProcessorMetrics();
   let health: HealthState = { ready: false, reason: 'starting' };
   let windows: AggregateView<FeedbackResult> | undefined;

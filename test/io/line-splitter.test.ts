@@ -52,4 +52,16 @@ describe('LineSplitter', () => {
     expect(splitter.push(Buffer.from('a\n\n\nb')).end).toBe(4);
     expect(splitter.finish().end).toBe(5);
   });
+
+  it('splits chunks larger than its 64 KiB decode pieces as it splits small ones (ASCII, multi-byte, a line longer than a piece)', () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? `{"é":${i}}` : i === 1000 ? 'x'.repeat(150_000) : `{"i":${i},"pad":"${'p'.repeat(i % 300)}"}`));
+    const input = Buffer.from(lines.join('\n') + '\n\n  \n' + 'last');
+    const expected = [...lines, 'last'];
+    const whole = split(input, input.length);
+    expect(whole.map(([line]) => line)).toEqual(expected);
+    expect(split(input, 4096)).toEqual(whole);
+    expect(whole[whole.length - 1]).toEqual(['last', input.length]);
+    const ascii = Buffer.from(lines.map((l) => l.replace('é', 'e')).join('\n') + '\n');
+    expect(split(ascii, ascii.length)).toEqual(split(ascii, 1000));
+  });
 });

@@ -46,31 +46,43 @@ const cases: { name: string; windows: Record<string, unknown>; windowing: Oracle
 ];
 
 describe('file job end to end against a brute-force model of the semantics', () => {
-  it.each(cases)('$name windows', async ({ windows, windowing, lateness, keyFields }) => {
+  // parallelism 3 (two parse workers, issue 10) must write the very bytes of parallelism 1, and so match the model too.
+  it.each(cases)('$name windows, parallelism 1 and 3', async ({ windows, windowing, lateness, keyFields }) => {
     const dir = tempDir('file-job-');
     const lines = generateEvents({ count: 6000, seed: 7, startMs: Date.UTC(2026, 10, 26, 10), durationMs: 40 * 60_000, invalidPerKind: 3 });
     writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
-    const config = parseConfig(
-      {
-        processor: {
-          source: { type: 'file', path: join(dir, 'in.ndjson') },
-          sink: { type: 'file', path: join(dir, 'out.ndjson') },
-          dead_letter: { type: 'file', path: join(dir, 'dlq.ndjson') },
-          state: { backend: 'memory' },
-          event: { key_fields: keyFields },
-          windows,
-          watermark: { max_out_of_orderness_secs: 20 },
-          aggregation: { percentiles: [50, 95, 99] },
+    const clock = Date.now();
+    const run = async (parallelism: number) => {
+      const config = parseConfig(
+        {
+          processor: {
+            source: { type: 'file', path: join(dir, 'in.ndjson') },
+            sink: { type: 'file', path: join(dir, `out-${parallelism}.ndjson`) },
+            dead_letter: { type: 'file', path: join(dir, `dlq-${parallelism}.ndjson`) },
+            state: { backend: 'memory' },
+            parallelism,
+            event: { key_fields: keyFields },
+            windows,
+            watermark: { max_out_of_orderness_secs: 20 },
+            aggregation: { percentiles: [50, 95, 99] },
+          },
         },
-      },
-      {},
-    );
-    const summary = await runLineJob({ config });
+        {},
+      );
+      const { durationMs: _, ...summary } = await runLineJob({ config, now: () => clock });
+      return { summary, results: readFileSync(join(dir, `out-${parallelism}.ndjson`)), deadLettersRaw: readFileSync(join(dir, `dlq-${parallelism}.ndjson`)) };
+    };
+    const single = await run(1);
+    const parallel = await run(3);
+    expect(parallel.summary).toEqual(single.summary);
+    expect(parallel.results.equals(single.results)).toBe(true);
+    expect(parallel.deadLettersRaw.equals(single.deadLettersRaw)).toBe(true);
+    const summary = parallel.summary;
 
     const valid = lines.map((l) => toOracleEvent(l, keyFields)).filter((e): e is OracleEvent => e !== undefined);
     const oracle = runOracle(valid, windowing, 20_000, lateness);
-    const output = readLines(join(dir, 'out.ndjson')).map((l) => JSON.parse(l) as OutputLine);
-    const deadLetters = readLines(join(dir, 'dlq.ndjson')).map((l) => JSON.parse(l) as { reason: string });
+    const output = readLines(join(dir, 'out-3.ndjson')).map((l) => JSON.parse(l) as OutputLine);
+    const deadLetters = readLines(join(dir, 'dlq-3.ndjson')).map((l) => JSON.parse(l) as { reason: string });
 
     // Every input line ends in exactly one place.
     expect(summary.recordsIn).toBe(lines.length);
