@@ -1,6 +1,7 @@
 import { Subject, merge, type Observable } from 'rxjs';
 import { checkpoint } from '../../operators/checkpoint.js';
 import type { ProcessorConfig } from '../config/index.js';
+import { brokersUnavailable } from '../kafka/client.js';
 import { consumerSettings, ensureTopics, kafkaConnection, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
 import { positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
@@ -14,7 +15,6 @@ import type { Barrier, StreamElement } from '../stream/elements.js';
 import { LocalTaskStore } from '../tasks/local-store.js';
 import { ensureStateTopic, remoteState, stateTopicName } from '../tasks/state-topic.js';
 import { TaskManager } from '../tasks/task-manager.js';
-import { brokersUnavailable } from '../tasks/task-transactions.js';
 import { releaseWhenFlushed, resultLatency } from './record-collector.js';
 import { JobStats, rejectInput, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
