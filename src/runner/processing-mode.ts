@@ -12,7 +12,6 @@
  */
 import { EMPTY, filter, interval, map, type Observable } from 'rxjs';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
-import type { ProcessorConfig } from '../config/index.js';
 import { kafkaConnection, kafkaSink, type KafkaSink, type KafkaSource } from '../kafka/index.js';
 import { OffsetCommitter } from '../kafka/offset-committer.js';
 import type { Barrier, SourcePositions } from '../stream/elements.js';

@@ -76,14 +76,14 @@ class Instance {
   constructor(
     readonly name: string,
     private readonly config: string,
-    private readonly observe: (name: string, job: Job) => void,
+    private readonly observe: (job: Job) => void,
   ) {
     this.job = this.start();
   }
 
   private start(): Job {
     const job = track(new Job(`${this.name}#${this.starts}`, this.config));
-    this.observe(this.name, job);
+    this.observe(job);
     return job;
   }
 
@@ -106,7 +106,7 @@ describe('fault suite: exactly-once at full size (own broker)', () => {
     const options = { processingGuarantee: 'exactly_once', repartition: 'never', checkpointSecs: 0.5, sessionTimeoutMs: SESSION_TIMEOUT_MS } as const;
     const { results, deadLetters } = await committedOutputs(t);
     const counts = { fenced: 0, failedTransiently: 0, restores: 0 };
-    const observe = (_name: string, job: Job): void =>
+    const observe = (job: Job): void =>
       onStderrLine(job.child, (line) => {
         if (line.includes('task fenced by another instance')) counts.fenced++;
         if (line.includes('transaction failed transiently')) counts.failedTransiently++;
