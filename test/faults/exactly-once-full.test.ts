@@ -17,7 +17,8 @@
  * letter, and nothing is too late.
  *
  * Members' session timeout is 6 s (the broker's minimum) so that each kill costs seconds, not
- * the default 30 s; the run takes about 4 minutes on an idle 2-core machine.
+ * the default 30 s; the run took 3.3 minutes on the 2-core machine under some load (6.5 under
+ * heavy load), hence the 15 min timeout.
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
