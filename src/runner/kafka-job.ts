@@ -85,6 +85,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   // Memory: the local copy lasts the process only; tasks restore from the state topic.
   const local = new LocalTaskStore(await openKv(config.state));
   const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
+  // Chosen once the consumer exists (below); its producers are closed last.
   let mode: ProcessingMode | undefined;
   const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   let stopDeadline = Infinity;
