@@ -9,8 +9,10 @@
 # ---- build: compile TypeScript (tsc → dist/) with the dev dependencies ----
 FROM node:20-slim AS build
 WORKDIR /app
-# Manifests first, so the dependency layer is reused while only sources change.
+# Manifests first, so the dependency layer is reused while only sources change
+# (operators/ is an npm workspace: npm ci needs its manifest too).
 COPY package.json package-lock.json ./
+COPY operators/package.json ./operators/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -23,6 +25,7 @@ RUN npm run build
 FROM node:20-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY operators/package.json ./operators/
 RUN npm ci --omit=dev && npm cache clean --force
 
 # ---- runtime ----
@@ -31,6 +34,9 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The operators package: node_modules/@llm-feedback/stream-operators links to it.
+COPY operators/package.json ./operators/
+COPY --from=build /app/operators/dist ./operators/dist
 COPY package.json ./
 COPY bin ./bin
 COPY config ./config

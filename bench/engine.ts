@@ -15,11 +15,11 @@ import { from, Subject } from 'rxjs';
 import { aggregate } from '../operators/aggregate.js';
 import { assignWatermarks } from '../operators/assignWatermarks.js';
 import { tumblingWindow } from '../operators/tumblingWindow.js';
-import { metricsAggregator, type MetricsAccumulator } from '../src/aggregation/index.js';
+import { metricsAggregator, type MetricsAccumulator } from '../operators/aggregation/index.js';
 import { parseConfig } from '../src/config/index.js';
 import type { FeedbackEvent } from '../src/events/index.js';
 import { runLineJob } from '../src/runner/file-job.js';
-import type { StreamElement, StreamRecord, WindowedElement, WindowedRecord } from '../src/stream/elements.js';
+import type { StreamElement, StreamRecord, WindowedElement, WindowedRecord } from '../operators/stream/elements.js';
 import { benchEvents } from './events.js';
 import { median } from './stats.js';
 

@@ -5,7 +5,7 @@
  */
 import { createRandom } from '../scripts/generate-sample.js';
 import type { FeedbackEvent } from '../src/events/index.js';
-import type { StreamRecord } from '../src/stream/elements.js';
+import type { StreamRecord } from '../operators/stream/elements.js';
 
 export interface BenchEventsOptions {
   count: number;

@@ -9,6 +9,11 @@
  *                               topic) − its window's end, while a separate process produces events timed by
  *                               the wall clock at 5,000 events/s (1 s windows, 1,000 keys, no disorder bound)
  *   p50/p99_latency_ms_half     the same at half of events_per_sec
+ *   p50/p99_event_after_end_ms, p50/p99_in_job_ms (and _half)
+ *                               where that latency goes: the append time of the first event of a partition at or
+ *                               past a window's end − that end (the load producer and the broker: the watermark
+ *                               cannot pass the end earlier), and the job's share, from the hand-over of that
+ *                               record to the broker's ack of the result; the rest is the consumer's fetch
  *   checkpoint_ms, throughput_drop
  *                               the job over 1,000,000 events in 100,000 keys with 1 h windows (100,000 open
  *                               windows): median duration of a checkpoint (state topic + local copy, incremental)
@@ -283,16 +288,23 @@ async function groupThroughput(input: string, instances: number, command: string
  * the latency of each result, its broker append time (the result topic uses `LogAppendTime`) minus its
  * window's end, read back from the result topic. Windows that end in the first seconds are left out.
  */
-async function latencies(rate: number, what: string): Promise<{ values: number[]; produced: number }> {
-  const input = await topic(`${what}-events`);
+async function latencies(rate: number, what: string): Promise<LatencyPhase> {
+  // Both topics stamp records with the broker's append time: the input's says when the event that
+  // moved the watermark past a window's end was there to be fetched.
+  const input = await topic(`${what}-events`, { 'message.timestamp.type': 'LogAppendTime' });
   const output = await topic(`${what}-results`, { 'message.timestamp.type': 'LogAppendTime' });
   const deadLetters = await topic(`${what}-dlq`);
   const stop = new AbortController();
   const values: number[] = [];
+  const inJob: number[] = [];
   let ready = false;
-  const job = runKafkaJob({ config: jobConfig(input, output, deadLetters, 1, 0), signal: stop.signal, onReady: () => (ready = true) });
+  let measuring = false;
+  // The job's own share: from the hand-over of the record that fired a window to the broker's ack of its result.
+  const onLatency = (ms: number): void => void (measuring && inJob.push(ms));
+  const job = runKafkaJob({ config: jobConfig(input, output, deadLetters, 1, 0), signal: stop.signal, onReady: () => (ready = true), onLatency });
   while (!ready) await sleep(10);
   const firstWindowEnd = Date.now() + LATENCY_WARMUP_SECS * 1000;
+  setTimeout(() => (measuring = true), LATENCY_WARMUP_SECS * 1000);
   const reader = kafka().consumer({ groupId: name(`latency-reader-${randomUUID().slice(0, 4)}`), maxWaitTimeInMs: 100 });
   await reader.connect();
   await reader.subscribe({ topics: [output], fromBeginning: true });
@@ -315,7 +327,46 @@ async function latencies(rate: number, what: string): Promise<{ values: number[]
   await job;
   await reader.disconnect();
   if (code !== 0) throw new Error(`load producer exited with ${code}`);
-  return { values, produced };
+  return { values, inJob, eventAfterEnd: await firstEventsAfterWindowEnds(input, firstWindowEnd), produced };
+}
+
+interface LatencyPhase {
+  /** Each result's broker append time − its window's end. */
+  readonly values: number[];
+  /** The job's share of it: hand-over of the record that fired the window → the broker's ack of the result. */
+  readonly inJob: number[];
+  /** Per input partition and window: the append time of the first event at or past the window's end − that end. */
+  readonly eventAfterEnd: number[];
+  readonly produced: number;
+}
+
+/** `eventAfterEnd` of a latency phase: reads the input back (its append times), windows from `fromEnd` on. */
+async function firstEventsAfterWindowEnds(input: string, fromEnd: number): Promise<number[]> {
+  const admin = kafka().admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(input)).filter((o) => Number(o.high) > 0).map((o) => [o.partition, Number(o.high)]));
+  await admin.disconnect();
+  const first = new Map<string, number>();
+  const reader = kafka().consumer({ groupId: name(`latency-input-${randomUUID().slice(0, 4)}`), maxWaitTimeInMs: 100 });
+  await reader.connect();
+  await reader.subscribe({ topics: [input], fromBeginning: true });
+  await new Promise<void>((resolve) => {
+    if (ends.size === 0) resolve();
+    void reader.run({
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          const eventTime = Date.parse((JSON.parse(message.value!.toString('utf8')) as { timestamp: string }).timestamp);
+          const windowEnd = Math.floor(eventTime / 1000) * 1000;
+          const key = `${batch.partition}/${windowEnd}`;
+          if (windowEnd >= fromEnd && !first.has(key)) first.set(key, Number(message.timestamp) - windowEnd);
+        }
+        if (Number(batch.lastOffset()) + 1 >= ends.get(batch.partition)!) ends.delete(batch.partition);
+        if (ends.size === 0) resolve();
+      },
+    });
+  });
+  await reader.disconnect();
+  return [...first.values()];
 }
 
 /** Child process: `rate` events/s for `secs` seconds, event time = wall-clock time, keyed by model; prints the count. */
@@ -352,12 +403,19 @@ const percentile = (sorted: readonly number[], q: number): number => sorted[Math
 const round = (x: number, digits = 0): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** p50 and p99 of a latency phase, under `suffix`, with the rate the load producer reached. */
-function latencyFigures(phase: { values: number[]; produced: number }, target: number, suffix: string): Record<string, number> {
+function latencyFigures(phase: LatencyPhase, target: number, suffix: string): Record<string, number> {
   if (phase.values.length === 0) throw new Error(`no window results in the latency phase${suffix}`);
   const sorted = [...phase.values].sort((a, b) => a - b);
+  const inJob = [...phase.inJob].sort((a, b) => a - b);
+  const eventAfterEnd = [...phase.eventAfterEnd].sort((a, b) => a - b);
   return {
     [`p50_latency_ms${suffix}`]: round(percentile(sorted, 50), 1),
     [`p99_latency_ms${suffix}`]: round(percentile(sorted, 99), 1),
+    // Where it goes: the input's share (the load producer and the broker), the job's, and the rest is the fetch.
+    [`p50_event_after_end_ms${suffix}`]: round(percentile(eventAfterEnd, 50), 1),
+    [`p99_event_after_end_ms${suffix}`]: round(percentile(eventAfterEnd, 99), 1),
+    [`p50_in_job_ms${suffix}`]: round(percentile(inJob, 50), 1),
+    [`p99_in_job_ms${suffix}`]: round(percentile(inJob, 99), 1),
     // What the load producer reached (it shares the 2 cores with the broker and the job) versus asked for.
     [`latency_rate_events_per_sec${suffix}`]: Math.round(phase.produced / LATENCY_SECS),
     [`latency_target_rate_events_per_sec${suffix}`]: Math.round(target),

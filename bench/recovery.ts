@@ -32,7 +32,7 @@ import { withKeyFields } from '../src/pipeline/keyed-aggregator.js';
 import { runLineJob } from '../src/runner/file-job.js';
 import { ChannelOutputs } from '../src/runner/outputs.js';
 import { openStateStore } from '../src/state/index.js';
-import type { StreamElement } from '../src/stream/elements.js';
+import type { StreamElement } from '../operators/stream/elements.js';
 import { benchEvents } from './events.js';
 import { buildCli } from './cli.js';
 import { median } from './stats.js';

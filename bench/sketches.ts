@@ -6,8 +6,8 @@
  */
 import { DDSketch } from '@datadog/sketches-js';
 import { TDigest } from 'tdigest';
-import { bufferedDigestCodec } from '../src/aggregation/buffered-digest.js';
-import { MetricStats, StatsSpec, percentileKey } from '../src/aggregation/metric-stats.js';
+import { bufferedDigestCodec } from '../operators/aggregation/buffered-digest.js';
+import { MetricStats, StatsSpec, percentileKey } from '../operators/aggregation/metric-stats.js';
 import { DISTRIBUTIONS, rankError, sample, sampler, type Distribution } from '../test/aggregation/random.js';
 
 /** The operations the bench needs, adapted per candidate. */

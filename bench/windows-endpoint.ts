@@ -16,7 +16,7 @@ import { toWindowOutput, type FeedbackEvent } from '../src/events/index.js';
 import { createProcessorMetrics, startHttpServer } from '../src/observability/index.js';
 import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult } from '../src/pipeline/feedback-pipeline.js';
 import { windowsPage } from '../src/service/service.js';
-import type { StreamElement } from '../src/stream/elements.js';
+import type { StreamElement } from '../operators/stream/elements.js';
 import { median } from './stats.js';
 
 const KEYS = 20_000;

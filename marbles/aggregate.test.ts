@@ -6,7 +6,7 @@ import { sessionWindow } from '../operators/sessionWindow.js';
 import { slidingWindow } from '../operators/slidingWindow.js';
 import { tumblingWindow } from '../operators/tumblingWindow.js';
 import type { WindowCursor, WindowPage, WindowStateSnapshot } from '../operators/internal/windowState.js';
-import { barrier, type StreamElement, type WindowedRecord } from '../src/stream/elements.js';
+import { barrier, type StreamElement, type WindowedRecord } from '../operators/stream/elements.js';
 import { countSum, rec, result, testScheduler, timeline, windowed, wm, type CountSum, type Reading } from './helpers.js';
 
 const T = 'tumbling' as const;

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import { assignWatermarks } from '../operators/assignWatermarks.js';
-import { barrier, type StreamElement } from '../src/stream/elements.js';
+import { barrier, type StreamElement } from '../operators/stream/elements.js';
 import { rec, testScheduler, timeline, wm, type Reading } from './helpers.js';
 
 describe('assignWatermarks', () => {

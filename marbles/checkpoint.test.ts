@@ -4,7 +4,7 @@ import { assignWatermarks, type WatermarkSnapshot } from '../operators/assignWat
 import { checkpoint } from '../operators/checkpoint.js';
 import type { WindowStateSnapshot } from '../operators/internal/windowState.js';
 import { tumblingWindow } from '../operators/tumblingWindow.js';
-import { barrier, type StreamRecord } from '../src/stream/elements.js';
+import { barrier, type StreamRecord } from '../operators/stream/elements.js';
 import { countSum, rec, result, testScheduler, timeline, wm, type CountSum, type Reading } from './helpers.js';
 
 const at = (timestamp: number, partition: number, offset: string): StreamRecord<Reading> => ({ ...rec(timestamp, 'k', partition), offset });

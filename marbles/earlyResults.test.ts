@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregate } from '../operators/aggregate.js';
 import { sessionWindow } from '../operators/sessionWindow.js';
 import { tumblingWindow } from '../operators/tumblingWindow.js';
-import type { StreamElement, StreamRecord, WindowResult } from '../src/stream/elements.js';
+import type { StreamElement, StreamRecord, WindowResult } from '../operators/stream/elements.js';
 import { countSum, rec, result, testScheduler, timeline, wm, type CountSum, type Reading } from './helpers.js';
 
 const T = 'tumbling' as const;

@@ -1,7 +1,7 @@
 import { TestScheduler } from 'rxjs/testing';
 import { expect } from 'vitest';
-import type { Aggregator } from '../src/stream/aggregator.js';
-import type { StreamRecord, TimeWindow, WindowResult, WindowType, WindowedRecord, Watermark } from '../src/stream/elements.js';
+import type { Aggregator } from '../operators/stream/aggregator.js';
+import type { StreamRecord, TimeWindow, WindowResult, WindowType, WindowedRecord, Watermark } from '../operators/stream/elements.js';
 
 /** A TestScheduler that compares frames with vitest's deep equality. */
 export const testScheduler = (): TestScheduler =>

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import { results } from '../operators/results.js';
-import { barrier, watermark } from '../src/stream/elements.js';
+import { barrier, watermark } from '../operators/stream/elements.js';
 import { rec, testScheduler } from './helpers.js';
 
 describe('results', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tumblingWindow } from '../operators/tumblingWindow.js';
-import { barrier } from '../src/stream/elements.js';
+import { barrier } from '../operators/stream/elements.js';
 import { rec, testScheduler, windowed, wm } from './helpers.js';
 
 describe('tumblingWindow', () => {

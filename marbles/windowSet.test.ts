@@ -5,7 +5,7 @@ import { sessionWindow } from '../operators/sessionWindow.js';
 import { slidingWindow } from '../operators/slidingWindow.js';
 import { tumblingWindow } from '../operators/tumblingWindow.js';
 import { windowSet, type WindowBranch } from '../operators/windowSet.js';
-import type { StreamElement, WindowResult, WindowedRecord } from '../src/stream/elements.js';
+import type { StreamElement, WindowResult, WindowedRecord } from '../operators/stream/elements.js';
 import { countSum, rec, result, testScheduler, timeline, wm, type CountSum, type Reading } from './helpers.js';
 
 const tumbling: WindowBranch<Reading, CountSum> = (late) => pipe(tumblingWindow({ sizeMs: 10 }), aggregate({ aggregator: countSum, allowedLatenessMs: 5, late }));

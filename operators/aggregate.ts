@@ -1,6 +1,6 @@
 import { Observable, asyncScheduler, interval, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import type { Aggregator } from '../src/stream/aggregator.js';
-import type { StreamElement, WindowResult, WindowedElement, WindowedRecord } from '../src/stream/elements.js';
+import type { Aggregator } from './stream/aggregator.js';
+import type { StreamElement, WindowResult, WindowedElement, WindowedRecord } from './stream/elements.js';
 import { KeyedWindowState, type WindowChanges, type WindowPage, type WindowPageQuery, type WindowStateSnapshot } from './internal/windowState.js';
 
 /** Where records too late for every window they belong to go (a `Subject` fits). */

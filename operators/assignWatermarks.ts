@@ -1,5 +1,5 @@
 import { Observable, asyncScheduler, from, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import type { StreamElement, StreamRecord } from '../src/stream/elements.js';
+import type { StreamElement, StreamRecord } from './stream/elements.js';
 
 export interface AssignWatermarksOptions<T> {
   /**

@@ -1,5 +1,5 @@
 import { Observable, asyncScheduler, type ObservableInput, from, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import type { Barrier, SourcePositions, StreamElement } from '../src/stream/elements.js';
+import type { Barrier, SourcePositions, StreamElement } from './stream/elements.js';
 
 export interface CheckpointOptions {
   /** Processing time between barriers. */

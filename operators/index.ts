@@ -1,8 +1,10 @@
 /**
- * The public RxJS operators, each usable on its own in any RxJS pipeline, and the pure
- * pieces that go with them: the stream model's element helpers, the metrics aggregator,
- * the checkpoint codecs. Nothing here loads I/O, a Kafka client, metrics or logging
- * (test/packaging checks the installed package's import graph).
+ * `@llm-feedback/stream-operators`: the public RxJS operators, each usable on its own in
+ * any RxJS pipeline, and the pure pieces that go with them: the stream model's element
+ * helpers, field access for names from user data, the aggregation engine (metrics
+ * aggregator, statistics, quantile sketch), the checkpoint codecs. Its only dependency is
+ * the peer rxjs: no I/O, Kafka client, metrics or logging (test/packaging installs it
+ * alone and checks what it brings).
  */
 export { assignWatermarks, type AssignWatermarksOptions, type WatermarkSnapshot } from './assignWatermarks.js';
 export { tumblingWindow, type TumblingWindowOptions } from './tumblingWindow.js';
@@ -13,19 +15,20 @@ export { aggregate, type AggregateOptions, type AggregateState, type AggregateVi
 export { checkpoint, type CheckpointOptions } from './checkpoint.js';
 export { results } from './results.js';
 export type { KeySelector } from './internal/assignWindows.js';
-export type { WindowChanges, WindowCursor, WindowPage, WindowPageQuery, WindowSnapshot, WindowStateSnapshot } from './internal/windowState.js';
-export * from '../src/stream/elements.js';
-export type { Aggregator } from '../src/stream/aggregator.js';
-export { metricsAggregator } from '../src/aggregation/metrics-aggregator.js';
-export type { MetricsAccumulator, MetricsAggregator, MetricsAggregatorOptions, MetricsInput, MetricsResult, MetricValues } from '../src/aggregation/metrics-aggregator.js';
-export type { AggregationKind, MetricStats, MetricSummary, StatsOptions, StatsSpec } from '../src/aggregation/metric-stats.js';
-export type { QuantileSketch, SketchCodec } from '../src/aggregation/quantile-sketch.js';
-export { ByteReader, ByteWriter } from '../src/aggregation/binary.js';
+export type { WindowChangeKind, WindowChanges, WindowCursor, WindowPage, WindowPageQuery, WindowSnapshot, WindowStateSnapshot } from './internal/windowState.js';
+export * from './stream/elements.js';
+export type { Aggregator } from './stream/aggregator.js';
+export { ownField, setField } from './stream/fields.js';
+export * from './aggregation/index.js';
+export type { MetricValues } from './aggregation/metrics-aggregator.js';
+export { ByteReader, ByteWriter } from './aggregation/binary.js';
 export {
   decodeWatermarkState,
   decodeWindowState,
   encodeWatermarkState,
   encodeWindowState,
   jsonAccumulatorCodec,
+  readWindowSnapshot,
+  writeWindowSnapshot,
   type AccumulatorCodec,
-} from '../src/checkpoint/window-state-codec.js';
+} from './checkpoint/window-state-codec.js';

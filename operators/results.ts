@@ -1,5 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { StreamElement } from '../src/stream/elements.js';
+import type { StreamElement } from './stream/elements.js';
 
 /**
  * The values of the records, unwrapped; watermarks and barriers end here. Put it

@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import type { StreamElement, WindowedElement } from '../src/stream/elements.js';
+import type { StreamElement, WindowedElement } from './stream/elements.js';
 import { assignWindows, recordKey, requirePositive, type KeySelector } from './internal/assignWindows.js';
 
 export interface SessionWindowOptions<T> {

@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import type { StreamElement, TimeWindow, WindowedElement } from '../src/stream/elements.js';
+import type { StreamElement, TimeWindow, WindowedElement } from './stream/elements.js';
 import { assignWindows, floorMod, recordKey, requirePositive, type KeySelector } from './internal/assignWindows.js';
 
 export interface SlidingWindowOptions<T> {

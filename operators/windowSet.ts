@@ -1,5 +1,5 @@
 import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
-import type { StreamElement, WindowResult, WindowedRecord } from '../src/stream/elements.js';
+import type { StreamElement, WindowResult, WindowedRecord } from './stream/elements.js';
 import type { LateRecordObserver } from './aggregate.js';
 
 /** One window spec of a `windowSet`: its assigner and `aggregate`, built with the late observer to use. */

@@ -23,6 +23,20 @@
 #   KAFKA_SASL_PORT        with KAFKA_SASL_PLAIN_USERS: also a SASL_PLAINTEXT listener (mechanism
 #                          PLAIN) on this port, for tests of SASL clients (off by default)
 #   KAFKA_SASL_PLAIN_USERS the PLAIN users of that listener, "name:password" separated by spaces
+#   KAFKA_SSL_PORT         also a TLS listener (SSL) on this port (off by default). A test CA, a
+#                          broker certificate (127.0.0.1, localhost) and a client certificate are
+#                          generated with openssl into $KAFKA_DIR/tls/ (ca.pem, client.pem,
+#                          client.key, …; made again when they expire within a day)
+#   KAFKA_SSL_CLIENT_AUTH  required (default: clients must show a certificate of that CA),
+#                          requested or none
+#   KAFKA_SCRAM_PORT       with KAFKA_SCRAM_USERS: also a SASL_PLAINTEXT listener with the
+#                          mechanisms SCRAM-SHA-256 and SCRAM-SHA-512 (off by default)
+#   KAFKA_SASL_SSL_PORT    with KAFKA_SCRAM_USERS: also a SASL_SSL listener (TLS with the
+#                          generated broker certificate, no client certificate, then SCRAM):
+#                          what managed Kafka services offer (config/managed-kafka.yaml)
+#   KAFKA_SCRAM_USERS      the SCRAM users, "name:password" separated by spaces, each with both
+#                          mechanisms (no ',' '[' ']' '=' in passwords). KRaft stores them when
+#                          the storage is formatted: other users need `kafka-down.sh --clean`
 #   KAFKA_INSTALL_ONLY=1   only install the jars into .cache/kafka/libs (tools such as
 #                          kafka.admin.ConfigCommand run from them), start nothing
 set -euo pipefail
@@ -117,16 +131,70 @@ fi
 mkdir -p "$CONF" "$DATA" "$LOGS"
 LISTENERS="PLAINTEXT://127.0.0.1:$PORT"
 PROTOCOLS="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
-SASL_PROPERTIES=""
+SECURITY_PROPERTIES=""
+add_listener() { # name protocol port
+  LISTENERS="$LISTENERS,$1://127.0.0.1:$3"
+  PROTOCOLS="$PROTOCOLS,$1:$2"
+}
+add_properties() { SECURITY_PROPERTIES="$SECURITY_PROPERTIES$1"$'\n'; }
+
 if [[ -n "${KAFKA_SASL_PORT:-}" ]]; then
   [[ -n "${KAFKA_SASL_PLAIN_USERS:-}" ]] || die "KAFKA_SASL_PORT needs KAFKA_SASL_PLAIN_USERS (name:password ...)"
-  LISTENERS="$LISTENERS,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT"
-  PROTOCOLS="$PROTOCOLS,SASL_PLAINTEXT:SASL_PLAINTEXT"
+  add_listener SASL_PLAINTEXT SASL_PLAINTEXT "$KAFKA_SASL_PORT"
   jaas="org.apache.kafka.common.security.plain.PlainLoginModule required"
   for user in $KAFKA_SASL_PLAIN_USERS; do jaas="$jaas user_${user%%:*}=\"${user#*:}\""; done
-  SASL_PROPERTIES="sasl.enabled.mechanisms=PLAIN
-listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+  add_properties "listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas;"
+fi
+
+# SCRAM listeners: the credentials live in KRaft's metadata (added at format time below).
+scram_listener() { # name protocol port
+  [[ -n "${KAFKA_SCRAM_USERS:-}" ]] || die "KAFKA_SCRAM_PORT and KAFKA_SASL_SSL_PORT need KAFKA_SCRAM_USERS (name:password ...)"
+  add_listener "$1" "$2" "$3"
+  local name="${1,,}" login="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  add_properties "listener.name.$name.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.$name.scram-sha-256.sasl.jaas.config=$login
+listener.name.$name.scram-sha-512.sasl.jaas.config=$login"
+}
+[[ -z "${KAFKA_SCRAM_PORT:-}" ]] || scram_listener SCRAM SASL_PLAINTEXT "$KAFKA_SCRAM_PORT"
+
+# A private CA signs the broker's and a client's certificate; the broker reads its key and
+# chain from a PKCS12 keystore and trusts the CA's PEM file.
+TLS="$BROKER_DIR/tls"
+make_certificates() {
+  command -v openssl >/dev/null || die "openssl not found on PATH (TLS listeners generate their certificates with it)"
+  log "generating a test CA, broker and client certificates in $TLS"
+  rm -rf "$TLS.tmp" && mkdir -p "$TLS.tmp"
+  (
+    cd "$TLS.tmp"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=kafka-up.sh test CA" -keyout ca.key -out ca.pem
+    sign() { # name subject extensions
+      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr"
+      openssl x509 -req -days 30 -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" -extfile <(printf '%s\n' "$3")
+    }
+    sign broker "/CN=localhost" "subjectAltName=IP:127.0.0.1,DNS:localhost"
+    sign client "/CN=stream-processor-client" "extendedKeyUsage=clientAuth"
+    openssl pkcs12 -export -name broker -in broker.pem -inkey broker.key -certfile ca.pem -passout pass:kafka-up -out broker.p12
+    rm -f ./*.csr ca.srl
+  ) >"$LOGS/openssl.out" 2>&1 || { cat "$LOGS/openssl.out" >&2; die "generating certificates failed"; }
+  rm -rf "$TLS" && mv "$TLS.tmp" "$TLS"
+}
+if [[ -n "${KAFKA_SSL_PORT:-}" || -n "${KAFKA_SASL_SSL_PORT:-}" ]]; then
+  openssl x509 -checkend 86400 -noout -in "$TLS/client.pem" >/dev/null 2>&1 || make_certificates
+  add_properties "ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS/broker.p12
+ssl.keystore.password=kafka-up
+ssl.key.password=kafka-up
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS/ca.pem"
+fi
+if [[ -n "${KAFKA_SSL_PORT:-}" ]]; then
+  add_listener SSL SSL "$KAFKA_SSL_PORT"
+  add_properties "listener.name.ssl.ssl.client.auth=${KAFKA_SSL_CLIENT_AUTH:-required}"
+fi
+if [[ -n "${KAFKA_SASL_SSL_PORT:-}" ]]; then
+  scram_listener SASL_SSL SASL_SSL "$KAFKA_SASL_SSL_PORT"
+  add_properties "listener.name.sasl_ssl.ssl.client.auth=none"
 fi
 cat >"$CONF/server.properties" <<EOF
 # Generated by scripts/kafka-up.sh; edits are overwritten.
@@ -138,8 +206,7 @@ advertised.listeners=$LISTENERS
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=$PROTOCOLS
-$SASL_PROPERTIES
-log.dirs=$DATA
+${SECURITY_PROPERTIES}log.dirs=$DATA
 # One node: every replication factor and ISR minimum is 1.
 default.replication.factor=1
 min.insync.replicas=1
@@ -189,12 +256,27 @@ CLASSPATH="$LIBS/*"
 JAVA_LOG_OPTS=(-Dlog4j.configuration="file:$CONF/log4j.properties" -Dkafka.logs.dir="$LOGS")
 
 # --- format KRaft storage (first run only) ----------------------------------------------
+# SCRAM credentials are metadata records written by `format --add-scram`; a storage
+# formatted earlier keeps the users it was formatted with (checked through a marker).
+SCRAM_USERS="${KAFKA_SCRAM_USERS:-}"
+SCRAM_MARKER="$DATA/scram-users.sha256"
+hash_of() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 if [[ ! -f "$DATA/meta.properties" ]]; then
   cluster_id="$(java -cp "$CLASSPATH" "${JAVA_LOG_OPTS[@]}" kafka.tools.StorageTool random-uuid)"
   log "formatting KRaft storage in $DATA (cluster id $cluster_id)"
+  scram_args=()
+  for user in $SCRAM_USERS; do
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      scram_args+=(--add-scram "$mechanism=[name=${user%%:*},password=${user#*:}]")
+    done
+  done
   java -cp "$CLASSPATH" "${JAVA_LOG_OPTS[@]}" kafka.tools.StorageTool format \
-    -t "$cluster_id" -c "$CONF/server.properties" >"$LOGS/format.out" 2>&1 \
+    -t "$cluster_id" -c "$CONF/server.properties" "${scram_args[@]}" >"$LOGS/format.out" 2>&1 \
     || { cat "$LOGS/format.out" >&2; die "formatting KRaft storage failed"; }
+  hash_of "$SCRAM_USERS" >"$SCRAM_MARKER"
+# (A storage without a marker was formatted before SCRAM users existed: it has none.)
+elif [[ "$(cat "$SCRAM_MARKER" 2>/dev/null || hash_of '')" != "$(hash_of "$SCRAM_USERS")" ]]; then
+  die "KAFKA_SCRAM_USERS differ from the users $DATA was formatted with; run kafka-down.sh --clean first"
 fi
 
 # --- start -----------------------------------------------------------------------------

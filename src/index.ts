@@ -1,11 +1,11 @@
 /**
- * The package's main entry (`llm-feedback-stream-processor`): everything beyond the
- * operators (`llm-feedback-stream-processor/operators`) that an application embedding
- * the processor uses — the stream model, aggregations, parsing and formats,
- * configuration, sources and sinks, checkpoint state, the configured pipeline, the jobs.
+ * The service package's entry (`llm-feedback-stream-processor`): everything of the
+ * operators package (`@llm-feedback/stream-operators`: the operators, the stream model,
+ * the aggregation engine, the checkpoint codecs), and what an application embedding the
+ * processor uses beyond them — parsing and formats, configuration, sources and sinks,
+ * Kafka, checkpoint state, the configured pipeline, the jobs, the service.
  */
-export * from '../operators/index.js';
-export * from './aggregation/index.js';
+export * from '@llm-feedback/stream-operators';
 export * from './config/index.js';
 export * from './events/index.js';
 export * from './io/index.js';
@@ -30,6 +30,6 @@ export type { RestoreSource, TaskMetrics } from './observability/metrics.js';
 export type { KeyFields, KeyedAccumulator } from './pipeline/keyed-aggregator.js';
 export { runKafkaJob, type KafkaJobOptions } from './runner/kafka-job.js';
 export { runService, type ServiceOptions } from './service/service.js';
-export { createPipeline, PipelineBuilder, type KafkaSourceSpec, type Pipeline, type RunOptions } from './builder/create-pipeline.js';
+export { createPipeline, PipelineBuilder, type KafkaSourceSpec, type Pipeline, type RunOptions, type SettingsDocument } from './builder/create-pipeline.js';
 export type { Sink, Source } from './builder/plugins.js';
 export type { CustomOutputs } from './runner/outputs.js';

@@ -1,5 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { StreamElement, StreamRecord, TimeWindow, WindowAssignment, WindowedElement, WindowedRecord } from '../../src/stream/elements.js';
+import type { StreamElement, StreamRecord, TimeWindow, WindowAssignment, WindowedElement, WindowedRecord } from '../stream/elements.js';
 
 /** Key of a record for windowing. Default: the record's own `key`, or `''`. */
 export type KeySelector<T> = (value: T, record: StreamRecord<T>) => string;

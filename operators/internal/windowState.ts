@@ -1,5 +1,5 @@
-import type { Aggregator } from '../../src/stream/aggregator.js';
-import type { TimeWindow, WindowResult, WindowType, WindowedRecord } from '../../src/stream/elements.js';
+import type { Aggregator } from '../stream/aggregator.js';
+import type { TimeWindow, WindowResult, WindowType, WindowedRecord } from '../stream/elements.js';
 import { TimerQueue } from './timerQueue.js';
 
 /** The state of one (key, window): an accumulator, never the raw records. */

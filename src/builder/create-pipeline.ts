@@ -18,7 +18,7 @@
  */
 import { parseConfig, type Aggregation, type ProcessorConfig, type WindowType } from '../config/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
-import type { AggregateView } from '../../operators/aggregate.js';
+import type { AggregateView } from '@llm-feedback/stream-operators';
 import type { FeedbackPipelineHooks, FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { runLineJob } from '../runner/file-job.js';
 import type { JobSummary } from '../runner/job-stats.js';
@@ -26,7 +26,7 @@ import { ChannelOutputs, type CustomOutputs } from '../runner/outputs.js';
 import type { Sink, Source } from './plugins.js';
 
 /** The YAML document under `processor:`, as plain data (snake_case keys, seconds). */
-type Document = Record<string, unknown>;
+export type SettingsDocument = Record<string, unknown>;
 
 export interface KafkaSourceSpec {
   /** `host:port` entries, or one comma-separated string. */
@@ -57,7 +57,7 @@ export interface Pipeline {
 }
 
 export class PipelineBuilder {
-  private document: Document = {};
+  private document: SettingsDocument = {};
   private source: Source | undefined;
   private sinks: { results?: Sink; deadLetters?: Sink } = {};
   private windows: WindowType[] = [];
@@ -70,7 +70,7 @@ export class PipelineBuilder {
   }
 
   /** Sets keys as YAML would (`{ checkpoint_interval_secs: 10, event: { key_fields: [model, variant] } }`), merged into what is set. */
-  withSettings(settings: Document): this {
+  withSettings(settings: SettingsDocument): this {
     this.document = merge(this.document, settings);
     return this;
   }
@@ -173,7 +173,7 @@ export class PipelineBuilder {
    */
   build(): Pipeline {
     const windows = this.windows.length === 0 ? {} : { windows: { default_type: this.windows[0], ...(this.windows.length > 1 ? { types: this.windows } : {}) } };
-    const document = merge(merge(this.base === undefined ? {} : (toDocument(this.base) as Document), this.document), windows);
+    const document = merge(merge(this.base === undefined ? {} : (toDocument(this.base) as SettingsDocument), this.document), windows);
     // A custom source replaces the configured one, which is then validated as the default file
     // source (never read); whether it can be checkpointed is checked below.
     const sourceStandIn = this.source === undefined ? {} : { source: { type: 'file' } };
@@ -189,7 +189,7 @@ export class PipelineBuilder {
     };
   }
 
-  private window(type: WindowType, settings: Document): this {
+  private window(type: WindowType, settings: SettingsDocument): this {
     if (!this.windows.includes(type)) this.windows.push(type);
     return this.withSettings({ windows: { [type]: defined(settings) } });
   }
@@ -230,8 +230,8 @@ function defined<T extends Record<string, unknown>>(value: T): { [K in keyof T]?
 }
 
 /** A deep merge of plain mappings; lists and other values of `over` replace those of `base`. */
-function merge(base: Document, over: Document): Document {
-  const out: Document = { ...base };
+function merge(base: SettingsDocument, over: SettingsDocument): SettingsDocument {
+  const out: SettingsDocument = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const previous = out[key];
     out[key] = isPlain(value) && isPlain(previous) ? merge(previous, value) : value;
@@ -239,7 +239,7 @@ function merge(base: Document, over: Document): Document {
   return out;
 }
 
-const isPlain = (value: unknown): value is Document => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isPlain = (value: unknown): value is SettingsDocument => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A validated configuration as a document again (frozen objects copied, so merges can extend them). */
 function toDocument(config: ProcessorConfig): unknown {

@@ -1,6 +1,6 @@
 import type { Logger } from '../observability/index.js';
 import type { ProcessorMetrics } from '../observability/index.js';
-import type { Barrier, SourcePositions } from '../stream/elements.js';
+import type { Barrier, SourcePositions } from '@llm-feedback/stream-operators';
 import type { Checkpoint, StateStore } from '../state/index.js';
 import type { JobOutputs } from '../runner/outputs.js';
 import type { EncodedPipelineState } from './pipeline-codec.js';

@@ -1,12 +1,7 @@
-import type { WatermarkSnapshot } from '../../operators/assignWatermarks.js';
-import type { WindowSnapshot } from '../../operators/internal/windowState.js';
-import type { MetricsAggregator } from '../aggregation/index.js';
-import { ByteReader, ByteWriter } from '../aggregation/binary.js';
+import { type AccumulatorCodec, ByteReader, ByteWriter, type MetricsAggregator, readWindowSnapshot, type WatermarkSnapshot, type WindowSnapshot, type WindowType, writeWindowSnapshot } from '@llm-feedback/stream-operators';
 import type { FeedbackEvent } from '../events/index.js';
 import type { FeedbackAccumulator, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { KeyFields } from '../pipeline/keyed-aggregator.js';
-import type { WindowType } from '../stream/elements.js';
-import { readWindowSnapshot, writeWindowSnapshot, type AccumulatorCodec } from './window-state-codec.js';
 
 /** How a pipeline snapshot is laid out in a checkpoint: operator name → bytes. */
 export interface EncodedPipelineState {

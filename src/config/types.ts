@@ -9,7 +9,7 @@
  * `ProcessorConfig` is what the YAML's top-level `processor:` key holds.
  */
 
-import type { WindowType } from '../stream/elements.js';
+import type { WindowType } from '@llm-feedback/stream-operators';
 
 export const SOURCE_TYPES = ['file', 'stdin', 'kafka'] as const;
 export const SINK_TYPES = ['file', 'stdout', 'kafka'] as const;

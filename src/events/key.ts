@@ -8,7 +8,7 @@
  * the output record carries the unambiguous key object (`keyObject`).
  */
 
-import { ownField, setField } from '../stream/fields.js';
+import { ownField, setField } from '@llm-feedback/stream-operators';
 
 export const KEY_SEPARATOR = '|';
 

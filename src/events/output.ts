@@ -5,7 +5,7 @@
  * An early result (`emit.early_interval_secs`) has revision −1 and `"early":true` right after
  * `revision`; the results watermarks fire have no `early` key, exactly as before.
  */
-import type { TimeWindow, WindowResult, WindowType } from '../stream/elements.js';
+import type { TimeWindow, WindowResult, WindowType } from '@llm-feedback/stream-operators';
 
 /** Metric name → statistic name (`count`, `sum`, `avg`, …, `p99`) → value, in output order. */
 export type MetricsOutput = Readonly<Record<string, Readonly<Record<string, number>>>>;

@@ -3,8 +3,7 @@
  * This is on the hot path of every source: one `JSON.parse`, a few type checks,
  * no intermediate objects. The parsed object itself becomes the record's value.
  */
-import type { StreamRecord } from '../stream/elements.js';
-import { ownField } from '../stream/fields.js';
+import { ownField, type StreamRecord } from '@llm-feedback/stream-operators';
 import { errorMessage, type DeadLetter, type ParseFailureReason } from './dead-letter.js';
 import type { FeedbackEvent } from './feedback-event.js';
 import { joinKey } from './key.js';

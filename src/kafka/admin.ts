@@ -79,10 +79,13 @@ export function ensureTopics(connection: KafkaConnectionOptions, topics: readonl
 
 /** The partition count of each of `topics` that exists (missing ones are left out). */
 export function partitionCounts(connection: KafkaConnectionOptions, topics: readonly string[]): Promise<Map<string, number>> {
-  return withAdmin(connection, 'partitionCounts', async (admin) => {
-    const present = new Set(await admin.listTopics());
-    const wanted = topics.filter((t) => present.has(t));
-    const metadata = wanted.length === 0 ? { topics: [] } : await admin.fetchTopicMetadata({ topics: wanted });
-    return new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
-  });
+  return withAdmin(connection, 'partitionCounts', (admin) => partitionCountsOf(admin, topics));
+}
+
+/** `partitionCounts` through an admin client already connected. */
+export async function partitionCountsOf(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  const present = new Set(await admin.listTopics());
+  const wanted = topics.filter((t) => present.has(t));
+  const metadata = wanted.length === 0 ? { topics: [] } : await admin.fetchTopicMetadata({ topics: wanted });
+  return new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
 }

@@ -9,7 +9,7 @@
  * and with every later checkpoint, which supersedes it. Nothing here ever rejects.
  */
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
-import type { SourcePositions } from '../stream/elements.js';
+import type { SourcePositions } from '@llm-feedback/stream-operators';
 import type { KafkaSource, TopicPartitionOffset } from './source.js';
 
 export type CommitTarget = Pick<KafkaSource, 'assignment' | 'commitOffsets'>;

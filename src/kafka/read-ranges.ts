@@ -16,6 +16,11 @@ export interface ReadRangesOptions extends KafkaConnectionOptions {
   readonly purpose: string;
   /** Longest the read may take before it fails. */
   readonly timeoutMs: number;
+  /**
+   * Bytes a fetch asks of each partition. Default 8 MiB (a restore reads whole partitions). A read
+   * of a few records asks for less: kafkajs decodes every record a fetch returns, wanted or not.
+   */
+  readonly maxBytesPerPartition?: number;
 }
 
 /** One partition to read, up to `end` (exclusive; the partition's high watermark reads it all). */
@@ -36,7 +41,7 @@ export async function readRanges(
   if (remaining.size === 0) return;
   const kafka = createKafka({ clientId: `stream-processor-${options.purpose}-${options.groupId}`, ...options });
   const groupId = `${options.groupId}-${options.purpose}-${randomUUID().slice(0, 8)}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, maxBytesPerPartition: 8 << 20 });
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, maxBytesPerPartition: options.maxBytesPerPartition ?? 8 << 20 });
   const topics = [...new Set(ranges.map((r) => r.topic))];
   let finish!: () => void;
   let fail!: (error: unknown) => void;

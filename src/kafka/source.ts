@@ -24,7 +24,7 @@
  */
 import { logLevel, type Consumer, type EachBatchPayload, type IHeaders, type LogEntry, type logCreator } from 'kafkajs';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, type Subscriber } from 'rxjs';
-import type { StreamRecord } from '../stream/elements.js';
+import type { StreamRecord } from '@llm-feedback/stream-operators';
 import { brokersUnavailable, connectError, createKafka, type KafkaConnectionOptions } from './client.js';
 import { PartitionOffsets } from './offset-tracker.js';
 import { PartitionProgress } from './partition-progress.js';

@@ -26,7 +26,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { WindowCursor, WindowPageQuery } from '../../operators/internal/windowState.js';
+import type { WindowCursor, WindowPageQuery } from '@llm-feedback/stream-operators';
 
 /** What `/readyz` reports; `reason` says what is still missing (e.g. "restoring state"). */
 export type HealthState = { readonly ready: true } | { readonly ready: false; readonly reason: string };

@@ -5,7 +5,7 @@
  * main thread, which runs the one HTTP endpoint (`worker-pool.ts`).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AggregateView } from '../../operators/aggregate.js';
+import type { AggregateView } from '@llm-feedback/stream-operators';
 import { toWindowOutput } from '../events/index.js';
 import { createLogger, createProcessorMetrics } from '../observability/index.js';
 import type { FeedbackResult } from '../pipeline/feedback-pipeline.js';

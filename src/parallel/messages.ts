@@ -3,7 +3,7 @@
  * plain objects, structured-cloned by `postMessage`.
  */
 import type { Registry } from 'prom-client';
-import type { WindowCursor, WindowPageQuery } from '../../operators/internal/windowState.js';
+import type { WindowCursor, WindowPageQuery } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { JobSummary } from '../runner/job-stats.js';
 

@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
-import type { WindowCursor, WindowPageQuery } from '../../operators/internal/windowState.js';
+import type { WindowCursor, WindowPageQuery } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { HealthState, HttpServerOptions, Logger, WindowsPage } from '../observability/index.js';
 import type { JobSummary } from '../runner/job-stats.js';

@@ -1,13 +1,8 @@
 import { pipe, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { aggregate, type AggregateState, type LateRecordObserver } from '../../operators/aggregate.js';
-import { assignWatermarks, type WatermarkSnapshot } from '../../operators/assignWatermarks.js';
-import type { WindowStateSnapshot } from '../../operators/internal/windowState.js';
-import { metricsAggregator, type MetricsAccumulator, type MetricsAggregator, type MetricsResult } from '../aggregation/index.js';
+import { aggregate, type AggregateState, assignWatermarks, type LateRecordObserver, type MetricsAccumulator, metricsAggregator, type MetricsAggregator, type MetricsResult, type StreamElement, type WatermarkSnapshot, type WindowedRecord, type WindowResult, windowSet, type WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
-import type { StreamElement, WindowedRecord, WindowResult } from '../stream/elements.js';
 import { withKeyFields, type KeyFields, type KeyedAccumulator } from './keyed-aggregator.js';
-import { windowSet } from '../../operators/windowSet.js';
 import { windowTypes } from '../config/types.js';
 import { windowingOf } from './windowing.js';
 

@@ -1,4 +1,4 @@
-import type { Aggregator } from '../stream/aggregator.js';
+import type { Aggregator } from '@llm-feedback/stream-operators';
 import { keyObject } from '../events/key.js';
 
 export type KeyFields = Readonly<Record<string, string | null>>;

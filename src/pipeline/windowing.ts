@@ -1,9 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
-import { sessionWindow } from '../../operators/sessionWindow.js';
-import { slidingWindow } from '../../operators/slidingWindow.js';
-import { tumblingWindow } from '../../operators/tumblingWindow.js';
+import { sessionWindow, slidingWindow, type StreamElement, tumblingWindow, type WindowedElement, type WindowType } from '@llm-feedback/stream-operators';
 import type { WindowsConfig } from '../config/index.js';
-import type { StreamElement, WindowType, WindowedElement } from '../stream/elements.js';
 
 export interface Windowing<T> {
   readonly assign: OperatorFunction<StreamElement<T>, WindowedElement<T>>;

@@ -24,7 +24,7 @@ import type { Logger } from '../observability/index.js';
 import { rejectInput, type JobStats } from '../runner/job-stats.js';
 import type { JobOutputs } from '../runner/outputs.js';
 import { configuredParser } from '../runner/parse-lines.js';
-import { decideRepartition } from './decide.js';
+import { decideRepartition, type RepartitionDecision } from './decide.js';
 import { sourceHeaders } from './source-position.js';
 
 export interface RepartitionOptions {
@@ -37,6 +37,11 @@ export interface RepartitionOptions {
   readonly now?: () => number;
   /** The stage failed (its producer or consumer gave up). */
   readonly onError: (error: unknown) => void;
+  /**
+   * `decideRepartition` for this job, when the caller started it early: it reads only the
+   * input, so it can overlap the rest of the start-up. Default: decided here.
+   */
+  readonly decision?: Promise<RepartitionDecision>;
 }
 
 export interface RepartitionStage {
@@ -53,7 +58,7 @@ export const repartitionTopicOf = (groupId: string): string => `${groupId}-repar
 export async function startRepartitioning(options: RepartitionOptions): Promise<RepartitionStage> {
   const { config, logger } = options;
   const topic = repartitionTopicOf(config.kafka.consumer.group_id);
-  const decision = await decideRepartition(config, topic);
+  const decision = await (options.decision ?? decideRepartition(config, topic));
   logger?.info({ repartition: decision.repartition, reason: decision.reason, topic: decision.repartition ? topic : undefined }, decision.repartition ? 'repartitioning the input' : 'reading the input directly');
   if (!decision.repartition) return { topics: config.kafka.consumer.topics, stop: () => Promise.resolve() };
   await ensureRepartitionTopic(config, topic, logger);

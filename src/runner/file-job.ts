@@ -1,5 +1,5 @@
 import { Subject, takeUntil, type Observable } from 'rxjs';
-import { checkpoint } from '../../operators/checkpoint.js';
+import { checkpoint, type StreamElement } from '@llm-feedback/stream-operators';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { decodePipelineState, encodePipelineState } from '../checkpoint/pipeline-codec.js';
 import type { ProcessorConfig } from '../config/index.js';
@@ -9,7 +9,6 @@ import { fileSource, stdinSource, type LineBatch } from '../io/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
 import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import { openStateStore, type Checkpoint, type StateStore } from '../state/index.js';
-import type { StreamElement } from '../stream/elements.js';
 import { JobStats, type JobSummary } from './job-stats.js';
 
 import { ChannelOutputs, OutputMismatchError, type CustomOutputs, type JobOutputs } from './outputs.js';

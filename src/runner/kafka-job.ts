@@ -1,17 +1,16 @@
 import { Subject, merge, type Observable } from 'rxjs';
-import { checkpoint } from '../../operators/checkpoint.js';
+import { type AggregateView, type Barrier, checkpoint, type StreamElement } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import { brokersUnavailable } from '../kafka/client.js';
 import { consumerSettings, ensureTopics, kafkaConnection, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
 import { positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
-import type { AggregateView } from '../../operators/aggregate.js';
 import { feedbackMetrics, type FeedbackResult } from '../pipeline/feedback-pipeline.js';
-import { startRepartitioning } from '../repartition/repartitioner.js';
+import { decideRepartition } from '../repartition/decide.js';
+import { repartitionTopicOf, startRepartitioning } from '../repartition/repartitioner.js';
 import { sourceOffset } from '../repartition/source-position.js';
 import { openKv } from '../state/index.js';
-import type { Barrier, StreamElement } from '../stream/elements.js';
 import { LocalTaskStore } from '../tasks/local-store.js';
 import { ensureStateTopic, remoteState, stateTopicName } from '../tasks/state-topic.js';
 import { TaskManager } from '../tasks/task-manager.js';
@@ -79,6 +78,9 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   const connection = kafkaConnection(config.kafka);
   const brokers = connection.brokers;
   if (config.kafka.topic_partitions !== undefined) await createTopics(config, logger);
+  // It reads only the input: its round trips overlap the state topic's and the outputs' below.
+  const decision = decideRepartition(config, repartitionTopicOf(config.kafka.consumer.group_id));
+  decision.catch(() => undefined);
 
   const stateTopic = stateTopicName(config);
   const statePartitions = await ensureStateTopic(config, stateTopic, logger);
@@ -102,7 +104,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     };
     const stats = new JobStats();
     // The tasks read the input, or the repartition topic the stage fills from it.
-    const stage = await startRepartitioning({ config, outputs, stats, logger, now, onError: (error) => failure(error) });
+    const stage = await startRepartitioning({ config, decision, outputs, stats, logger, now, onError: (error) => failure(error) });
     const topics = stage.topics;
     const ids = new PartitionIds(topics);
     let handedOverAt = 0;

@@ -2,7 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { ProcessorConfig } from '../config/index.js';
 import { createEventParser, type DeadLetter, type EventParser, type FeedbackEvent } from '../events/index.js';
 import type { LineBatch } from '../io/index.js';
-import type { StreamElement } from '../stream/elements.js';
+import type { StreamElement } from '@llm-feedback/stream-operators';
 
 /** The event parser the `event` section configures; `now` is the wall clock of `max_future_secs`. */
 export const configuredParser = (config: ProcessorConfig, now?: () => number): EventParser =>

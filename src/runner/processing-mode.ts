@@ -11,10 +11,10 @@
  *   checkpoint is one transaction per task of its output, state-topic records and offset.
  */
 import { EMPTY, filter, interval, map, type Observable } from 'rxjs';
+import type { Barrier, SourcePositions } from '@llm-feedback/stream-operators';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { kafkaConnection, kafkaSink, type KafkaSink, type KafkaSource } from '../kafka/index.js';
 import { OffsetCommitter } from '../kafka/offset-committer.js';
-import type { Barrier, SourcePositions } from '../stream/elements.js';
 import { type LocalTaskStore, localChanges } from '../tasks/local-store.js';
 import type { RemoteState, TaskManager } from '../tasks/task-manager.js';
 import { TaskTransactions, type TaskTransactionsOptions } from '../tasks/task-transactions.js';

@@ -3,7 +3,7 @@ import type { ProcessorConfig } from '../config/index.js';
 import { errorMessage, type DeadLetterReason, type FeedbackEvent } from '../events/index.js';
 import type { ProcessorMetrics } from '../observability/index.js';
 import { feedbackPipeline, type FeedbackPipelineHooks, type FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
-import type { Barrier, StreamElement, WindowedRecord } from '../stream/elements.js';
+import type { Barrier, StreamElement, WindowedRecord } from '@llm-feedback/stream-operators';
 import type { JobOutputs } from './outputs.js';
 import type { JobStats } from './job-stats.js';
 

@@ -1,7 +1,6 @@
 import { statSync } from 'node:fs';
 import type { ProcessorConfig } from '../config/index.js';
-import type { AggregateView } from '../../operators/aggregate.js';
-import type { WindowPageQuery } from '../../operators/internal/windowState.js';
+import type { AggregateView, WindowPageQuery } from '@llm-feedback/stream-operators';
 import {
   createProcessorMetrics,
   createProgressReporter,

@@ -5,6 +5,7 @@ import type { KvBackend } from './kv.js';
 import type { StateStore, StateStoreOptions } from './types.js';
 
 export type { Checkpoint, OutputIdentity, PartitionSnapshot, StateStore, StateStoreOptions } from './types.js';
+export type { KeyRange, KvBackend, KvOperation, SpacePath } from './kv.js';
 export { StateLockedError } from './level-kv.js';
 
 /** Same shape as the `state` key of the configuration. */

@@ -3,7 +3,7 @@
  * state partitions of the tasks to restore from their start to their current end
  * (`readRanges`) and replays them (`ChangelogReplay`).
  */
-import type { MetricsAggregator } from '../aggregation/index.js';
+import type { MetricsAggregator } from '@llm-feedback/stream-operators';
 import type { FeedbackEvent } from '../events/index.js';
 import { createKafka, type KafkaConnectionOptions } from '../kafka/client.js';
 import { readRanges } from '../kafka/read-ranges.js';

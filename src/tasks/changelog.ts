@@ -34,16 +34,12 @@
  * Version 3 added the operations records, `since` in window records and the next sequence
  * number in commit records; versions 1 and 2 (per-window records only) are read too.
  */
-import type { WindowChanges, WindowSnapshot } from '../../operators/internal/windowState.js';
-import { ByteReader, ByteWriter } from '../aggregation/binary.js';
-import type { MetricsAggregator } from '../aggregation/index.js';
+import { ByteReader, ByteWriter, type MetricsAggregator, setField, type WindowChanges, type WindowSnapshot, type WindowType } from '@llm-feedback/stream-operators';
 import { readSources, readWindow, writeSources, writeWindow } from '../checkpoint/pipeline-codec.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { SinkMessage } from '../kafka/sink.js';
 import type { FeedbackAccumulator, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { KeyFields } from '../pipeline/keyed-aggregator.js';
-import type { WindowType } from '../stream/elements.js';
-import { setField } from '../stream/fields.js';
 
 const VERSION = 3;
 const OLDEST_READABLE_VERSION = 1;

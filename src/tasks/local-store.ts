@@ -9,7 +9,7 @@
  * `o/<operations record sequence number, 16 digits>`. Keys come back sorted, not in the
  * order written: the replay orders records by their sequence numbers (see changelog.ts).
  */
-import type { MetricsAggregator } from '../aggregation/index.js';
+import type { MetricsAggregator } from '@llm-feedback/stream-operators';
 import type { FeedbackEvent } from '../events/index.js';
 import type { KvBackend, KvOperation } from '../state/kv.js';
 import { ChangelogReplay, changeKey, decodeCommit, type ChangelogMessage, type RestoredTask, type TaskCommit } from './changelog.js';

@@ -2,7 +2,7 @@
  * The state topic (DESIGN.md "Scale-out"): its name, its creation, and how a task manager
  * reads it and the group's committed offsets when it plans where tasks start.
  */
-import type { MetricsAggregator } from '../aggregation/index.js';
+import type { MetricsAggregator } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import { fetchCommittedOffsets } from '../kafka/admin.js';

@@ -5,16 +5,13 @@
  * task re-run from any of its complete checkpoints emits the same results again.
  */
 import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
-import type { AggregateState } from '../../operators/aggregate.js';
-import type { WatermarkSnapshot } from '../../operators/assignWatermarks.js';
-import type { WindowChanges, WindowStateSnapshot } from '../../operators/internal/windowState.js';
+import type { AggregateState, StreamRecord, WatermarkSnapshot, WindowChanges, WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import { SourceHighWater } from '../repartition/high-water.js';
 import type { SourceOffset } from '../repartition/source-position.js';
 import type { FeedbackEvent } from '../events/index.js';
 import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
-import type { StreamRecord } from '../stream/elements.js';
 import type { ChangelogLineage } from './changelog.js';
 import { TaskChangelog } from './task-changelog.js';
 

@@ -14,8 +14,7 @@
  * windows that keep a record older than `MAX_RECORD_AGE` sequence numbers alive are
  * rewritten whole, `REWRITE_BUDGET` per checkpoint (`dueForRewrite`), so old records die.
  */
-import type { WindowChanges, WindowSnapshot } from '../../operators/internal/windowState.js';
-import type { MetricsAggregator } from '../aggregation/index.js';
+import type { MetricsAggregator, WindowChanges, WindowSnapshot } from '@llm-feedback/stream-operators';
 import type { FeedbackEvent } from '../events/index.js';
 import type { FeedbackAccumulator } from '../pipeline/feedback-pipeline.js';
 import {

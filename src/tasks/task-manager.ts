@@ -11,10 +11,7 @@
  * checkpoints. Because a task is deterministic (see `StreamTask`), starting from an older
  * complete checkpoint than the previous owner's last only repeats results, identically.
  */
-import type { AggregateView } from '../../operators/aggregate.js';
-import type { WatermarkSnapshot } from '../../operators/assignWatermarks.js';
-import type { WindowStateSnapshot } from '../../operators/internal/windowState.js';
-import type { MetricsAggregator } from '../aggregation/index.js';
+import type { AggregateView, MetricsAggregator, WatermarkSnapshot, WindowResult, WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { AssignmentChange, TopicPartition } from '../kafka/index.js';
@@ -22,7 +19,6 @@ import { positionKey } from '../kafka/offset-committer.js';
 import type { PartitionIds } from '../kafka/partition-ids.js';
 import type { FeedbackAccumulator, FeedbackResult, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
-import type { WindowResult } from '../stream/elements.js';
 import { commitMessage, type ChangelogLineage, type ChangelogMessage, type RestoredTask, type TaskCommit } from './changelog.js';
 import type { LocalTaskStore } from './local-store.js';
 import { StreamTask } from './stream-task.js';

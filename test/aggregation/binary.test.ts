@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteReader, ByteWriter } from '../../src/aggregation/binary.js';
+import { ByteReader, ByteWriter } from '../../operators/aggregation/binary.js';
 import { mulberry32 } from './random.js';
 
 /** Writes each array with `numbers`, reads them back (from an odd address, as a store may hand it over). */

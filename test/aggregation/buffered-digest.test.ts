@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bufferedDigestCodec, type BufferedDigest } from '../../src/aggregation/buffered-digest.js';
+import { bufferedDigestCodec, type BufferedDigest } from '../../operators/aggregation/buffered-digest.js';
 import { bruteQuantile } from '../support/brute-force.js';
 import { DISTRIBUTIONS, mulberry32, rankError, sample } from './random.js';
 

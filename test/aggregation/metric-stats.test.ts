@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MetricStats, StatsSpec, percentileKey } from '../../src/aggregation/metric-stats.js';
+import { MetricStats, StatsSpec, percentileKey } from '../../operators/aggregation/metric-stats.js';
 import { bruteQuantile, bruteStats, expectClose } from '../support/brute-force.js';
 import { DISTRIBUTIONS, mulberry32, rankError, sample } from './random.js';
 

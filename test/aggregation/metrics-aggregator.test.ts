@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { metricsAggregator, type MetricsInput } from '../../src/aggregation/metrics-aggregator.js';
+import { metricsAggregator, type MetricsInput } from '../../operators/aggregation/metrics-aggregator.js';
 import { bruteQuantile, bruteStats, expectClose } from '../support/brute-force.js';
 import { mulberry32 } from './random.js';
 

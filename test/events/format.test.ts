@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { formatDeadLetter, formatParseDeadLetter, formatWindowResult, keyObject, toWindowOutput } from '../../src/events/index.js';
-import type { WindowResult } from '../../src/stream/elements.js';
+import type { WindowResult } from '../../operators/stream/elements.js';
 
 describe('keyObject', () => {
   it('gives the key fields as strings, null when missing', () => {

@@ -9,7 +9,8 @@ export const brokers = (): string => inject('kafkaBrokers');
 /** A topic or group name no other test (or earlier run) uses. */
 export const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 
-export const rawKafka = (): Kafka => new Kafka({ clientId: 'kafka-tests', brokers: brokers().split(','), logLevel: logLevel.NOTHING });
+/** A plain client of the shared broker, or of `on` (a test's own broker's PLAINTEXT listener). */
+export const rawKafka = (on = brokers()): Kafka => new Kafka({ clientId: 'kafka-tests', brokers: on.split(','), logLevel: logLevel.NOTHING });
 
 /** Resolves once `predicate` holds, polling every 20 ms; rejects after `timeoutMs` naming `what`. */
 export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
@@ -32,9 +33,9 @@ export async function committedTotal(groupId: string, topic: string): Promise<nu
   }
 }
 
-/** Produces `messages` to `topic` in batches (acks from all replicas). */
-export async function produce(topic: string, messages: { key?: string | null; value: string; partition?: number }[]): Promise<void> {
-  const producer = rawKafka().producer();
+/** Produces `messages` to `topic` in batches (acks from all replicas), on the shared broker or `on`. */
+export async function produce(topic: string, messages: { key?: string | null; value: string; partition?: number }[], on = brokers()): Promise<void> {
+  const producer = rawKafka(on).producer();
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += 2_000) {
@@ -45,9 +46,9 @@ export async function produce(topic: string, messages: { key?: string | null; va
   }
 }
 
-/** Every message value of `topic` up to its current end, in partition order. */
-export async function readAll(topic: string): Promise<{ key: string | null; value: string; partition: number }[]> {
-  const kafka = rawKafka();
+/** Every message value of `topic` up to its current end, in partition order (shared broker or `on`). */
+export async function readAll(topic: string, on = brokers()): Promise<{ key: string | null; value: string; partition: number }[]> {
+  const kafka = rawKafka(on);
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);

@@ -1,18 +1,25 @@
 /**
- * The package as a new user gets it (issue 12): `npm pack`, installed into a fresh
- * ESM TypeScript app next to rxjs 7.8.1, type-checked and run there; `./operators`
- * must not load the service's dependencies, and the installed command must run
- * from the app's folder. npm's cache makes repeat runs work without the registry.
+ * The two packages as new users get them (issue 12): `npm pack` of each, installed into
+ * fresh ESM TypeScript apps next to rxjs 7.8.1, type-checked and run there.
+ * - `@llm-feedback/stream-operators` (operators/) installed alone: nothing but itself and
+ *   rxjs (with its tslib) arrives; its size and import time are printed.
+ * - `llm-feedback-stream-processor` (the service) installed with it: the builder runs a
+ *   job, and the installed command runs from the app's folder.
+ * npm's cache makes repeat runs work without the registry.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unexportedPublicTypes } from './public-types.js';
 
 const root = join(import.meta.dirname, '..', '..');
+/** The operators-only app, and the service app. */
+const opsApp = mkdtempSync(join(tmpdir(), 'sp-pack-ops-'));
 const app = mkdtempSync(join(tmpdir(), 'sp-pack-'));
+const OPERATORS = '@llm-feedback/stream-operators';
+const SERVICE = 'llm-feedback-stream-processor';
 const run = (command: string, args: readonly string[], cwd = app): string => {
   try {
     return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -22,19 +29,31 @@ const run = (command: string, args: readonly string[], cwd = app): string => {
     throw new Error(`${command} ${args.join(' ')} failed:\n${stdout ?? ''}${stderr ?? ''}`.slice(0, 4_000), { cause: error });
   }
 };
-const files = (entries: Readonly<Record<string, string>>): void => {
-  for (const [name, text] of Object.entries(entries)) writeFileSync(join(app, name), text);
+const files = (entries: Readonly<Record<string, string>>, dir = app): void => {
+  for (const [name, text] of Object.entries(entries)) writeFileSync(join(dir, name), text);
 };
 
-/** Packages of the service side that the operators entry must never load. */
-const SERVICE_DEPENDENCIES = /\/node_modules\/(kafkajs|level|classic-level|abstract-level|prom-client|pino|js-yaml|tdigest)\//;
+/** Bytes of every file under `dir` (apparent size, as `du -sb`). */
+const bytesUnder = (dir: string): number =>
+  readdirSync(dir, { withFileTypes: true }).reduce((sum, entry) => {
+    const path = join(dir, entry.name);
+    return sum + (entry.isDirectory() ? bytesUnder(path) : entry.isFile() ? statSync(path).size : 0);
+  }, 0);
+
+/** The packages npm installed in `dir` (its node_modules/.package-lock.json), by name. */
+const installedPackages = (dir: string): string[] =>
+  Object.keys((JSON.parse(readFileSync(join(dir, 'node_modules/.package-lock.json'), 'utf8')) as { packages: Record<string, unknown> }).packages)
+    .map((path) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length))
+    .sort();
+
+const MB = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
 
 const USER_CODE = `
 import { from, lastValueFrom, toArray } from 'rxjs';
 import {
   aggregate, assignWatermarks, checkpoint, decodeWindowState, encodeWindowState, metricsAggregator,
   record, results, tumblingWindow, type StreamElement, type WindowStateSnapshot, type MetricsAccumulator,
-} from 'llm-feedback-stream-processor/operators';
+} from '@llm-feedback/stream-operators';
 
 interface Reading { readonly model: string; readonly latencyMs: number }
 const metrics = metricsAggregator<Reading>({ metrics: (r) => ({ latency_ms: r.latencyMs }) });
@@ -91,76 +110,113 @@ export async function resolve(specifier, context, next) {
 }
 `;
 
+/** Import time of rxjs alone, then of the operators on top of it (one fresh process). */
 const PROBE = `
 import { register } from 'node:module';
 register('./hooks.mjs', import.meta.url);
 const started = performance.now();
-await import('llm-feedback-stream-processor/operators');
-console.log(JSON.stringify({ importMs: performance.now() - started }));
+await import('rxjs');
+const rxjsLoaded = performance.now();
+await import('@llm-feedback/stream-operators');
+console.log(JSON.stringify({ rxjsMs: rxjsLoaded - started, operatorsMs: performance.now() - rxjsLoaded }));
 `;
 
 /** The @types/node the project itself builds with (in npm's cache already). */
 const NODE_TYPES = (JSON.parse(readFileSync(join(root, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string }).version;
 
-let packed: { readonly files: readonly { readonly path: string }[] };
+let packed: { readonly operators: readonly string[]; readonly service: readonly string[] };
+
+const pack = (...args: string[]): { filename: string; files: string[] } => {
+  const [info] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', app, ...args], root)) as [{ filename: string; files: { path: string }[] }];
+  return { filename: join(app, info.filename), files: info.files.map((f) => f.path) };
+};
+const install = (cwd: string, ...specs: string[]): void => {
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...specs], cwd);
+};
+const tsconfig = (include: string, types: string[]): string =>
+  JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types, outDir: 'out' }, include: [include] });
+const manifest = JSON.stringify({ name: 'app', private: true, type: 'module' });
 
 beforeAll(() => {
   run('npm', ['run', 'build'], root);
-  const [info] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', app], root)) as [{ filename: string; files: { path: string }[] }];
-  packed = info;
+  const operators = pack('--workspace', 'operators');
+  const service = pack();
+  packed = { operators: operators.files, service: service.files };
+  files({ 'package.json': manifest, 'tsconfig.json': tsconfig('index.ts', []), 'index.ts': USER_CODE, 'hooks.mjs': HOOKS, 'probe.mjs': PROBE }, opsApp);
+  install(opsApp, operators.filename, 'rxjs@7.8.1');
   files({
-    'package.json': JSON.stringify({ name: 'app', private: true, type: 'module' }),
-    'tsconfig.json': JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: [], outDir: 'out' }, include: ['index.ts'] }),
-    'index.ts': USER_CODE,
-    // The main entry's types (kafkajs's among them) use Node's, as any Node service does.
+    'package.json': manifest,
+    // The service's types (kafkajs's among them) use Node's, as any Node service does.
+    'tsconfig.json': tsconfig('builder.ts', ['node']),
     'builder.ts': BUILDER_CODE,
-    'tsconfig.builder.json': JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: ['node'], outDir: 'out' }, include: ['builder.ts'] }),
-    'hooks.mjs': HOOKS,
-    'probe.mjs': PROBE,
   });
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', `./${info.filename}`, 'rxjs@7.8.1', `@types/node@${NODE_TYPES}`]);
+  // The service's dependency on the operators package is met by its tarball, as the registry would.
+  install(app, operators.filename, service.filename, 'rxjs@7.8.1', `@types/node@${NODE_TYPES}`);
 }, 240_000);
 
-afterAll(() => rmSync(app, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(app, { recursive: true, force: true });
+  rmSync(opsApp, { recursive: true, force: true });
+});
 
-describe('the packed package', () => {
-  it('ships compiled code and declarations, no source maps', () => {
-    const paths = packed.files.map((f) => f.path);
-    expect(paths).toContain('dist/operators/index.js');
-    expect(paths).toContain('dist/operators/index.d.ts');
-    expect(paths.filter((p) => p.endsWith('.map'))).toEqual([]);
-    expect(paths.filter((p) => p.startsWith('dist/') && !/^dist\/(src|operators)\//.test(p))).toEqual([]);
+describe('the operators package, installed alone', () => {
+  it('ships compiled code and declarations, no sources, no source maps', () => {
+    expect(packed.operators).toContain('dist/index.js');
+    expect(packed.operators).toContain('dist/index.d.ts');
+    expect(packed.operators.filter((p) => p !== 'package.json' && !/^dist\/.*\.(js|d\.ts)$/.test(p))).toEqual([]);
+  });
+
+  it('installs itself and rxjs, nothing else: no Kafka client, LevelDB, prom-client, pino or YAML parser', () => {
+    expect(installedPackages(opsApp)).toEqual([OPERATORS, 'rxjs', 'tslib']);
+    const own = bytesUnder(join(opsApp, 'node_modules', OPERATORS));
+    const all = bytesUnder(join(opsApp, 'node_modules'));
+    expect(own).toBeLessThan(500_000);
+    console.log(`installed: ${OPERATORS} ${MB(own)}; with rxjs 7.8.1 and tslib ${MB(all)}, 3 packages`);
   });
 
   it('shares the app’s rxjs 7.8.1 instead of installing its own', () => {
-    expect(existsSync(join(app, 'node_modules/llm-feedback-stream-processor/node_modules/rxjs'))).toBe(false);
-    expect((JSON.parse(readFileSync(join(app, 'node_modules/rxjs/package.json'), 'utf8')) as { version: string }).version).toBe('7.8.1');
+    expect(existsSync(join(opsApp, 'node_modules', OPERATORS, 'node_modules'))).toBe(false);
+    expect((JSON.parse(readFileSync(join(opsApp, 'node_modules/rxjs/package.json'), 'utf8')) as { version: string }).version).toBe('7.8.1');
   });
 
-  it('type-checks and runs a pipeline of the operators in a strict ESM TypeScript app', () => {
-    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']);
-    const output = JSON.parse(run(process.execPath, ['out/index.js'])) as unknown;
+  it('type-checks (without Node types) and runs a pipeline of the operators in a strict ESM TypeScript app', () => {
+    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.'], opsApp);
+    const output = JSON.parse(run(process.execPath, ['out/index.js'], opsApp)) as unknown;
     expect(output).toEqual({ results: [['m', 3, 200]], checkpointed: true });
   });
 
+  it('names every type of its public signatures', () => {
+    const installed = join(opsApp, 'node_modules', OPERATORS);
+    expect(unexportedPublicTypes(join(installed, 'dist/index.d.ts'), installed)).toEqual([]);
+  });
+
+  it('loads nothing but itself and rxjs', () => {
+    const log = join(opsApp, 'resolved.log');
+    const times = JSON.parse(execFileSync(process.execPath, ['probe.mjs'], { cwd: opsApp, encoding: 'utf8', env: { ...process.env, RESOLVED_LOG: log } })) as { rxjsMs: number; operatorsMs: number };
+    const resolved = readFileSync(log, 'utf8').trim().split('\n');
+    expect(resolved.some((url) => url.includes(`/node_modules/${OPERATORS}/`))).toBe(true); // the hook saw the imports
+    expect(resolved.filter((url) => url.startsWith('file:') && !/\/node_modules\/(@llm-feedback\/stream-operators|rxjs|tslib)\//.test(url) && !url.endsWith('/probe.mjs'))).toEqual([]);
+    console.log(`import: rxjs ${times.rxjsMs.toFixed(0)} ms, then ${OPERATORS} ${times.operatorsMs.toFixed(0)} ms`);
+  });
+});
+
+describe('the service package', () => {
+  it('ships its compiled code and depends on the operators package instead of a copy of it', () => {
+    expect(packed.service).toContain('dist/src/index.js');
+    expect(packed.service.filter((p) => p.endsWith('.map'))).toEqual([]);
+    expect(packed.service.filter((p) => p.startsWith('dist/') && !p.startsWith('dist/src/'))).toEqual([]);
+    expect(existsSync(join(app, 'node_modules', SERVICE, 'node_modules'))).toBe(false); // one operators package, one rxjs
+    console.log(`installed with the service: ${installedPackages(app).length} packages, ${MB(bytesUnder(join(app, 'node_modules')))} (@types/node included)`);
+  });
+
   it('type-checks and runs a job built with createPipeline() from a custom source and sink', () => {
-    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.builder.json']);
+    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']);
     expect(JSON.parse(run(process.execPath, ['out/builder.js'])) as unknown).toEqual({ recordsIn: 3, counts: [3] });
   });
 
   it('names every type of its public signatures', () => {
-    const installed = join(app, 'node_modules/llm-feedback-stream-processor');
-    expect(unexportedPublicTypes(join(installed, 'dist/operators/index.d.ts'), installed)).toEqual([]);
+    const installed = join(app, 'node_modules', SERVICE);
     expect(unexportedPublicTypes(join(installed, 'dist/src/index.d.ts'), installed)).toEqual([]);
-  });
-
-  it('loads the operators without the Kafka client, LevelDB, prom-client or pino', () => {
-    const log = join(app, 'resolved.log');
-    const { importMs } = JSON.parse(execFileSync(process.execPath, ['probe.mjs'], { cwd: app, encoding: 'utf8', env: { ...process.env, RESOLVED_LOG: log } })) as { importMs: number };
-    const resolved = readFileSync(log, 'utf8').trim().split('\n');
-    expect(resolved.some((url) => url.includes('/node_modules/rxjs/'))).toBe(true); // the hook saw the imports
-    expect(resolved.filter((url) => SERVICE_DEPENDENCIES.test(url))).toEqual([]);
-    console.log(`import of llm-feedback-stream-processor/operators (rxjs included): ${importMs.toFixed(0)} ms`);
   });
 
   it('installs a stream-processor command that works from the app folder', () => {

@@ -14,7 +14,8 @@ export function unexportedPublicTypes(entry: string, packageRoot: string): strin
   const exported = new Set(checker.getExportsOfModule(entryModule).map(resolve));
   const ours = (declaration: ts.Declaration): boolean => {
     const file = declaration.getSourceFile().fileName;
-    return file.startsWith(packageRoot) && !file.includes('/node_modules/');
+    // Under the package, but not in a dependency of it (the package itself sits in the app's node_modules).
+    return file.startsWith(packageRoot) && !file.slice(packageRoot.length).includes('/node_modules/');
   };
 
   const missing = new Set<string>();

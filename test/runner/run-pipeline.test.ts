@@ -6,7 +6,7 @@ import { createProcessorMetrics } from '../../src/observability/index.js';
 import { JobStats } from '../../src/runner/job-stats.js';
 import type { DeadLetterOut, JobOutputs } from '../../src/runner/outputs.js';
 import { runPipeline } from '../../src/runner/run-pipeline.js';
-import type { StreamRecord } from '../../src/stream/elements.js';
+import type { StreamRecord } from '../../operators/stream/elements.js';
 
 /** Outputs that keep what is written. */
 function memoryOutputs(): JobOutputs & { results: unknown[]; deadLetters: DeadLetterOut[] } {

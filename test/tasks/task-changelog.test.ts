@@ -13,7 +13,7 @@ import type { PipelineWriter } from '../../src/runner/run-pipeline.js';
 import { MemoryKv } from '../../src/state/memory-kv.js';
 import { ChangelogReplay, changeKey, windowMessage, type ChangelogMessage, type RestoredTask, type TaskCommit } from '../../src/tasks/changelog.js';
 import { LocalTaskStore, localChanges } from '../../src/tasks/local-store.js';
-import { setField } from '../../src/stream/fields.js';
+import { setField } from '../../operators/stream/fields.js';
 import { StreamTask } from '../../src/tasks/stream-task.js';
 import { MAX_LOGGED_EVENTS } from '../../src/tasks/task-changelog.js';
 import { createRandom } from '../../scripts/generate-sample.js';

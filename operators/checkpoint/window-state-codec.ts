@@ -3,10 +3,10 @@
  * the operators themselves: `aggregate`'s `WindowStateSnapshot` and
  * `assignWatermarks`' `WatermarkSnapshot`, as bytes that a store of their choice
  * keeps. The service's pipeline codec lays its windows out with the same per-window
- * encoding. Pure code: the `./operators` entry exports it.
+ * encoding. Pure code: the operators package exports it.
  */
-import type { WatermarkSnapshot } from '../../operators/assignWatermarks.js';
-import type { WindowSnapshot, WindowStateSnapshot } from '../../operators/internal/windowState.js';
+import type { WatermarkSnapshot } from '../assignWatermarks.js';
+import type { WindowSnapshot, WindowStateSnapshot } from '../internal/windowState.js';
 import { ByteReader, ByteWriter } from '../aggregation/binary.js';
 import type { WindowType } from '../stream/elements.js';
 
