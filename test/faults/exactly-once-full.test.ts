@@ -138,7 +138,7 @@ describe('fault suite: exactly-once at full size (own broker)', () => {
 
     /** The flow of `count` events, with `midStreamKills` kills at random points of it (and `during` at its middle). */
     const flow = async (count: number, midStreamKills: number, round: number, during?: () => Promise<void>): Promise<void> => {
-      const points = Array.from({ length: midStreamKills }, () => Math.floor((0.05 + 0.9 * choose()) * count)).sort((x, y) => x - y);
+      const points = Array.from({ length: midStreamKills }, () => Math.floor((0.05 + 0.85 * choose()) * count)).sort((x, y) => x - y);
       const middle = Math.floor(count / 2);
       const f = new Flow(t.brokers, t.input, gen, count, RATE, sent);
       let middleDone = false;
@@ -150,10 +150,10 @@ describe('fault suite: exactly-once at full size (own broker)', () => {
           middleDone = true;
         }
         await f.reached(point);
+        expect(f.produced, `${label}: kill ${kills + 1} while input is still to come`).toBeLessThan(count);
         const target = instances[Math.floor(choose() * instances.length)]!;
         const wasReady = await target.kill();
         if (!wasReady) killedRestoring++;
-        expect(f.produced, `${label}: kill ${kills + 1} while input is still to come`).toBeLessThan(count);
         await note(`kill ${++kills}: ${target.name} mid-stream${wasReady ? '' : ' (while it restored)'}`);
       }
       if (!middleDone) {
