@@ -57,17 +57,7 @@ export function ensureTopics(connection: KafkaConnectionOptions, topics: readonl
   return withAdmin(connection, 'ensureTopics', async (admin) => {
     const present = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !present.has(t.topic));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({
-          topic: t.topic,
-          numPartitions: t.numPartitions ?? 1,
-          replicationFactor: t.replicationFactor ?? -1,
-          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-        })),
-      });
-    }
+    if (missing.length > 0) await createAndWaitForLeaders(admin, missing);
     const existingNames = topics.filter((t) => present.has(t.topic)).map((t) => t.topic);
     const metadata = existingNames.length === 0 ? { topics: [] } : await admin.fetchTopicMetadata({ topics: existingNames });
     return {
@@ -75,6 +65,40 @@ export function ensureTopics(connection: KafkaConnectionOptions, topics: readonl
       existing: metadata.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length })),
     };
   });
+}
+
+/**
+ * Creates `topics` and waits for their partition leaders. kafkajs's `waitForLeaders` waits out
+ * LEADER_NOT_AVAILABLE only; a broker that has just started answers the metadata request after
+ * the creation with UNKNOWN_TOPIC_OR_PARTITION for a moment (the new topics are not in its
+ * metadata yet), which kafkajs throws although the topics were created: the first job on a
+ * fresh broker exited 1 this way. Such an answer is waited out here (about 10 s at most).
+ */
+async function createAndWaitForLeaders(admin: Admin, topics: readonly TopicSpec[]): Promise<void> {
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.numPartitions ?? 1,
+        replicationFactor: t.replicationFactor ?? -1,
+        configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  } catch (error) {
+    if ((error as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+    const names = topics.map((t) => t.topic);
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
+      try {
+        const { topics: created } = await admin.fetchTopicMetadata({ topics: names });
+        if (created.length === names.length && created.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (retry) {
+        if (!isTransientKafkaError(retry)) throw retry;
+      }
+      if (attempt >= 8) throw new Error(`created topics ${names.join(', ')}, but their partition leaders did not appear within about 10 s`, { cause: error });
+    }
+  }
 }
 
 /** The partition count of each of `topics` that exists (missing ones are left out). */

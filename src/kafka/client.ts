@@ -75,3 +75,13 @@ export function isTransientKafkaError(error: unknown): boolean {
   for (let depth = 0; depth < 10 && root instanceof Error && root.cause !== undefined; depth++) root = root.cause;
   return (root as { retriable?: unknown }).retriable === true;
 }
+
+/** kafkajs errors that it does not call retriable but that only say the brokers are not there (yet). */
+const UNAVAILABLE = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSBrokerNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError']);
+
+/** Whether `error` says the brokers were unreachable (transient, or one of `UNAVAILABLE` anywhere in its causes). */
+export function brokersUnavailable(error: unknown): boolean {
+  if (isTransientKafkaError(error)) return true;
+  for (let e = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) if (UNAVAILABLE.has(e.name)) return true;
+  return false;
+}

@@ -25,7 +25,7 @@
 import { logLevel, type Consumer, type EachBatchPayload, type IHeaders, type LogEntry, type logCreator } from 'kafkajs';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, type Subscriber } from 'rxjs';
 import type { StreamRecord } from '@llm-feedback/stream-operators';
-import { connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+import { brokersUnavailable, connectError, createKafka, type KafkaConnectionOptions } from './client.js';
 import { PartitionOffsets } from './offset-tracker.js';
 import { PartitionProgress } from './partition-progress.js';
 
@@ -188,6 +188,8 @@ const YIELD_EVERY_MS = 1;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 /** A consumer whose last fetch completed longer ago than this (and 5 × maxWaitTime) is not connected. */
 const FETCH_FRESH_MS = 2_000;
+/** How long a consumer that kafkajs gave up on while the brokers were away waits before it runs again (kafkajs's own restarts wait 300 ms and more). */
+const RERUN_AFTER_MS = 1_000;
 
 /** Commit errors after which the next periodic commit simply tries again. */
 const TRANSIENT_COMMIT_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS']);
@@ -393,10 +395,17 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       consumer.on(consumer.events.REBALANCING, () => {
         rebalancing = true;
       }),
-      // kafkajs restarts the consumer itself after retriable failures; anything else ends the stream.
+      // kafkajs restarts the consumer itself after retriable failures. It gives up on a group
+      // coordinator it could not find (KafkaJSGroupCoordinatorNotFound, which it calls
+      // non-retriable), as a broker shutting down answers for a moment: that is the brokers
+      // being away, so the consumer runs again, as kafkajs would have. Anything else ends the stream.
       consumer.on(consumer.events.CRASH, (event) => {
         lastFetchAt = 0;
-        if (!event.payload.restart) fail(event.payload.error);
+        if (event.payload.restart) return;
+        if (!brokersUnavailable(event.payload.error)) return fail(event.payload.error);
+        setTimeout(() => {
+          if (!s.stopped) run().catch(fail);
+        }, RERUN_AFTER_MS).unref();
       }),
     ];
     s.removeListeners = (): void => removers.forEach((remove) => remove());
@@ -467,6 +476,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       resolveHandedOver();
     };
 
+    const run = (): Promise<void> => consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
     const start = async (): Promise<void> => {
       try {
         await consumer.connect();
@@ -477,7 +487,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
       if (s.stopped) return;
       progress.start();
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+      await run();
       s.commitTimer = setInterval(() => {
         commit(s).catch(fail);
       }, options.commitIntervalMs ?? 1_000);

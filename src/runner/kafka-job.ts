@@ -1,9 +1,9 @@
-import { EMPTY, Subject, filter, interval, merge, type Observable } from 'rxjs';
+import { Subject, merge, type Observable } from 'rxjs';
 import { type AggregateView, type Barrier, checkpoint, type StreamElement } from '@llm-feedback/stream-operators';
-import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { ProcessorConfig } from '../config/index.js';
-import { consumerSettings, ensureTopics, kafkaConnection, kafkaSink, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
-import { OffsetCommitter, positionKey } from '../kafka/offset-committer.js';
+import { brokersUnavailable } from '../kafka/client.js';
+import { consumerSettings, ensureTopics, kafkaConnection, kafkaSource, type AssignmentChange, type KafkaRecord, type KafkaSource, type TopicPartition } from '../kafka/index.js';
+import { positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import { feedbackMetrics, type FeedbackResult } from '../pipeline/feedback-pipeline.js';
@@ -11,15 +11,15 @@ import { decideRepartition } from '../repartition/decide.js';
 import { repartitionTopicOf, startRepartitioning } from '../repartition/repartitioner.js';
 import { sourceOffset } from '../repartition/source-position.js';
 import { openKv } from '../state/index.js';
-import { LocalTaskStore, localChanges } from '../tasks/local-store.js';
+import { LocalTaskStore } from '../tasks/local-store.js';
 import { ensureStateTopic, remoteState, stateTopicName } from '../tasks/state-topic.js';
 import { TaskManager } from '../tasks/task-manager.js';
-import { TaskTransactions, brokersUnavailable } from '../tasks/task-transactions.js';
 import { releaseWhenFlushed, resultLatency } from './record-collector.js';
 import { JobStats, rejectInput, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, type JobOutputs } from './outputs.js';
 import { configuredParser } from './parse-lines.js';
-import { pipelineWriter, type PipelineWriter } from './run-pipeline.js';
+import { processingMode, type ProcessingMode } from './processing-mode.js';
+import { pipelineWriter } from './run-pipeline.js';
 
 export interface KafkaJobOptions {
   readonly config: ProcessorConfig;
@@ -60,13 +60,11 @@ const DEFAULT_STOP_TIMEOUT_MS = 20_000;
  * records are parsed here (invalid ones become dead letters) and handed to their task.
  * Input not keyed by the key fields is first repartitioned (`src/repartition`): the tasks
  * then read the repartition topic, and the stage writes the dead letters.
- * Each checkpoint appends every task's changes to the state topic and applies them to
- * the local copy (LevelDB, or memory: then it lasts the process only); offsets are
- * committed once it is complete (DESIGN.md "Checkpoints and recovery"). A new task is
- * restored (local copy or state topic, see `TaskManager.plan`) and resumes at its
- * state's position, or starts empty at the partition's start.
- * With `processing_guarantee: exactly_once` each task's checkpoint is instead one Kafka
- * transaction of its output, state-topic records and offset (src/tasks/task-transactions.ts).
+ * How the tasks' output and checkpoints reach Kafka is the processing mode
+ * (`processing-mode.ts`): at-least-once (state topic, local copy, then the offsets; DESIGN.md
+ * "Checkpoints and recovery") or exactly-once (one transaction per task and checkpoint).
+ * A new task is restored (local copy or state topic, see `TaskManager.plan`) and resumes at
+ * its state's position, or starts empty at the partition's start.
  *
  * Backpressure: each record is acknowledged to the source once processed, unless
  * the outputs hold more than `buffer_size` unacknowledged messages; then the
@@ -89,7 +87,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
   // Memory: the local copy lasts the process only; tasks restore from the state topic.
   const local = new LocalTaskStore(await openKv(config.state));
   const outputs = options.outputs ?? (await ChannelOutputs.open(config, { logger, metrics }));
-  const changelog = kafkaSink({ ...connection, topic: stateTopic });
+  // Chosen once the consumer exists (below); its producers are closed last.
+  let mode: ProcessingMode | undefined;
   const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   let stopDeadline = Infinity;
   options.signal.addEventListener('abort', () => (stopDeadline = Date.now() + stopTimeoutMs), { once: true });
@@ -109,41 +108,9 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     const topics = stage.topics;
     const ids = new PartitionIds(topics);
     let handedOverAt = 0;
-    const writerTo = (to: JobOutputs): PipelineWriter => pipelineWriter({ config, outputs: to, stats, metrics, now, onResult: resultLatency(metrics, options.onLatency, () => handedOverAt) });
-    // Exactly-once: each task writes to its own transactions (src/tasks/task-transactions.ts),
-    // which replace the outputs, the checkpoint coordinator and the offset committer below.
-    const eos =
-      config.processing_guarantee === 'exactly_once'
-        ? new TaskTransactions({
-            config,
-            stateTopic,
-            ids,
-            logger,
-            metrics,
-            onError: (error) => failure(error),
-            restoreAnew: (partition) => restoreAnew(ids.topicPartition(partition)),
-          })
-        : undefined;
-    const writer = eos === undefined ? writerTo(outputs) : (partition: number): PipelineWriter => writerTo(eos.outputs(partition));
+    const onResult = resultLatency(metrics, options.onLatency, () => handedOverAt);
 
-    let source: KafkaSource | undefined;
-    const tasks = new TaskManager({
-      config,
-      writer,
-      metrics: metricsAggregator,
-      caughtUp: (id) => source?.caughtUp(ids.topicPartition(id)) ?? false,
-      onError: (error) => failure(error),
-      local,
-      ids,
-      statePartitions,
-      onDuplicate: () => stats.duplicates++,
-      restoreLocally: eos === undefined,
-    });
-    options.onWindows?.(tasks.windowState());
-    const sharedState = remoteState(config, stateTopic, ids, metricsAggregator, statePartitions);
-    const remote = eos === undefined ? sharedState : eos.fencing(sharedState);
-
-    source = kafkaSource({
+    const consumer = kafkaSource({
       ...connection,
       ...consumerSettings(config.kafka),
       groupId: config.kafka.consumer.group_id,
@@ -156,18 +123,33 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       // is restored, then sought to where its state stands.
       startOffset: (tp) => tasks.positions[positionKey(tp.topic, tp.partition)],
     });
-    options.onSource?.(source);
-    const consumer = source;
-    const committer = new OffsetCommitter(consumer, logger, metrics);
-    const coordinator = new CheckpointCoordinator({
-      // The local copy applies each checkpoint's changes, carried as its per-partition state.
-      store: { writeCheckpoint: (cp) => local.apply(cp.partitions), sizeBytes: () => local.sizeBytes() },
+    options.onSource?.(consumer);
+    const delivery = (mode = processingMode({
+      config,
       outputs,
+      local,
+      source: consumer,
+      stateTopic,
+      ids,
       logger,
       metrics,
-      changelog,
-      onComplete: (cp) => committer.commit(cp.positions),
+      onError: (error) => failure(error),
+      restoreAnew: (partition) => restoreAnew(ids.topicPartition(partition)),
+    }));
+    const tasks = new TaskManager({
+      config,
+      writer: (partition) => pipelineWriter({ config, outputs: delivery.outputs(partition), stats, metrics, now, onResult }),
+      metrics: metricsAggregator,
+      caughtUp: (id) => consumer.caughtUp(ids.topicPartition(id)),
+      onError: (error) => failure(error),
+      local,
+      ids,
+      statePartitions,
+      onDuplicate: () => stats.duplicates++,
+      restoreLocally: delivery.restoreLocally,
     });
+    options.onWindows?.(tasks.windowState());
+    const remote = delivery.remoteState(remoteState(config, stateTopic, ids, metricsAggregator, statePartitions));
 
     let ready = false;
     const assignments = consumer.assignments.subscribe((change) => {
@@ -175,7 +157,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       for (const tp of change.revoked) {
         metrics?.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
         metrics?.tasks.remove(positionKey(tp.topic, tp.partition));
-        eos?.drop(ids.id(tp.topic, tp.partition));
+        delivery.revoked(ids.id(tp.topic, tp.partition));
       }
       logger?.info({ assigned: change.assigned, revoked: change.revoked, current: change.current }, 'partition assignment');
       options.onAssignment?.(change);
@@ -194,19 +176,15 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       if (!ready) {
         ready = true;
         void restored.then(() => {
-          // The restored checkpoint is complete, but a crash may have come between its write and
-          // its commit: commit it now, or the group would lag behind until new input arrives.
-          // (Exactly-once: the local copy is applied after the commit, never ahead of it.)
-          if (eos === undefined) void committer.commit({ ...tasks.positions });
+          delivery.restored(tasks.positions);
           options.onReady?.();
         }, () => undefined);
       } else {
-        // A commit that a rebalance rejected (stale generation) goes through in the new one.
-        void committer.retry();
+        delivery.resumed();
       }
     });
     const reachable = consumer.reachable.subscribe((up) => {
-      if (up) void committer.retry();
+      if (up) delivery.resumed();
       else logger?.warn({ brokers }, 'Kafka brokers unreachable: retrying; watermarks hold and checkpoints wait');
       options.onBrokerReachable?.(up);
     });
@@ -242,7 +220,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
     publish.unref();
 
     const parser = configuredParser(config, now);
-    const acknowledge = releaseWhenFlushed(eos ?? outputs, config.buffer_size, (r: KafkaRecord) => consumer.ack(r));
+    const acknowledge = releaseWhenFlushed(delivery.backlog, config.buffer_size, (r: KafkaRecord) => consumer.ack(r));
     const onMessage = (message: KafkaRecord): void => {
       const partition = ids.id(message.topic, message.partition);
       const task = tasks.get(partition);
@@ -256,7 +234,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       const parsed = parser(message.value, { partition, offset: message.offset });
       tasks.positions[positionKey(message.topic, message.partition)] = String(Number(message.offset) + 1);
       if (parsed.kind === 'record') task.process(parsed, sourceOffset(message.headers));
-      else rejectInput(eos?.outputs(partition) ?? outputs, stats, parsed, message);
+      else rejectInput(delivery.outputs(partition), stats, parsed, message);
       acknowledge(message);
     };
     const onBarrier = (barrier: Barrier): void => {
@@ -267,17 +245,8 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         logger?.debug({ checkpoint: barrier.id }, 'checkpoint skipped: the group is rebalancing');
         return;
       }
-      if (eos !== undefined) {
-        // One transaction per task, cut now like the checkpoint below.
-        eos.checkpoint(barrier.id, tasks.checkpointTasks(barrier.id, barrier.positions ?? {}), barrier.positions ?? {});
-        return;
-      }
       // Every task is cut now (synchronously, between two records): one consistent point.
-      const messages = tasks.checkpoint(barrier.id, barrier.positions ?? {});
-      // Failures surface when the coordinator flushes the changelog.
-      for (const message of messages) changelog.write(message).catch(() => undefined);
-      coordinator.snapshot(barrier.id, { operators: {}, partitions: localChanges(messages) });
-      coordinator.barrierAtSink(barrier);
+      delivery.checkpoint(barrier, tasks);
     };
 
     const input: Observable<StreamElement<string>> = consumer.records.pipe(
@@ -285,9 +254,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         intervalMs: config.checkpoint_interval_secs * 1000,
         firstId: 1,
         positions: () => ({ ...tasks.positions }),
-        // Exactly-once: output a task produced without input (windows fired by idleness) is
-        // committed at the next interval too; without a record no barrier would come.
-        trigger: merge(stopBarrier(options.signal), eos === undefined ? EMPTY : interval(config.checkpoint_interval_secs * 1000).pipe(filter(() => eos.buffered > 0))),
+        trigger: merge(stopBarrier(options.signal), delivery.extraBarriers),
       }),
     );
 
@@ -309,13 +276,12 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
           complete: resolve,
         });
         options.signal.addEventListener('abort', () => {
-          const finalCheckpoint = withTimeout(eos?.drain() ?? coordinator.drain(), checkpointTimeoutMs, () => stopError(coordinator, checkpointTimeoutMs, consumer));
+          const finalCheckpoint = withTimeout(delivery.drain(), checkpointTimeoutMs, () => stopError(delivery, checkpointTimeoutMs, consumer));
           finalCheckpoint.then(resolve, reject).finally(() => subscription.unsubscribe());
         }, { once: true });
       });
       await outputs.flush();
-      await coordinator.drain();
-      await eos?.drain();
+      await delivery.drain();
     } finally {
       tasks.close();
       clearInterval(publish);
@@ -328,14 +294,13 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
         logger?.warn({ err: error }, 'stopping the Kafka consumer'),
       );
       publishMetrics();
-      await eos?.close();
     }
     return stats.summary(now() - started);
   } finally {
     await local.close();
     // Bounded: with the brokers gone, what is unsent stays covered by the last complete checkpoint.
-    await withTimeout(changelog.close(remaining()), remaining(), () => new Error('timed out')).catch((error: unknown) =>
-      logger?.warn({ err: error }, 'closing the state topic producer'),
+    await withTimeout(mode?.close(remaining()) ?? Promise.resolve(), remaining(), () => new Error('timed out')).catch((error: unknown) =>
+      logger?.warn({ err: error }, 'closing the state topic and transactional producers'),
     );
     if (options.outputs === undefined) await withTimeout(outputs.close(), remaining(), () => new Error('closing the outputs timed out'));
   }
@@ -351,8 +316,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Pr
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function stopError(coordinator: CheckpointCoordinator, ms: number, source: KafkaSource): Error {
-  const last = coordinator.latest?.id;
+function stopError(mode: ProcessingMode, ms: number, source: KafkaSource): Error {
+  const last = mode.latest;
   const brokers = source.assignment.length === 0 ? 'no partitions assigned' : 'outputs not acknowledged';
   return new Error(
     `stopping: the final checkpoint did not complete within ${ms / 1000} s (${brokers}; are the Kafka brokers reachable?). ` +

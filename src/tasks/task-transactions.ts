@@ -28,7 +28,7 @@ import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import type { FeedbackWindowResult } from '../pipeline/feedback-pipeline.js';
 import type { DeadLetterOut, JobOutputs } from '../runner/outputs.js';
 import type { ChangelogMessage } from './changelog.js';
-import { isTransientKafkaError } from '../kafka/client.js';
+import { brokersUnavailable } from '../kafka/client.js';
 import { kafkaConnection } from '../kafka/settings.js';
 import { StreamsProducer, TaskMigratedError, type TransactionMessage, type TransactionOffset } from './streams-producer.js';
 import type { RemoteState } from './task-manager.js';
@@ -136,16 +136,6 @@ interface TaskEntry {
   /** Messages handed to a transaction not yet committed. */
   committing: number;
   dropped: boolean;
-}
-
-/** kafkajs errors that it does not call retriable but that only say the brokers are not there (yet). */
-const UNAVAILABLE = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSBrokerNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError']);
-
-/** Whether `error` says the brokers were unreachable (transient, or one of `UNAVAILABLE` anywhere in its causes). */
-export function brokersUnavailable(error: unknown): boolean {
-  if (isTransientKafkaError(error)) return true;
-  for (let e = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) if (UNAVAILABLE.has(e.name)) return true;
-  return false;
 }
 
 export class TaskTransactions {

@@ -6,12 +6,16 @@
  * - with a second instance joining mid-stream and the first leaving (SIGTERM), and
  * - with a zombie: an instance paused (SIGSTOP) past its session timeout while a second one
  *   takes its tasks over, then resumed (SIGCONT): its transactions are fenced, so none of
- *   what it produced from its stale state is committed.
+ *   what it produced from its stale state is committed;
+ * - with `parallelism: 2` (two worker threads, each a group member whose tasks have their own
+ *   transactional producers), the process SIGKILLed twice mid-stream.
+ * The 1M-event run with a broker restart is exactly-once-full.test.ts.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { onStderrLine } from '../support/cli.js';
 import { committedOutputs, expectExactlyOnce, settled, stopCommittedTails } from './exactly-once-checks.js';
-import { Job, type Sent, cleanUp, finish, produce, produceSpread, scenario, sleep, track, writeConfig } from './harness.js';
+import { Job, type Sent, cleanUp, finish, produce, produceSpread, scenario, sleep, track, waitUntil, writeConfig } from './harness.js';
 
 afterEach(async () => {
   await cleanUp();
@@ -105,5 +109,50 @@ describe('fault suite: exactly-once', () => {
     const fenced = a.lines.filter((line) => line.includes('task fenced by another instance')).length;
     console.log(`${label}: A logged ${fenced} fenced transaction(s) after resuming; A still running: ${a.running}${a.running ? '' : `\n${a.tail(6)}`}`);
     await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
+  }, 300_000);
+
+  it('parallelism 2: the process SIGKILLed twice mid-stream; every output exactly once', async () => {
+    const { label, gen, t, dir } = await scenario('eos-parallel', inject('kafkaBrokers'));
+    // 6 s sessions (the broker's minimum): the restart waits out the killed threads' sessions.
+    const config = writeConfig(dir, 'job', join(dir, 'state'), t, { processingGuarantee: 'exactly_once', repartition: 'never', checkpointSecs: 0.5, parallelism: 2, sessionTimeoutMs: 6_000 });
+    const { results, deadLetters } = await committedOutputs(t);
+    const sent: Sent[] = await produce(t.brokers, t.input, gen.batch(800));
+    /** Per run, the worker threads that logged an assignment with partitions. */
+    const workers: Set<number>[] = [];
+    const start = (run: number): Job => {
+      const job = track(new Job(`${label} run ${run}`, config));
+      const owners = new Set<number>();
+      workers.push(owners);
+      onStderrLine(job.child, (line) => {
+        if (!line.includes('"partition assignment"')) return;
+        const entry = JSON.parse(line) as { worker?: number; current: unknown[] };
+        if (entry.current.length > 0) owners.add(entry.worker ?? -1);
+      });
+      return job;
+    };
+    // Ready once every worker thread has restored its first assignment.
+    const ready = (job: Job): Promise<void> =>
+      waitUntil(`${job.name}: /readyz 200`, async () => {
+        if (!job.running) throw new Error(`${job.name} exited (${job.exitCode})\n${job.tail()}`);
+        return job.port !== undefined && (await job.status('/readyz')) === 200;
+      }, 90_000, () => job.tail(), 250);
+
+    for (const run of [1, 2]) {
+      const job = start(run);
+      await ready(job);
+      const producing = produceSpread(t.brokers, t.input, gen, 1_500, 20, 4_000);
+      await sleep(1_000 + Math.floor(gen.random() * 2_500));
+      expect((await job.stop('SIGKILL')).code, job.tail()).toBe('SIGKILL');
+      sent.push(...(await producing));
+    }
+    const last = start(3);
+    await ready(last);
+    await finish(t, sent, gen, results, 75_000);
+    expect((await last.stop('SIGTERM')).code, last.tail()).toBe(0);
+    await settled([results, deadLetters]);
+    expectExactlyOnce(label, sent, results, deadLetters);
+    // Both threads of the last run had tasks, and so transactional producers, of their own.
+    console.log(`${label}: worker threads with partitions, per run: ${JSON.stringify(workers.map((w) => [...w].sort()))}`);
+    expect([...workers[2]!].sort(), `${label}: worker threads of run 3 with partitions`).toEqual([0, 1]);
   }, 300_000);
 });

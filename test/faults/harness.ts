@@ -313,6 +313,10 @@ export interface ConfigOptions {
   readonly processingGuarantee?: 'at_least_once' | 'exactly_once';
   /** Default 1. */
   readonly checkpointSecs?: number;
+  /** `kafka.session_timeout_ms` (default 30 s; the heartbeat goes every third of it). */
+  readonly sessionTimeoutMs?: number;
+  /** `parallelism`: worker threads (default 1). */
+  readonly parallelism?: number;
 }
 
 /** The job's YAML config; runs sharing `stateDir` share the LevelDB folder. */
@@ -326,13 +330,13 @@ export function writeConfig(dir: string, name: string, stateDir: string, t: Topi
   dead_letter: { type: kafka }
   state: { backend: level, path: ${stateDir} }
   checkpoint_interval_secs: ${options.checkpointSecs ?? 1}
-${options.processingGuarantee !== undefined ? `  processing_guarantee: ${options.processingGuarantee}\n` : ''}${options.bufferSize !== undefined ? `  buffer_size: ${options.bufferSize}\n` : ''}  windows: { default_type: tumbling, tumbling: { size_secs: 10, allowed_lateness_secs: ${options.allowedLatenessSecs ?? 10} } }
+${options.processingGuarantee !== undefined ? `  processing_guarantee: ${options.processingGuarantee}\n` : ''}${options.parallelism !== undefined ? `  parallelism: ${options.parallelism}\n` : ''}${options.bufferSize !== undefined ? `  buffer_size: ${options.bufferSize}\n` : ''}  windows: { default_type: tumbling, tumbling: { size_secs: 10, allowed_lateness_secs: ${options.allowedLatenessSecs ?? 10} } }
   watermark: { max_out_of_orderness_secs: ${options.maxOutOfOrdernessSecs ?? 5}, idle_timeout_secs: ${options.idleTimeoutSecs ?? IDLE_TIMEOUT_MS / 1000} }
   aggregation: { enabled: [count, sum, average, min, max, percentile, stddev], percentiles: [50, 95, 99] }
   kafka:
     consumer: { bootstrap_servers: "${t.brokers}", group_id: ${t.group}, topics: [${t.input}] }
     producer: { result_topic: ${t.results}, dead_letter_topic: ${t.deadLetters} }
-${options.repartition !== undefined ? `    repartition: ${options.repartition}\n` : ''}  metrics: { port: 0 }
+${options.repartition !== undefined ? `    repartition: ${options.repartition}\n` : ''}${options.sessionTimeoutMs !== undefined ? `    session_timeout_ms: ${options.sessionTimeoutMs}\n    heartbeat_interval_ms: ${Math.floor(options.sessionTimeoutMs / 3)}\n` : ''}  metrics: { port: 0 }
   log: { level: info }
 `,
   );
