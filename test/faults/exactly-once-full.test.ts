@@ -199,7 +199,8 @@ describe('fault suite: exactly-once at full size (own broker)', () => {
     await note('every window has its result');
     for (const i of instances) expect(i.job.running, `${label}: ${i.job.name} is not running at the end\n${i.job.tail()}`).toBe(true);
     await settled([results, deadLetters]);
-    expectExactlyOnce(label, sent, results, deadLetters);
+    // On a failure, what happened when: the kills, the broker restart, the second instance.
+    expectExactlyOnce(`${label}\n  ${timeline.join('\n  ')}\n${instances.map((i) => i.job.tail()).join('\n')}\n`, sent, results, deadLetters);
     accountFor(label, sent, results.values(), deadLetters.values());
 
     for (const i of instances) expect((await i.job.stop('SIGTERM', 60_000)).code, i.job.tail()).toBe(0);
