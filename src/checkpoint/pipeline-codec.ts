@@ -104,7 +104,7 @@ export function decodePipelineState(encoded: EncodedPipelineState, metrics: Metr
   wr.end();
   return {
     watermarks: watermark,
-    windows: { watermark: header.watermark, windowType: header.windowType, windows: placed.map((p) => p.window) },
+    windows: { watermark: header.watermark, windowType: header.windowType, windows: placed.map((p) => p.window), nextId: header.nextId },
   };
 }
 

@@ -32,7 +32,7 @@ function snapshot(): PipelineSnapshot {
   });
   return {
     watermarks: { watermark: 1234, partitions: [{ partition: 0, maxEventTime: 5678 }, { partition: 3, maxEventTime: 9 }] },
-    windows: { watermark: 1000, windowType: 'tumbling', windows },
+    windows: { watermark: 1000, windowType: 'tumbling', windows, nextId: 42 },
   };
 }
 
@@ -52,6 +52,8 @@ describe('pipeline state codec', () => {
     expect(Object.keys(encoded.partitions).sort()).toEqual(['0', '3']);
     expect(Object.keys(encoded.partitions['3']!).sort()).toEqual(['watermark', 'windows']);
     const restored = decodePipelineState(encoded, metrics);
+    // The identity the next window gets survives, so a restored job numbers windows as before.
+    expect(restored.windows.nextId).toBe(42);
     expect(restored.windows.windows.map((w) => [w.key, w.partition])).toEqual(partitioned.windows.windows.map((w) => [w.key, w.partition]));
     expect(restored.windows.windows.map((w) => metrics.result(w.accumulator.inner))).toEqual(
       partitioned.windows.windows.map((w) => metrics.result(w.accumulator.inner)),
