@@ -27,7 +27,7 @@ import { onStderrLine } from '../support/cli.js';
 import { startOwnBroker, type OwnBroker } from '../support/own-broker.js';
 import { committedOutputs, expectExactlyOnce, settled, stopCommittedTails } from './exactly-once-checks.js';
 import {
-  Flow, IDLE_TIMEOUT_MS, Job, type InputGenerator, type Planned, type Sent, cleanUp, committedTotal, finalResults, finish, produce, sleep, track, waitUntil, writeConfig, scenario,
+  Flow, IDLE_TIMEOUT_MS, Job, type InputGenerator, type Planned, type Sent, cleanUp, committedTotal, finalResults, finish, produce, sleep, startUpMoment, track, waitUntil, writeConfig, scenario,
 } from './harness.js';
 
 /** Valid events, in three flows: the quiet kill comes after the first, the broker restart after the second. */
@@ -128,7 +128,7 @@ describe('fault suite: exactly-once at full size (own broker)', () => {
     await addInvalid(0);
     sent.push(...(await produce(t.brokers, t.input, gen.batch(500))));
     const a = new Instance('A', writeConfig(dir, 'a', join(dir, 'state-a'), t, options), observe);
-    await sleep(500 + Math.floor(choose() * 1_500));
+    await startUpMoment(a.job, 500 + Math.floor(choose() * 1_500));
     expect(await a.kill(), `${label}: A was ready before the start-up kill`).toBe(false);
     await note('kill 1: A during start-up');
     await a.job.waitReady(90_000);

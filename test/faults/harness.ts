@@ -43,6 +43,17 @@ export async function waitUntil(what: string, predicate: () => boolean | Promise
   }
 }
 
+/**
+ * Waits `delayMs` from now, or less if `job` logs its first partition assignment before that:
+ * a start-up kill then lands before "ready" (the restore after the assignment ends in it),
+ * however fast a quiet machine starts the job. The clock alone came after "ready" there.
+ */
+export async function startUpMoment(job: Job, delayMs: number): Promise<void> {
+  const until = Date.now() + delayMs;
+  const assigned = (): boolean => job.lines.some((line) => line.includes('"msg":"partition assignment"'));
+  await waitUntil(`${job.name}'s start-up moment`, () => Date.now() >= until || assigned() || !job.running, delayMs + 1_000, () => job.tail(), 5);
+}
+
 // ---------------------------------------------------------------------------------------
 // Kafka plumbing (every function takes the brokers: broker-outage.test.ts has its own)
 

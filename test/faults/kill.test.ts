@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import {
-  IDLE_TIMEOUT_MS, Job, type Sent, checkRun, committedTotal, finish, produce, produceSpread, sleep, waitUntil, writeConfig, cleanUp, outputs, scenario, track,
+  IDLE_TIMEOUT_MS, Job, type Sent, checkRun, committedTotal, finish, produce, produceSpread, sleep, startUpMoment, waitUntil, writeConfig, cleanUp, outputs, scenario, track,
 } from './harness.js';
 
 afterEach(cleanUp);
@@ -28,7 +28,7 @@ describe('fault suite: SIGKILL', () => {
 
     // 1. During start-up: killed before it logs "ready".
     const first = start('run 1');
-    await sleep(300 + Math.floor(gen.random() * 700));
+    await startUpMoment(first, 300 + Math.floor(gen.random() * 700));
     const readyBeforeKill = first.ready;
     expect((await first.stop('SIGKILL')).code, first.tail()).toBe('SIGKILL');
     expect(readyBeforeKill, `${label}: run 1 was already ready when killed (start-up kill came too late)`).toBe(false);
