@@ -249,14 +249,6 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     if (config.sink.type === 'file' && config.dead_letter.type === 'file' && config.sink.path === config.dead_letter.path) {
       report(ctx, `${at}.dead_letter.path`, `a different file from sink.path (${config.sink.path})`, config.dead_letter.path);
     }
-    // Checkpoints (file: pipeline snapshots; Kafka: the tasks' changelog) hold one window state.
-    if ((config.windows.types?.length ?? 1) > 1) {
-      if (config.source.type === 'kafka') {
-        report(ctx, `${at}.windows.types`, 'one window type with source.type kafka (several types run in file and stdin jobs; run one service per type on Kafka)', config.windows.types);
-      } else if (config.state.backend === 'level') {
-        report(ctx, `${at}.windows.types`, 'one window type with state.backend level (checkpoints hold one window state; use state.backend memory for several)', config.windows.types);
-      }
-    }
     if (config.processing_guarantee === 'exactly_once') exactlyOnceNeeds(config, at, ctx);
     if (config.sink.type === 'kafka' && config.dead_letter.type === 'kafka') {
       const { result_topic, dead_letter_topic } = config.kafka.producer;

@@ -97,7 +97,7 @@ export interface WindowsConfig {
   readonly default_type: WindowType;
   /**
    * Several window types computed in one pass (each with its section's settings; each result
-   * carries its `window.type`). Absent: `[default_type]`. See `windowTypes`.
+   * carries its `window.type`). Absent: `[default_type]`. See `windowSpecs` (src/pipeline/windowing.ts).
    */
   readonly types?: readonly WindowType[];
   readonly tumbling: { readonly size_secs: number; readonly allowed_lateness_secs: number };
@@ -195,4 +195,3 @@ export interface ProcessorConfig {
 }
 
 /** The window types a job computes: `windows.types`, else `windows.default_type` alone. */
-export const windowTypes = (windows: WindowsConfig): readonly WindowType[] => windows.types ?? [windows.default_type];

@@ -34,3 +34,19 @@ export function windowingOf<T>(windows: WindowsConfig, type: WindowType): Window
       };
   }
 }
+
+/**
+ * One window spec of a service: a name and the type whose section of `windows` it takes.
+ * Its name is what stored windows and watermarks are filed under (a restore puts each back
+ * under its spec); with `windows.types` a spec is named after its type.
+ */
+export interface WindowSpec {
+  readonly name: string;
+  readonly type: WindowType;
+}
+
+/** The specs `windows` configures, in their order: `windows.types`, or `[default_type]`. */
+export function windowSpecs(windows: WindowsConfig): readonly WindowSpec[] {
+  return (windows.types ?? [windows.default_type]).map((type) => ({ name: type, type }));
+}
+
