@@ -319,6 +319,9 @@ export class KeyedWindowState<T, A, R> {
       else this.windowsOf(w.key).set(w.start, slot);
       this.scheduleOrPurge(slot);
     }
+    // A key's sessions are listed in creation (identity) order live, and a merge folds them in
+    // that order (floating-point sums depend on it); a snapshot lists them in firing order.
+    if (this.windowType === 'session') for (const sessions of this.sessions.values()) sessions.sort((a, b) => a.id - b.id);
   }
 
   clear(): void {
