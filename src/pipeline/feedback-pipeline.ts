@@ -1,12 +1,13 @@
 import { defer, pipe, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { aggregate, type AggregateState, assignWatermarks, type LateRecordObserver, type MetricsAccumulator, metricsAggregator, type MetricsAggregator, type MetricsResult, type StreamElement, type WatermarkSnapshot, type WindowedRecord, WindowIdentities, type WindowResult, windowSet, type WindowStateSnapshot } from '@llm-feedback/stream-operators';
+import { aggregate, type AggregateState, type Aggregator, assignWatermarks, type LateRecordObserver, type MetricsAccumulator, metricsAggregator, type MetricsAggregator, type MetricsResult, type StreamElement, type WatermarkSnapshot, type WindowedRecord, WindowIdentities, type WindowResult, windowSet, type WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import { withKeyFields, type KeyFields, type KeyedAccumulator } from './keyed-aggregator.js';
 import { windowingOf, windowSpecs, type WindowSpec } from './windowing.js';
 
 export type FeedbackAccumulator = KeyedAccumulator<MetricsAccumulator>;
-export type FeedbackResult = MetricsResult & { readonly keyFields: KeyFields };
+/** `spec`: the name of a named spec (`windows.specs`) whose window this is. */
+export type FeedbackResult = MetricsResult & { readonly keyFields: KeyFields; readonly spec?: string };
 export type FeedbackWindowResult = WindowResult<FeedbackResult>;
 
 /** Hooks through which the service observes, checkpoints and restores the pipeline's state. */
@@ -71,6 +72,11 @@ export const feedbackMetrics = (config: ProcessorConfig): MetricsAggregator<Feed
     enabled: config.aggregation.enabled,
   });
 
+/** `aggregator`, its results naming spec `name` (`window.spec` of the output). */
+function namedResults(aggregator: Aggregator<FeedbackEvent, FeedbackAccumulator, FeedbackResult>, name: string): Aggregator<FeedbackEvent, FeedbackAccumulator, FeedbackResult> {
+  return { ...aggregator, result: (acc) => ({ ...aggregator.result(acc), spec: name }) };
+}
+
 /**
  * Where spec `spec` starts from `restored`: its own stored windows and watermark, or, for a
  * spec the stored state lacks (added to the job), no windows at the restored watermark.
@@ -133,11 +139,11 @@ export function feedbackPipeline(
               hooks.recordError?.(record, error);
             });
       const branch = (spec: WindowSpec, i: number, late: LateRecordObserver<FeedbackEvent> | undefined): OperatorFunction<StreamElement<FeedbackEvent>, StreamElement<FeedbackWindowResult>> => {
-        const windowing = windowingOf<FeedbackEvent>(config.windows, spec.type);
+        const windowing = windowingOf<FeedbackEvent>(spec);
         return pipe(
           windowing.assign,
           aggregate<FeedbackEvent, FeedbackAccumulator, FeedbackResult>({
-            aggregator,
+            aggregator: spec.named ? namedResults(aggregator, spec.name) : aggregator,
             allowedLatenessMs: windowing.allowedLatenessMs,
             late,
             onRecordError: recordError,

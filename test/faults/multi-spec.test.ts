@@ -5,7 +5,8 @@
  * brute-force model (sessions merged per key), with zero too_late —
  * - input keyed by the key fields, read directly;
  * - unkeyed input through the repartition stage (`kafka.repartition: always`);
- * - `processing_guarantee: exactly_once`: a read_committed reader sees each result once.
+ * - `processing_guarantee: exactly_once`: a read_committed reader sees each result once;
+ * and two named tumbling specs of different sizes (`windows.specs`), read directly.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -23,6 +24,11 @@ const SPECS: readonly ModelSpec[] = [
   { type: 'tumbling', sizeMs: WINDOW_MS },
   { type: 'sliding', sizeMs: WINDOW_MS, slideMs: WINDOW_MS / 2 },
   { type: 'session', gapMs: 1_000 },
+];
+/** Named specs: one service, two tumbling windows. */
+const NAMED: readonly ModelSpec[] = [
+  { type: 'tumbling', sizeMs: WINDOW_MS, name: '10s' },
+  { type: 'tumbling', sizeMs: 3 * WINDOW_MS, name: '30s' },
 ];
 /**
  * Unkeyed input through the repartition stage: its interleaving after a restart is any, so
@@ -78,4 +84,6 @@ describe('fault suite: several window specs', () => {
 
   it('tumbling + sliding + session with exactly_once, SIGKILLed twice: every result committed once, equal to the model', () =>
     killedTwice('specs-eos', 'keyed', { repartition: 'never', processingGuarantee: 'exactly_once', checkpointSecs: 0.5 }, SPECS), 300_000);
+
+  it('two named tumbling specs (10 s and 30 s), read directly, SIGKILLed twice: each equals the model', () => killedTwice('specs-named', 'keyed', { repartition: 'never' }, NAMED), 300_000);
 });
