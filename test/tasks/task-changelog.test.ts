@@ -224,3 +224,59 @@ describe('incremental changelog records', () => {
     expect(encoded(second.task, config)).toEqual(encoded(alone.task, config));
   });
 });
+
+describe('several window specs in one task', () => {
+  const windows = {
+    tumbling: { size_secs: 20, allowed_lateness_secs: 5 },
+    sliding: { size_secs: 30, slide_secs: 10, allowed_lateness_secs: 5 },
+    session: { gap_secs: 3, allowed_lateness_secs: 2 },
+  };
+
+  it('restore every spec exactly (identities unique across specs), and a restored task emits what the live one does', async () => {
+    const config = configOf({ ...windows, types: ['tumbling', 'sliding', 'session'] }, ['latency_ms', 'cost']);
+    const topic = await roundTrip(config, 4_000, 250, 30, 300_000);
+    const restored = replayed(compacted(topic), config)!;
+    expect(restored.snapshot.specs.map((s) => s.spec)).toEqual(['tumbling', 'sliding', 'session']);
+    const ids = restored.snapshot.specs.flatMap((s) => s.state.windows.map((w) => w.id));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('a spec removed from the job is not restored and its records are deleted at the next checkpoint; a spec added starts at the restored watermark', () => {
+    const before = configOf({ ...windows, types: ['tumbling', 'session'] }, ['latency_ms']);
+    const after = configOf({ ...windows, types: ['tumbling', 'sliding'] }, ['latency_ms']);
+    const metrics = feedbackMetrics(before);
+    const input = [...events(7, 3_000, 10, 200_000)];
+    const feed = (t: StreamTask, from: number, to: number): void => {
+      for (const e of input.slice(from, to)) t.process({ kind: 'record', key: e.key, timestamp: e.timestamp, value: e.value, partition: TASK });
+    };
+    const first = task(before);
+    const topic: ChangelogMessage[] = [];
+    for (let i = 500; i <= 1_500; i += 500) {
+      feed(first.task, i - 500, i);
+      const cut = first.task.checkpoint();
+      topic.push(...first.task.changelog.messages(0, cut.specs, commitOf(first.task, cut, i), metrics));
+    }
+    const sessionIds = new Set(first.task.specWindows[1]!.state.snapshot().windows.map((w) => w.id));
+    expect(sessionIds.size).toBeGreaterThan(0);
+    const restored = replayed(compacted(topic), after)!;
+    const second = task(after, restored);
+    expect(second.task.specWindows.map(({ spec }) => spec.name)).toEqual(['tumbling', 'sliding']);
+    const watermark = restored.snapshot.watermarks.watermark;
+    expect(second.task.specWindows[1]!.state.watermark).toBe(watermark);
+    feed(second.task, 1_500, 2_000);
+    const cut = second.task.checkpoint();
+    topic.push(...second.task.changelog.messages(0, cut.specs, commitOf(second.task, cut, 2_000), metrics));
+    const live = compacted(topic);
+    const liveWindowIds = live.flatMap((m) => {
+      const key = changeKey(String(m.key))!;
+      return key.kind === 'window' ? [key.n] : [];
+    });
+    expect(liveWindowIds.filter((id) => sessionIds.has(id))).toEqual([]);
+    const again = replayed(live, after)!;
+    expect(again.snapshot.specs.map((s) => s.spec)).toEqual(['tumbling', 'sliding']);
+    expect(encoded(task(after, again).task, after)).toEqual(encoded(second.task, after));
+    // The added spec's windows are those its records opened on time after the restore.
+    expect(second.results.filter((r) => r.window.type === 'sliding').every((r) => r.window.end > watermark)).toBe(true);
+    expect(second.results.some((r) => r.window.type === 'sliding')).toBe(true);
+  });
+});
