@@ -92,7 +92,7 @@ async function checkpointFigures(cfg: ProcessorConfig): Promise<{ checkpoint_ms:
   for (let id = 1; id <= 4; id++) {
     const t0 = performance.now();
     const encoded = encodePipelineState(
-      { watermarks: { watermark: -Infinity, partitions: [{ partition: 0, maxEventTime: Date.UTC(2026, 10, 26, 10) }] }, windows: state.snapshot() },
+      { watermarks: { watermark: -Infinity, partitions: [{ partition: 0, maxEventTime: Date.UTC(2026, 10, 26, 10) }] }, specs: [{ spec: 'tumbling', state: state.snapshot() }] },
       metrics,
     );
     await store.writeCheckpoint({ id, createdAt: Date.now(), positions: { 0: '0' }, sinks, outputs: identities, ...encoded });
@@ -125,8 +125,9 @@ async function stateTopicFigures(cfg: ProcessorConfig): Promise<{ state_topic_wr
   const sink = kafkaSink({ brokers, topic });
   const t0 = performance.now();
   const snapshot = state.snapshot();
-  const commit = { checkpointId: 1, position: '0', maxEventTime: 0, watermark: -Infinity, windowWatermark: -Infinity, windowType: snapshot.windowType, nextId: snapshot.nextId ?? 0, sources: {} };
-  for (const message of changelogMessages(0, 0, { changed: snapshot.windows, removed: [] }, commit, metrics)) void sink.write(message);
+  const spec = { spec: 'tumbling', windowType: snapshot.windowType };
+  const commit = { checkpointId: 1, position: '0', maxEventTime: 0, watermark: -Infinity, specs: [{ ...spec, watermark: -Infinity }], nextId: snapshot.nextId ?? 0, sources: {} };
+  for (const message of changelogMessages(0, 0, [{ ...spec, changes: { changed: snapshot.windows, removed: [] } }], commit, metrics)) void sink.write(message);
   await sink.flush();
   const writeMs = performance.now() - t0;
   await sink.close();

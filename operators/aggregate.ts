@@ -1,7 +1,7 @@
 import { Observable, asyncScheduler, interval, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Aggregator } from './stream/aggregator.js';
 import type { StreamElement, WindowResult, WindowedElement, WindowedRecord } from './stream/elements.js';
-import { KeyedWindowState, type WindowChanges, type WindowPage, type WindowPageQuery, type WindowStateSnapshot } from './internal/windowState.js';
+import { KeyedWindowState, type WindowChanges, type WindowIdentities, type WindowPage, type WindowPageQuery, type WindowStateSnapshot } from './internal/windowState.js';
 
 /** Where records too late for every window they belong to go (a `Subject` fits). */
 export interface LateRecordObserver<T> {
@@ -37,6 +37,11 @@ export interface AggregateOptions<T, A, R> {
    * (incremental checkpoints, e.g. a changelog topic). Default false: nothing is kept.
    */
   trackChanges?: boolean;
+  /**
+   * Where window identities come from; share one between several `aggregate`s (the
+   * branches of a `windowSet`) to make identities unique across them. Default: its own.
+   */
+  identities?: WindowIdentities;
   /**
    * Called with each record a window accumulated: the window's identity and the record's
    * value (a changelog can log the additions instead of rewriting the window).
@@ -128,7 +133,7 @@ export function aggregate<T, A, R>(
     new Observable<StreamElement<WindowResult<R>>>((subscriber) => {
       const emit = (result: WindowResult<R>): void =>
         subscriber.next({ kind: 'record', value: result, timestamp: result.window.end - 1, key: result.key });
-      const state = new KeyedWindowState<T, A, R>(options.aggregator, allowedLateness, emit, options.trackChanges ?? false, options.onAccumulate);
+      const state = new KeyedWindowState<T, A, R>(options.aggregator, allowedLateness, emit, options.trackChanges ?? false, options.onAccumulate, options.identities);
       if (options.initialState !== undefined) state.restore(options.initialState);
       options.onState?.({
         get watermark() {

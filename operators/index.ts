@@ -16,6 +16,7 @@ export { checkpoint, type CheckpointOptions } from './checkpoint.js';
 export { results } from './results.js';
 export type { KeySelector } from './internal/assignWindows.js';
 export type { WindowChangeKind, WindowChanges, WindowCursor, WindowPage, WindowPageQuery, WindowSnapshot, WindowStateSnapshot } from './internal/windowState.js';
+export { WindowIdentities } from './internal/windowState.js';
 export * from './stream/elements.js';
 export type { Aggregator } from './stream/aggregator.js';
 export { ownField, setField } from './stream/fields.js';

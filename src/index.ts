@@ -20,8 +20,10 @@ export {
   type FeedbackResult,
   type FeedbackWindowResult,
   type PipelineSnapshot,
+  type SpecSnapshot,
+  type SpecState,
 } from './pipeline/feedback-pipeline.js';
-export { windowingFromConfig, type Windowing } from './pipeline/windowing.js';
+export { windowingFromConfig, type Windowing, type WindowSpec } from './pipeline/windowing.js';
 export { runLineJob, type LineJobOptions } from './runner/file-job.js';
 export type { JobStats, JobSummary } from './runner/job-stats.js';
 export type { DeadLetterOut, JobOutputs } from './runner/outputs.js';

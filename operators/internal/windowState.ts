@@ -107,6 +107,25 @@ export interface WindowPage<R> {
   readonly next: WindowCursor | undefined;
 }
 
+/**
+ * Where window identities come from. Each `aggregate` has its own, unless several share
+ * one (a `windowSet`'s branches): then identities are unique across them, and a changelog
+ * can key the windows of every branch by identity alone.
+ */
+export class WindowIdentities {
+  /** The identity the next window gets. */
+  next = 0;
+
+  take(): number {
+    return this.next++;
+  }
+
+  /** Restored identities (and those up to `next`) are never given again. */
+  reserve(next: number): void {
+    if (next > this.next) this.next = next;
+  }
+}
+
 /** The (key, start) order of pages. */
 const compareWindows = (a: WindowCursor, b: WindowCursor): number =>
   a.key < b.key ? -1 : a.key > b.key ? 1 : a.start - b.start;
@@ -128,7 +147,6 @@ export class KeyedWindowState<T, A, R> {
   private readonly timers = new TimerQueue<WindowSlot<A>>();
   private openCount = 0;
   private timersSet = 0;
-  private nextId = 0;
   private changed: WindowSlot<A>[] = [];
   private removed: number[] = [];
   /** With `tracksChanges`: the live windows by identity (for rewrites asked of `takeChanges`). */
@@ -142,6 +160,7 @@ export class KeyedWindowState<T, A, R> {
     private readonly tracksChanges = false,
     /** Called with each record a window accumulated (its identity, the record's value): a changelog's log of additions. */
     private readonly onAccumulate?: (id: number, value: T) => void,
+    private readonly identities = new WindowIdentities(),
   ) {}
 
   get currentWatermark(): number {
@@ -244,13 +263,13 @@ export class KeyedWindowState<T, A, R> {
 
   /** The snapshot without its windows: what an incremental checkpoint records beside the changes. */
   header(): Omit<WindowStateSnapshot<A>, 'windows'> {
-    return { watermark: this.watermark, windowType: this.windowType, nextId: this.nextId };
+    return { watermark: this.watermark, windowType: this.windowType, nextId: this.identities.next };
   }
 
   snapshot(): WindowStateSnapshot<A> {
     const windows: WindowSnapshot<A>[] = [];
     for (const s of [...this.slots()].sort((a, b) => a.timerOrder - b.timerOrder)) windows.push(this.copyOf(s));
-    return { watermark: this.watermark, windowType: this.windowType, windows, nextId: this.nextId };
+    return { watermark: this.watermark, windowType: this.windowType, windows, nextId: this.identities.next };
   }
 
   /**
@@ -288,8 +307,8 @@ export class KeyedWindowState<T, A, R> {
     this.clear();
     this.watermark = snapshot.watermark;
     this.windowType = snapshot.windowType;
-    this.nextId = snapshot.nextId ?? 0;
-    for (const w of snapshot.windows) if (w.id !== undefined && w.id >= this.nextId) this.nextId = w.id + 1;
+    this.identities.reserve(snapshot.nextId ?? 0);
+    for (const w of snapshot.windows) if (w.id !== undefined) this.identities.reserve(w.id + 1);
     for (const w of snapshot.windows) {
       const slot = this.createSlot(w.key, w.partition, w, w.accumulator, w.id);
       // Restored state is what the changelog holds already.
@@ -300,6 +319,9 @@ export class KeyedWindowState<T, A, R> {
       else this.windowsOf(w.key).set(w.start, slot);
       this.scheduleOrPurge(slot);
     }
+    // A key's sessions are listed in creation (identity) order live, and a merge folds them in
+    // that order (floating-point sums depend on it); a snapshot lists them in firing order.
+    if (this.windowType === 'session') for (const sessions of this.sessions.values()) sessions.sort((a, b) => a.id - b.id);
   }
 
   clear(): void {
@@ -308,7 +330,6 @@ export class KeyedWindowState<T, A, R> {
     this.timers.clear();
     this.byId.clear();
     this.openCount = 0;
-    this.nextId = 0;
     this.changed = [];
     this.removed = [];
   }
@@ -449,7 +470,7 @@ export class KeyedWindowState<T, A, R> {
     return this.watermark >= end + this.allowedLateness;
   }
 
-  private createSlot(key: string, partition: number | undefined, window: TimeWindow, accumulator: A, id = this.nextId++): WindowSlot<A> {
+  private createSlot(key: string, partition: number | undefined, window: TimeWindow, accumulator: A, id = this.identities.take()): WindowSlot<A> {
     this.openCount++;
     const slot: WindowSlot<A> = { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false, change: 'opened', earlyCount: 0 };
     if (this.tracksChanges) this.byId.set(id, slot);

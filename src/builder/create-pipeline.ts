@@ -15,6 +15,8 @@
  *
  * Every step sets keys of the configuration (DESIGN.md's shape), so `build()` validates
  * with the same rules and messages as a YAML file, and the job runs as the service's does.
+ * Window steps with a `name` add named specs (`windows.specs`: e.g. a 1-minute and a 1-hour
+ * tumbling window in one pass); without one, window types (`windows.types`). The two do not mix.
  */
 import { parseConfig, type Aggregation, type ProcessorConfig, type WindowType } from '../config/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
@@ -61,6 +63,8 @@ export class PipelineBuilder {
   private source: Source | undefined;
   private sinks: { results?: Sink; deadLetters?: Sink } = {};
   private windows: WindowType[] = [];
+  /** Named window specs (`windows.specs`), in the order added. */
+  private namedSpecs: SettingsDocument[] = [];
   private base: ProcessorConfig | undefined;
 
   /** Starts from a validated configuration (the YAML service); later steps override its keys. */
@@ -110,16 +114,19 @@ export class PipelineBuilder {
     return this.withSettings({ watermark: defined({ max_out_of_orderness_secs: spec.maxOutOfOrdernessSecs, idle_timeout_secs: spec.idleTimeoutSecs }) });
   }
 
-  withTumblingWindow(spec: { sizeSecs: number; allowedLatenessSecs?: number }): this {
-    return this.window('tumbling', { size_secs: spec.sizeSecs, allowed_lateness_secs: spec.allowedLatenessSecs });
+  /** `name`: a named spec (`windows.specs`; `allowedLatenessSecs` then required). */
+  withTumblingWindow(spec: { name?: string; sizeSecs: number; allowedLatenessSecs?: number }): this {
+    return this.window('tumbling', spec.name, { size_secs: spec.sizeSecs, allowed_lateness_secs: spec.allowedLatenessSecs });
   }
 
-  withSlidingWindow(spec: { sizeSecs: number; slideSecs: number; allowedLatenessSecs?: number }): this {
-    return this.window('sliding', { size_secs: spec.sizeSecs, slide_secs: spec.slideSecs, allowed_lateness_secs: spec.allowedLatenessSecs });
+  /** `name`: a named spec (`windows.specs`; `allowedLatenessSecs` then required). */
+  withSlidingWindow(spec: { name?: string; sizeSecs: number; slideSecs: number; allowedLatenessSecs?: number }): this {
+    return this.window('sliding', spec.name, { size_secs: spec.sizeSecs, slide_secs: spec.slideSecs, allowed_lateness_secs: spec.allowedLatenessSecs });
   }
 
-  withSessionWindow(spec: { gapSecs: number; allowedLatenessSecs?: number }): this {
-    return this.window('session', { gap_secs: spec.gapSecs, allowed_lateness_secs: spec.allowedLatenessSecs });
+  /** `name`: a named spec (`windows.specs`; `allowedLatenessSecs` then required). */
+  withSessionWindow(spec: { name?: string; gapSecs: number; allowedLatenessSecs?: number }): this {
+    return this.window('session', spec.name, { gap_secs: spec.gapSecs, allowed_lateness_secs: spec.allowedLatenessSecs });
   }
 
   withAggregations(spec: { enabled?: readonly Aggregation[]; percentiles?: readonly number[] }): this {
@@ -172,7 +179,7 @@ export class PipelineBuilder {
    * custom sources run in the line job (not with `source.type: kafka`).
    */
   build(): Pipeline {
-    const windows = this.windows.length === 0 ? {} : { windows: { default_type: this.windows[0], ...(this.windows.length > 1 ? { types: this.windows } : {}) } };
+    const windows = this.windowSettings();
     const document = merge(merge(this.base === undefined ? {} : (toDocument(this.base) as SettingsDocument), this.document), windows);
     // A custom source replaces the configured one, which is then validated as the default file
     // source (never read); whether it can be checkpointed is checked below.
@@ -189,9 +196,20 @@ export class PipelineBuilder {
     };
   }
 
-  private window(type: WindowType, settings: SettingsDocument): this {
+  private window(type: WindowType, name: string | undefined, settings: SettingsDocument): this {
+    if (name !== undefined) {
+      this.namedSpecs.push(defined({ name, type, ...settings }));
+      return this;
+    }
     if (!this.windows.includes(type)) this.windows.push(type);
     return this.withSettings({ windows: { [type]: defined(settings) } });
+  }
+
+  /** The `windows` keys the window steps set; named and unnamed ones together are passed on for the configuration to refuse. */
+  private windowSettings(): SettingsDocument {
+    const types = this.windows.length === 0 ? {} : { default_type: this.windows[0], ...(this.windows.length > 1 || this.namedSpecs.length > 0 ? { types: this.windows } : {}) };
+    const specs = this.namedSpecs.length === 0 ? {} : { specs: this.namedSpecs };
+    return this.windows.length === 0 && this.namedSpecs.length === 0 ? {} : { windows: { ...types, ...specs } };
   }
 }
 

@@ -1,6 +1,6 @@
 import { type AccumulatorCodec, ByteReader, ByteWriter, type MetricsAggregator, readWindowSnapshot, type WatermarkSnapshot, type WindowSnapshot, type WindowType, writeWindowSnapshot } from '@llm-feedback/stream-operators';
 import type { FeedbackEvent } from '../events/index.js';
-import type { FeedbackAccumulator, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import type { FeedbackAccumulator, PipelineSnapshot, SpecSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { KeyFields } from '../pipeline/keyed-aggregator.js';
 
 /** How a pipeline snapshot is laid out in a checkpoint: operator name → bytes. */
@@ -15,8 +15,13 @@ export interface EncodedPipelineState {
   readonly partitions: Record<string, Record<string, Uint8Array>>;
 }
 
-/** 4: windows carry their identity (changelog key). 3 is read too. */
-const FORMAT_VERSION = 4;
+/**
+ * 5: one blob of windows per window spec (`windows/<spec>`, its header naming the spec),
+ * so a checkpoint holds several specs. 4 (windows carry their identity, changelog key) and
+ * 3 hold one spec's windows under `windows`; they are read too, as the spec named after
+ * their window type.
+ */
+const FORMAT_VERSION = 5;
 const OLDEST_READABLE_VERSION = 3;
 /**
  * Initial buffer size per open window: about what a window of 4 metrics × 50
@@ -24,29 +29,19 @@ const OLDEST_READABLE_VERSION = 3;
  * untouched (lazily committed) memory.
  */
 const BYTES_PER_WINDOW = 512;
-const WINDOWS = 'windows';
+/** Versions 3 and 4: the one spec's windows. */
+const LEGACY_WINDOWS = 'windows';
+const SPEC_WINDOWS = 'windows/';
 const WATERMARK = 'watermark';
 
 /**
  * Encodes a pipeline snapshot. Runs synchronously at the barrier (Flink's
  * synchronous snapshot phase): the accumulators are live objects that the next
- * record would change, so their bytes are taken now. Every window goes into
- * one buffer, sized up front from the window count, with the accumulator
- * layout versions written once in its header rather than per window.
+ * record would change, so their bytes are taken now. Per spec and partition, every
+ * window goes into one buffer, sized up front from the window count, with the
+ * accumulator layout versions written once in its header rather than per window.
  */
 export function encodePipelineState(snapshot: PipelineSnapshot, metrics: MetricsAggregator<FeedbackEvent>): EncodedPipelineState {
-  const { windows } = snapshot.windows;
-  // Group by partition, remembering each window's place in the snapshot: that order is
-  // the order ties fire in, and a restore must keep it (see KeyedWindowState.snapshot).
-  const byPartition = new Map<number | undefined, number[]>();
-  for (let i = 0; i < windows.length; i++) {
-    const partition = windows[i]!.partition;
-    let indexes = byPartition.get(partition);
-    if (indexes === undefined) byPartition.set(partition, (indexes = []));
-    indexes.push(i);
-  }
-  const encodeWindows = (indexes: readonly number[]): Uint8Array => encodeWindowList(snapshot, indexes, metrics);
-
   const partitions: Record<string, Record<string, Uint8Array>> = {};
   const of = (partition: number): Record<string, Uint8Array> => (partitions[String(partition)] ??= {});
   for (const { partition, maxEventTime } of snapshot.watermarks.partitions) {
@@ -54,10 +49,23 @@ export function encodePipelineState(snapshot: PipelineSnapshot, metrics: Metrics
   }
   const operators: Record<string, Uint8Array> = {
     [WATERMARK]: new ByteWriter().u8(FORMAT_VERSION).f64(snapshot.watermarks.watermark).finish(),
-    // Always present, even empty: it carries the window operator's own watermark and type.
-    [WINDOWS]: encodeWindows(byPartition.get(undefined) ?? []),
   };
-  for (const [partition, indexes] of byPartition) if (partition !== undefined) of(partition)[WINDOWS] = encodeWindows(indexes);
+  for (const spec of snapshot.specs) {
+    const { windows } = spec.state;
+    // Group by partition, remembering each window's place in the snapshot: that order is
+    // the order ties fire in, and a restore must keep it (see KeyedWindowState.snapshot).
+    const byPartition = new Map<number | undefined, number[]>();
+    for (let i = 0; i < windows.length; i++) {
+      const partition = windows[i]!.partition;
+      let indexes = byPartition.get(partition);
+      if (indexes === undefined) byPartition.set(partition, (indexes = []));
+      indexes.push(i);
+    }
+    const name = SPEC_WINDOWS + spec.spec;
+    // Always present, even empty: it carries the spec's own watermark and type.
+    operators[name] = encodeWindowList(spec, byPartition.get(undefined) ?? [], metrics);
+    for (const [partition, indexes] of byPartition) if (partition !== undefined) of(partition)[name] = encodeWindowList(spec, indexes, metrics);
+  }
   return { operators, partitions };
 }
 
@@ -79,41 +87,44 @@ export function readSources(r: ByteReader): Record<string, number> {
 }
 
 export function decodePipelineState(encoded: EncodedPipelineState, metrics: MetricsAggregator<FeedbackEvent>): PipelineSnapshot {
-  const globalWindows = encoded.operators[WINDOWS];
   const watermarkBytes = encoded.operators[WATERMARK];
-  if (globalWindows === undefined || watermarkBytes === undefined) throw new RangeError('checkpoint lacks the pipeline state');
-  const placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[] = [];
-  const header = decodeWindows(globalWindows, undefined, metrics, placed);
-
+  const names = Object.keys(encoded.operators).filter((name) => name === LEGACY_WINDOWS || name.startsWith(SPEC_WINDOWS));
+  if (watermarkBytes === undefined || names.length === 0) throw new RangeError('checkpoint lacks the pipeline state');
+  const specs = names.map((name): SpecSnapshot => {
+    const placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[] = [];
+    const header = decodeWindows(encoded.operators[name]!, undefined, metrics, placed);
+    for (const [partition, states] of Object.entries(encoded.partitions)) {
+      const windowBytes = states[name];
+      if (windowBytes !== undefined) decodeWindows(windowBytes, Number(partition), metrics, placed);
+    }
+    placed.sort((a, b) => a.order - b.order);
+    return {
+      spec: header.spec,
+      state: { watermark: header.watermark, windowType: header.windowType, windows: placed.map((p) => p.window), nextId: header.nextId },
+    };
+  });
   const partitions: { partition: number; maxEventTime: number }[] = [];
   for (const [name, states] of Object.entries(encoded.partitions)) {
-    const partition = Number(name);
-    const windowBytes = states[WINDOWS];
-    if (windowBytes !== undefined) decodeWindows(windowBytes, partition, metrics, placed);
     const bytes = states[WATERMARK];
     if (bytes === undefined) continue;
     const pr = new ByteReader(bytes);
     checkVersion(pr);
-    partitions.push({ partition, maxEventTime: pr.f64() });
+    partitions.push({ partition: Number(name), maxEventTime: pr.f64() });
     pr.end();
   }
-  placed.sort((a, b) => a.order - b.order);
   const wr = new ByteReader(watermarkBytes);
   checkVersion(wr);
   const watermark: WatermarkSnapshot = { watermark: wr.f64(), partitions };
   wr.end();
-  return {
-    watermarks: watermark,
-    windows: { watermark: header.watermark, windowType: header.windowType, windows: placed.map((p) => p.window), nextId: header.nextId },
-  };
+  return { watermarks: watermark, specs };
 }
 
-/** The windows at `indexes` of the snapshot as one blob, with the window operator's header. */
-function encodeWindowList(snapshot: PipelineSnapshot, indexes: readonly number[], metrics: MetricsAggregator<FeedbackEvent>): Uint8Array {
-  const { windows } = snapshot.windows;
+/** The windows at `indexes` of a spec's snapshot as one blob, with the spec's header. */
+function encodeWindowList(spec: SpecSnapshot, indexes: readonly number[], metrics: MetricsAggregator<FeedbackEvent>): Uint8Array {
+  const { windows } = spec.state;
   const w = new ByteWriter(64 + indexes.length * BYTES_PER_WINDOW).u8(FORMAT_VERSION);
   metrics.writeFormat(w);
-  w.f64(snapshot.windows.watermark).str(snapshot.windows.windowType ?? '').f64(snapshot.windows.nextId ?? 0).u32(indexes.length);
+  w.str(spec.spec).f64(spec.state.watermark).str(spec.state.windowType ?? '').f64(spec.state.nextId ?? 0).u32(indexes.length);
   for (const i of indexes) writeWindow(w.u32(i), windows[i]!, metrics);
   return w.finish();
 }
@@ -145,32 +156,36 @@ export function writeWindow(w: ByteWriter, win: WindowSnapshot<FeedbackAccumulat
   return writeWindowSnapshot(w, win, feedbackCodec(metrics));
 }
 
-/** The window `writeWindow` wrote; `version` 3 had no identity. */
-export function readWindow(r: ByteReader, metrics: MetricsAggregator<FeedbackEvent>, version = FORMAT_VERSION): WindowSnapshot<FeedbackAccumulator> {
-  return readWindowSnapshot(r, feedbackCodec(metrics), version >= 4);
+/** The window `writeWindow` wrote; checkpoints of version 3 wrote none `withIdentity`. */
+export function readWindow(r: ByteReader, metrics: MetricsAggregator<FeedbackEvent>, withIdentity = true): WindowSnapshot<FeedbackAccumulator> {
+  return readWindowSnapshot(r, feedbackCodec(metrics), withIdentity);
 }
 
-/** Decodes one blob of windows into `placed`; returns the window operator's header (the same in every blob). */
+/**
+ * Decodes one blob of windows into `placed`; returns the spec's header (the same in every
+ * blob of the spec). Versions 3 and 4 name no spec: theirs is named after their window type.
+ */
 function decodeWindows(
   bytes: Uint8Array,
   partition: number | undefined,
   metrics: MetricsAggregator<FeedbackEvent>,
   placed: { order: number; window: WindowSnapshot<FeedbackAccumulator> }[],
-): { watermark: number; windowType: WindowType | undefined; nextId: number } {
+): { spec: string; watermark: number; windowType: WindowType | undefined; nextId: number } {
   const r = new ByteReader(bytes);
   const version = checkVersion(r);
   metrics.readFormat(r);
+  const named = version >= 5 ? r.str() : undefined;
   const watermark = r.f64();
   const type = r.str();
   const nextId = version >= 4 ? r.f64() : 0;
   const count = r.u32();
   for (let i = 0; i < count; i++) {
     const order = r.u32();
-    const window = readWindow(r, metrics, version);
+    const window = readWindow(r, metrics, version >= 4);
     placed.push({ order, window: partition === undefined ? window : { ...window, partition } });
   }
   r.end();
-  return { watermark, windowType: type === '' ? undefined : (type as WindowType), nextId };
+  return { spec: named ?? type, watermark, windowType: type === '' ? undefined : (type as WindowType), nextId };
 }
 
 function checkVersion(r: ByteReader): number {

@@ -20,7 +20,9 @@ import {
   WATERMARK_STRATEGIES,
   WINDOW_TYPES,
   type KafkaTlsConfig,
+  type NamedWindowSpecConfig,
   type ProcessorConfig,
+  type WindowsConfig,
 } from './types.js';
 import {
   boolean,
@@ -99,6 +101,40 @@ const parallelism: Spec<number> = {
   },
 };
 
+/** A spec name: it files the spec's stored windows and appears in results (`window.spec`). */
+const SPEC_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const specName = string({ pattern: SPEC_NAME, description: 'a spec name (1–64 of A–Z a–z 0–9 _ -)' });
+const specSize = integer({ min: 1 });
+const specLateness = integer({ min: 0 });
+const namedSpecVariant = variant(
+  'type',
+  {
+    tumbling: { name: specName, size_secs: specSize, allowed_lateness_secs: specLateness },
+    sliding: { name: specName, size_secs: specSize, slide_secs: specSize, allowed_lateness_secs: specLateness },
+    session: { name: specName, gap_secs: specSize, allowed_lateness_secs: specLateness },
+  },
+  'tumbling',
+);
+/** One of `windows.specs`: every key of its type required (its `type` too), none of another type's. */
+const namedSpec: Spec<NamedWindowSpecConfig> = {
+  read(value, at, ctx) {
+    if (isMapping(value) && value['type'] === undefined) return report(ctx, `${at}.type`, `one of ${WINDOW_TYPES.join(', ')}`, undefined);
+    return namedSpecVariant.read(value, at, ctx);
+  },
+};
+
+/** `windows.specs` and `windows.types` exclude each other; spec names are unique; a slide fits its size. */
+function checkWindows(windows: WindowsConfig, at: string, ctx: ReadContext): void {
+  if (windows.specs === undefined) return;
+  if (windows.types !== undefined) report(ctx, `${at}.types`, 'no types together with specs (name each window in specs instead)', windows.types);
+  const seen = new Set<string>();
+  windows.specs.forEach((spec, i) => {
+    if (seen.has(spec.name)) report(ctx, `${at}.specs[${i}].name`, 'a name no other spec has', spec.name);
+    seen.add(spec.name);
+    if (spec.type === 'sliding' && spec.slide_secs > spec.size_secs) report(ctx, `${at}.specs[${i}].slide_secs`, `a number ≤ size_secs (${spec.size_secs})`, spec.slide_secs);
+  });
+}
+
 /** The HTTP endpoint's bind address: checked here so a typo fails at start, not as a listen error. */
 const bindHost: Spec<string> = {
   read(value, at, ctx) {
@@ -170,6 +206,7 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     windows: mapping({
       default_type: oneOf(WINDOW_TYPES, 'tumbling'),
       types: optional(list(oneOf(WINDOW_TYPES, 'tumbling'), { default: [], minItems: 1, itemsName: `window types (${WINDOW_TYPES.join(', ')})` })),
+      specs: optional(list(namedSpec, { default: [], minItems: 1, itemsName: 'window specs' })),
       tumbling: mapping({ size_secs: seconds(1, 300), allowed_lateness_secs: seconds(0, 60) }),
       sliding: mapping(
         { size_secs: seconds(1, 300), slide_secs: seconds(1, 60), allowed_lateness_secs: seconds(0, 60) },
@@ -180,7 +217,7 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
         },
       ),
       session: mapping({ gap_secs: seconds(1, 120), allowed_lateness_secs: seconds(0, 60) }),
-    }),
+    }, checkWindows),
     watermark: mapping({
       strategy: oneOf(WATERMARK_STRATEGIES, 'bounded_out_of_orderness'),
       max_out_of_orderness_secs: seconds(0, 30),
@@ -248,14 +285,6 @@ const processorSpec: Spec<ProcessorConfig> = mapping(
     }
     if (config.sink.type === 'file' && config.dead_letter.type === 'file' && config.sink.path === config.dead_letter.path) {
       report(ctx, `${at}.dead_letter.path`, `a different file from sink.path (${config.sink.path})`, config.dead_letter.path);
-    }
-    // Checkpoints (file: pipeline snapshots; Kafka: the tasks' changelog) hold one window state.
-    if ((config.windows.types?.length ?? 1) > 1) {
-      if (config.source.type === 'kafka') {
-        report(ctx, `${at}.windows.types`, 'one window type with source.type kafka (several types run in file and stdin jobs; run one service per type on Kafka)', config.windows.types);
-      } else if (config.state.backend === 'level') {
-        report(ctx, `${at}.windows.types`, 'one window type with state.backend level (checkpoints hold one window state; use state.backend memory for several)', config.windows.types);
-      }
     }
     if (config.processing_guarantee === 'exactly_once') exactlyOnceNeeds(config, at, ctx);
     if (config.sink.type === 'kafka' && config.dead_letter.type === 'kafka') {

@@ -73,7 +73,8 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
 interface IntegerOptions {
   readonly min: number;
   readonly max?: number;
-  readonly default: number;
+  /** Absent: the key is required. */
+  readonly default?: number;
 }
 
 export function integer(opts: IntegerOptions): Spec<number> {
@@ -81,7 +82,7 @@ export function integer(opts: IntegerOptions): Spec<number> {
     opts.max === undefined ? `an integer ≥ ${opts.min}` : `an integer from ${opts.min} to ${opts.max}`;
   return {
     read(value, at, ctx) {
-      if (value === undefined) return opts.default;
+      if (value === undefined) return opts.default ?? report(ctx, at, `${expected} (required)`, value);
       if (typeof value !== 'number' || !Number.isInteger(value)) return report(ctx, at, expected, value);
       if (value < opts.min || (opts.max !== undefined && value > opts.max)) return report(ctx, at, expected, value);
       return value;

@@ -93,11 +93,24 @@ export interface EventConfig {
   readonly max_future_secs: number;
 }
 
+/** One named window spec of `windows.specs`: its name, type and that type's settings. */
+export type NamedWindowSpecConfig = { readonly name: string; readonly allowed_lateness_secs: number } & (
+  | { readonly type: 'tumbling'; readonly size_secs: number }
+  | { readonly type: 'sliding'; readonly size_secs: number; readonly slide_secs: number }
+  | { readonly type: 'session'; readonly gap_secs: number }
+);
+
 export interface WindowsConfig {
   readonly default_type: WindowType;
   /**
+   * Named window specs computed in one pass, e.g. a 1-minute and a 1-hour tumbling window
+   * (each result carries `window.spec`, its name). Not with `types`; when present, the
+   * type sections and `default_type` are not used.
+   */
+  readonly specs?: readonly NamedWindowSpecConfig[];
+  /**
    * Several window types computed in one pass (each with its section's settings; each result
-   * carries its `window.type`). Absent: `[default_type]`. See `windowTypes`.
+   * carries its `window.type`). Absent: `[default_type]`. See `windowSpecs` (src/pipeline/windowing.ts).
    */
   readonly types?: readonly WindowType[];
   readonly tumbling: { readonly size_secs: number; readonly allowed_lateness_secs: number };
@@ -195,4 +208,3 @@ export interface ProcessorConfig {
 }
 
 /** The window types a job computes: `windows.types`, else `windows.default_type` alone. */
-export const windowTypes = (windows: WindowsConfig): readonly WindowType[] => windows.types ?? [windows.default_type];

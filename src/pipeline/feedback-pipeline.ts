@@ -1,13 +1,13 @@
-import { pipe, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { aggregate, type AggregateState, assignWatermarks, type LateRecordObserver, type MetricsAccumulator, metricsAggregator, type MetricsAggregator, type MetricsResult, type StreamElement, type WatermarkSnapshot, type WindowedRecord, type WindowResult, windowSet, type WindowStateSnapshot } from '@llm-feedback/stream-operators';
+import { defer, pipe, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { aggregate, type AggregateState, type Aggregator, assignWatermarks, type LateRecordObserver, type MetricsAccumulator, metricsAggregator, type MetricsAggregator, type MetricsResult, type StreamElement, type WatermarkSnapshot, type WindowedRecord, WindowIdentities, type WindowResult, windowSet, type WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import { withKeyFields, type KeyFields, type KeyedAccumulator } from './keyed-aggregator.js';
-import { windowTypes } from '../config/types.js';
-import { windowingOf } from './windowing.js';
+import { windowingOf, windowSpecs, type WindowSpec } from './windowing.js';
 
 export type FeedbackAccumulator = KeyedAccumulator<MetricsAccumulator>;
-export type FeedbackResult = MetricsResult & { readonly keyFields: KeyFields };
+/** `spec`: the name of a named spec (`windows.specs`) whose window this is. */
+export type FeedbackResult = MetricsResult & { readonly keyFields: KeyFields; readonly spec?: string };
 export type FeedbackWindowResult = WindowResult<FeedbackResult>;
 
 /** Hooks through which the service observes, checkpoints and restores the pipeline's state. */
@@ -26,22 +26,43 @@ export interface FeedbackPipelineHooks {
   assignedPartitions?: ObservableInput<readonly number[]>;
   /** Whether the source has read everything a partition holds (see `assignWatermarks`'s `caughtUp`). */
   caughtUp?: (partition: number) => boolean;
+  /** The first spec's window state (queries and the open-windows gauge). */
   onWindowState?: (state: AggregateState<FeedbackAccumulator, FeedbackResult>) => void;
+  /** Every spec's window state, in the configuration's order, once each is subscribed (checkpoints cut outside the stream). */
+  onSpecStates?: (states: readonly SpecState[]) => void;
   onBarrier?: (barrierId: number, snapshot: PipelineSnapshot) => void;
   initialState?: PipelineSnapshot;
   /** Record window changes for incremental checkpoints (`AggregateState.takeChanges`). */
   trackChanges?: boolean;
-  /** Each event a window accumulated, with the window's identity (see `aggregate`'s `onAccumulate`). */
+  /** Each event a window accumulated, with the window's identity (unique across specs; see `aggregate`'s `onAccumulate`). */
   onAccumulate?: (windowId: number, event: FeedbackEvent) => void;
   /** A view of the watermark state, for checkpoints cut outside the stream. */
   onWatermarkState?: (state: { snapshot(): WatermarkSnapshot }) => void;
 }
 
-/** The pipeline's whole state at one barrier. */
+/** One spec's live window state. */
+export interface SpecState {
+  readonly spec: WindowSpec;
+  readonly state: AggregateState<FeedbackAccumulator, FeedbackResult>;
+}
+
+/** One spec's window state at a barrier, filed under the spec's name. */
+export interface SpecSnapshot {
+  readonly spec: string;
+  readonly state: WindowStateSnapshot<FeedbackAccumulator>;
+}
+
+/**
+ * The pipeline's whole state at one barrier: the watermark clock and each spec's windows
+ * (window identities are unique across specs: the specs share one `WindowIdentities`).
+ */
 export interface PipelineSnapshot {
   readonly watermarks: WatermarkSnapshot;
-  readonly windows: WindowStateSnapshot<FeedbackAccumulator>;
+  readonly specs: readonly SpecSnapshot[];
 }
+
+/** The windows a snapshot holds, over every spec (for logs and metrics). */
+export const windowCount = (snapshot: PipelineSnapshot): number => snapshot.specs.reduce((sum, s) => sum + s.state.windows.length, 0);
 
 /** The metrics aggregator the configuration asks for (also what decodes its checkpoints). */
 export const feedbackMetrics = (config: ProcessorConfig): MetricsAggregator<FeedbackEvent> =>
@@ -51,11 +72,30 @@ export const feedbackMetrics = (config: ProcessorConfig): MetricsAggregator<Feed
     enabled: config.aggregation.enabled,
   });
 
+/** `aggregator`, its results naming spec `name` (`window.spec` of the output). */
+function namedResults(aggregator: Aggregator<FeedbackEvent, FeedbackAccumulator, FeedbackResult>, name: string): Aggregator<FeedbackEvent, FeedbackAccumulator, FeedbackResult> {
+  return { ...aggregator, result: (acc) => ({ ...aggregator.result(acc), spec: name }) };
+}
+
+/**
+ * Where spec `spec` starts from `restored`: its own stored windows and watermark, or, for a
+ * spec the stored state lacks (added to the job), no windows at the restored watermark.
+ */
+function initialSpecState(restored: PipelineSnapshot | undefined, spec: WindowSpec): WindowStateSnapshot<FeedbackAccumulator> | undefined {
+  if (restored === undefined) return undefined;
+  const stored = restored.specs.find((s) => s.spec === spec.name);
+  if (stored !== undefined) return stored.state;
+  const nextId = Math.max(0, ...restored.specs.map((s) => s.state.nextId ?? 0));
+  return { watermark: restored.watermarks.watermark, windowType: spec.type, windows: [], nextId };
+}
+
 /**
  * The processor's pipeline as one operator, built from the configuration:
- * `assignWatermarks → <window assigner> → aggregate`, or with several `windows.types`
- * `assignWatermarks → windowSet(<assigner> → aggregate, …)` (no checkpoints then: the
- * configuration allows several types only where none are taken).
+ * `assignWatermarks → <window assigner> → aggregate`, or with several window specs
+ * `assignWatermarks → windowSet(<assigner> → aggregate, …)`, every spec's `aggregate`
+ * taking identities from one `WindowIdentities` (so a changelog keys windows by identity
+ * alone). A checkpoint holds every spec's windows under its name; a stored spec the
+ * configuration no longer has is not restored (its stored windows go at the next checkpoint).
  */
 export function feedbackPipeline(
   config: ProcessorConfig,
@@ -65,86 +105,78 @@ export function feedbackPipeline(
   // A bounded input (a file) is read as fast as it can be: early results there would only make
   // its output depend on the machine's speed (and break the byte-exact resume of its output file).
   const early = config.emit.early_interval_secs > 0 && hooks.idleness !== false ? { earlyIntervalMs: config.emit.early_interval_secs * 1000 } : {};
-  const types = windowTypes(config.windows);
-  // assignWatermarks sees each barrier before aggregate does: pair them up by id.
-  const pendingWatermarks = new Map<number, WatermarkSnapshot>();
-  const onBarrier = hooks.onBarrier;
-  // Quiet input moves the watermark with processing time: it is advanced when it reaches the
-  // next window end of any window type (each type's window state, by branch index).
-  const windowStates: AggregateState<FeedbackAccumulator, FeedbackResult>[] = [];
-  const watermarks = assignWatermarks<FeedbackEvent>({
-    maxOutOfOrdernessMs: config.watermark.max_out_of_orderness_secs * 1000,
-    idleTimeoutMs: hooks.idleness === false ? undefined : config.watermark.idle_timeout_secs * 1000,
-    scheduler: hooks.scheduler,
-    assigned: hooks.assignedPartitions,
-    caughtUp: hooks.caughtUp,
-    onState: hooks.onWatermarkState,
-    nextDue: () => Math.min(Infinity, ...windowStates.map((state) => state.nextTimer())),
-    initialState: hooks.initialState?.watermarks,
-    onBarrier: onBarrier && ((id, snapshot) => pendingWatermarks.set(id, snapshot)),
-  });
-  if (types.length > 1) {
-    if (onBarrier !== undefined || hooks.initialState !== undefined || hooks.trackChanges === true) {
-      throw new Error(`windows.types ${types.join(', ')}: several window types cannot be checkpointed (one window state per checkpoint)`);
-    }
-    // A record whose aggregation throws in one branch throws in all: one dead letter for it.
-    const failed = new WeakSet<FeedbackEvent>();
-    const recordError = hooks.recordError && ((record: WindowedRecord<FeedbackEvent>, error: unknown): void => {
-      if (failed.has(record.value)) return;
-      failed.add(record.value);
-      hooks.recordError?.(record, error);
+  const specs = windowSpecs(config.windows);
+  return (source) =>
+    defer(() => {
+      // assignWatermarks sees each barrier before the specs' aggregates do: pair them up by id.
+      const pendingWatermarks = new Map<number, WatermarkSnapshot>();
+      const pendingSpecs = new Map<number, SpecSnapshot[]>();
+      const onBarrier = hooks.onBarrier;
+      // Quiet input moves the watermark with processing time: it is advanced when it reaches the
+      // next window end of any spec.
+      const states: SpecState[] = [];
+      const identities = new WindowIdentities();
+      const watermarks = assignWatermarks<FeedbackEvent>({
+        maxOutOfOrdernessMs: config.watermark.max_out_of_orderness_secs * 1000,
+        idleTimeoutMs: hooks.idleness === false ? undefined : config.watermark.idle_timeout_secs * 1000,
+        scheduler: hooks.scheduler,
+        assigned: hooks.assignedPartitions,
+        caughtUp: hooks.caughtUp,
+        onState: hooks.onWatermarkState,
+        nextDue: () => Math.min(Infinity, ...states.map(({ state }) => state.nextTimer())),
+        initialState: hooks.initialState?.watermarks,
+        onBarrier: onBarrier && ((id, snapshot) => pendingWatermarks.set(id, snapshot)),
+      });
+      // A record whose aggregation throws in one spec throws in all: one dead letter for it.
+      const failed = new WeakSet<FeedbackEvent>();
+      const recordError =
+        hooks.recordError &&
+        (specs.length === 1
+          ? hooks.recordError
+          : (record: WindowedRecord<FeedbackEvent>, error: unknown): void => {
+              if (failed.has(record.value)) return;
+              failed.add(record.value);
+              hooks.recordError?.(record, error);
+            });
+      const branch = (spec: WindowSpec, i: number, late: LateRecordObserver<FeedbackEvent> | undefined): OperatorFunction<StreamElement<FeedbackEvent>, StreamElement<FeedbackWindowResult>> => {
+        const windowing = windowingOf<FeedbackEvent>(spec);
+        return pipe(
+          windowing.assign,
+          aggregate<FeedbackEvent, FeedbackAccumulator, FeedbackResult>({
+            aggregator: spec.named ? namedResults(aggregator, spec.name) : aggregator,
+            allowedLatenessMs: windowing.allowedLatenessMs,
+            late,
+            onRecordError: recordError,
+            onState: (state) => {
+              states[i] = { spec, state };
+              if (i === 0) hooks.onWindowState?.(state);
+              if (states.length === specs.length) hooks.onSpecStates?.(states);
+            },
+            initialState: initialSpecState(hooks.initialState, spec),
+            trackChanges: hooks.trackChanges,
+            onAccumulate: hooks.onAccumulate,
+            identities,
+            ...early,
+            scheduler: hooks.scheduler,
+            onBarrier:
+              onBarrier &&
+              ((id, state) => {
+                let done = pendingSpecs.get(id);
+                if (done === undefined) pendingSpecs.set(id, (done = []));
+                done.push({ spec: spec.name, state });
+                if (done.length < specs.length) return;
+                pendingSpecs.delete(id);
+                const watermarkSnapshot = pendingWatermarks.get(id);
+                pendingWatermarks.delete(id);
+                if (watermarkSnapshot !== undefined) onBarrier(id, { watermarks: watermarkSnapshot, specs: done });
+              }),
+          }),
+        );
+      };
+      if (specs.length === 1) return source.pipe(watermarks, branch(specs[0]!, 0, hooks.late));
+      return source.pipe(
+        watermarks,
+        windowSet<FeedbackEvent, FeedbackResult>({ late: hooks.late, branches: specs.map((spec, i) => (late) => branch(spec, i, late)) }),
+      );
     });
-    return pipe(
-      watermarks,
-      windowSet<FeedbackEvent, FeedbackResult>({
-        late: hooks.late,
-        branches: types.map((type, i) => (late) => {
-          const windowing = windowingOf<FeedbackEvent>(config.windows, type);
-          return pipe(
-            windowing.assign,
-            aggregate<FeedbackEvent, FeedbackAccumulator, FeedbackResult>({
-              aggregator,
-              allowedLatenessMs: windowing.allowedLatenessMs,
-              late,
-              onRecordError: recordError,
-              // Queries and the open-windows gauge see the first type's windows.
-              onState: (state) => {
-                windowStates[i] = state;
-                if (i === 0) hooks.onWindowState?.(state);
-              },
-              ...early,
-              scheduler: hooks.scheduler,
-            }),
-          );
-        }),
-      }),
-    );
-  }
-  const windowing = windowingOf<FeedbackEvent>(config.windows, types[0] ?? config.windows.default_type);
-  return pipe(
-    watermarks,
-    windowing.assign,
-    aggregate<FeedbackEvent, FeedbackAccumulator, FeedbackResult>({
-      aggregator,
-      allowedLatenessMs: windowing.allowedLatenessMs,
-      late: hooks.late,
-      onRecordError: hooks.recordError,
-      onState: (state) => {
-        windowStates[0] = state;
-        hooks.onWindowState?.(state);
-      },
-      initialState: hooks.initialState?.windows,
-      trackChanges: hooks.trackChanges,
-      onAccumulate: hooks.onAccumulate,
-      ...early,
-      scheduler: hooks.scheduler,
-      onBarrier:
-        onBarrier &&
-        ((id, windows) => {
-          const watermarks = pendingWatermarks.get(id);
-          pendingWatermarks.delete(id);
-          if (watermarks !== undefined) onBarrier(id, { watermarks, windows });
-        }),
-    }),
-  );
 }

@@ -7,7 +7,8 @@ import type { DeadLetter, FeedbackEvent } from '../events/index.js';
 import type { Source } from '../builder/plugins.js';
 import { fileChunks, fileSource, stdinSource, streamChunks, type LineChunk } from '../io/index.js';
 import type { Logger, ProcessorMetrics, ProgressReporter } from '../observability/index.js';
-import { feedbackMetrics, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import { feedbackMetrics, windowCount, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import { windowSpecs } from '../pipeline/windowing.js';
 import { openStateStore, type Checkpoint, type StateStore } from '../state/index.js';
 import type { ParallelParse } from '../parallel/parallel-parse.js';
 import { JobStats, type JobSummary } from './job-stats.js';
@@ -81,7 +82,7 @@ async function runWithOutputs(
   const restored = latest === undefined ? undefined : decodePipelineState(latest, metricsAggregator);
   const resumedFrom = Number(latest?.positions[FILE_PARTITION] ?? 0);
   await rewindOutputs(outputs, latest, config);
-  if (latest !== undefined) logger?.info({ checkpoint: latest.id, offset: resumedFrom, windows: restored?.windows.windows.length }, 'resuming from checkpoint');
+  if (latest !== undefined) logger?.info({ checkpoint: latest.id, offset: resumedFrom, windows: restored === undefined ? undefined : windowCount(restored) }, 'resuming from checkpoint');
 
   const coordinator = store === undefined ? undefined : new CheckpointCoordinator({ store, outputs, logger, metrics });
   let position = resumedFrom;
@@ -177,7 +178,7 @@ async function runWithOutputs(
     const partitions = finalState?.watermarks.partitions ?? restored?.watermarks.partitions ?? [];
     const done: PipelineSnapshot = {
       watermarks: { watermark, partitions },
-      windows: { watermark, windowType: config.windows.default_type, windows: [] },
+      specs: windowSpecs(config.windows).map((spec) => ({ spec: spec.name, state: { watermark, windowType: spec.type, windows: [] } })),
     };
     await coordinator.complete(lastBarrier + 1, { [FILE_PARTITION]: String(position) }, encodePipelineState(done, metricsAggregator));
   }

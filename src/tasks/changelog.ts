@@ -33,15 +33,22 @@
  *
  * Version 3 added the operations records, `since` in window records and the next sequence
  * number in commit records; versions 1 and 2 (per-window records only) are read too.
+ * Version 4 files windows under their window spec (several specs per task): window records
+ * and opened headers name each window's spec, and the commit record holds every spec's
+ * type and watermark instead of the one window type and watermark. Window identities are
+ * unique across a task's specs, so keys are unchanged. Records of versions 1–3 hold one
+ * spec, named after the commit record's window type. Which commit record a restore takes
+ * (the last one of the task in the partition, see `ChangelogReplay`) does not depend on
+ * the version.
  */
 import { ByteReader, ByteWriter, type MetricsAggregator, setField, type WindowChanges, type WindowSnapshot, type WindowType } from '@llm-feedback/stream-operators';
 import { readSources, readWindow, writeSources, writeWindow } from '../checkpoint/pipeline-codec.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { SinkMessage } from '../kafka/sink.js';
-import type { FeedbackAccumulator, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import type { FeedbackAccumulator, PipelineSnapshot, SpecSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { KeyFields } from '../pipeline/keyed-aggregator.js';
 
-const VERSION = 3;
+const VERSION = 4;
 const OLDEST_READABLE_VERSION = 1;
 const COMMIT = 'c';
 /** Operations record kinds. */
@@ -61,15 +68,35 @@ export interface TaskCommit {
   readonly position: string | undefined;
   readonly maxEventTime: number;
   readonly watermark: number;
-  /** The window operator's own watermark and window type. */
-  readonly windowWatermark: number;
-  readonly windowType: WindowType | undefined;
-  /** The identity the task's next window gets. */
+  /** Every window spec's own watermark and window type. */
+  readonly specs: readonly SpecCommit[];
+  /** The identity the task's next window gets (identities are shared by the task's specs). */
   readonly nextId: number;
   /** Repartitioned input: per source partition, the highest offset the task took (see `SourceHighWater`). */
   readonly sources: Readonly<Record<string, number>>;
   /** The sequence number of the task's next operations record (absent: 0, as in version-2 records). */
   readonly nextRecord?: number;
+}
+
+/** A window spec's part of a commit record. */
+export interface SpecCommit {
+  readonly spec: string;
+  readonly windowType: WindowType | undefined;
+  /** The spec's window operator's own watermark. */
+  readonly watermark: number;
+}
+
+/** A window and the spec it belongs to. */
+export interface SpecWindow {
+  readonly spec: string;
+  readonly window: WindowSnapshot<FeedbackAccumulator>;
+}
+
+/** A spec's window changes since the previous checkpoint. */
+export interface SpecChanges {
+  readonly spec: string;
+  readonly windowType: WindowType | undefined;
+  readonly changes: WindowChanges<FeedbackAccumulator>;
 }
 
 /** One message on its way to the state topic. */
@@ -84,10 +111,10 @@ export const windowKey = (task: number, id: number): string => `${task}/w/${id}`
 export const operationsKey = (task: number, seq: number): string => `${task}/o/${seq}`;
 const commitKey = (task: number): string => `${task}/${COMMIT}`;
 
-/** A window's whole state; the events logged from `since` on apply to it. */
-export function windowMessage(task: number, statePartition: number, window: WindowSnapshot<FeedbackAccumulator>, since: number, metrics: MetricsAggregator<FeedbackEvent>): ChangelogMessage {
+/** A window's whole state, filed under its spec; the events logged from `since` on apply to it. */
+export function windowMessage(task: number, statePartition: number, { spec, window }: SpecWindow, since: number, metrics: MetricsAggregator<FeedbackEvent>): ChangelogMessage {
   if (window.id === undefined) throw new Error('a task window has no identity');
-  const w = new ByteWriter(256).u8(VERSION).f64(since);
+  const w = new ByteWriter(256).u8(VERSION).f64(since).str(spec);
   metrics.writeFormat(w);
   writeWindow(w, window, metrics);
   return { partition: statePartition, key: windowKey(task, window.id), value: Buffer.from(w.finish()) };
@@ -95,9 +122,10 @@ export function windowMessage(task: number, statePartition: number, window: Wind
 
 export function commitMessage(task: number, statePartition: number, commit: TaskCommit): ChangelogMessage {
   const c = new ByteWriter(64).u8(VERSION).f64(commit.checkpointId).str(commit.position ?? '');
-  c.f64(commit.maxEventTime).f64(commit.watermark).f64(commit.windowWatermark).str(commit.windowType ?? '').f64(commit.nextId);
+  c.f64(commit.maxEventTime).f64(commit.watermark).f64(commit.nextId);
   writeSources(c, commit.sources);
-  c.f64(commit.nextRecord ?? 0);
+  c.f64(commit.nextRecord ?? 0).u32(commit.specs.length);
+  for (const spec of commit.specs) c.str(spec.spec).str(spec.windowType ?? '').f64(spec.watermark);
   return { partition: statePartition, key: commitKey(task), value: Buffer.from(c.finish()) };
 }
 
@@ -121,29 +149,29 @@ export interface OpenedRecord {
 }
 
 /**
- * The headers of windows opened in an interval (key, bounds, key fields; they hold nothing
- * but the events logged from record `since` on), as records numbered from `firstSeq`, each
- * ending after the window that takes it past `maxBytes`.
+ * The headers of windows opened in an interval (spec, key, bounds, key fields; they hold
+ * nothing but the events logged from record `since` on), as records numbered from
+ * `firstSeq`, each ending after the window that takes it past `maxBytes`.
  */
-export function openedRecords(firstSeq: number, since: number, windows: readonly WindowSnapshot<FeedbackAccumulator>[], maxBytes: number): OpenedRecord[] {
+export function openedRecords(firstSeq: number, since: number, windows: readonly SpecWindow[], maxBytes: number): OpenedRecord[] {
   const out: OpenedRecord[] = [];
   let from = 0;
   while (from < windows.length) {
     let to = from;
     const fields: string[] = [];
     for (let bytes = 0; to < windows.length && bytes < maxBytes; to++) {
-      const window = windows[to]!;
+      const { spec, window } = windows[to]!;
       fields.push(JSON.stringify(window.accumulator.keyFields ?? null));
-      bytes += 32 + 3 * (window.key.length + fields[fields.length - 1]!.length);
+      bytes += 32 + 3 * (spec.length + window.key.length + fields[fields.length - 1]!.length);
     }
     const seq = firstSeq + out.length;
     const w = new ByteWriter(maxBytes + 1024).u8(VERSION).u8(OPENED).f64(seq).f64(since).u32(to - from);
     const ids: number[] = [];
     for (let i = from; i < to; i++) {
-      const window = windows[i]!;
+      const { spec, window } = windows[i]!;
       if (window.id === undefined) throw new Error('a task window has no identity');
       ids.push(window.id);
-      w.f64(window.id).str(window.key).f64(window.start).f64(window.end).str(fields[i - from]!);
+      w.f64(window.id).str(spec).str(window.key).f64(window.start).f64(window.end).str(fields[i - from]!);
     }
     out.push({ seq, bytes: w.finish(), ids });
     from = to;
@@ -159,12 +187,12 @@ export function openedRecords(firstSeq: number, since: number, windows: readonly
 export function changelogMessages(
   task: number,
   statePartition: number,
-  changes: WindowChanges<FeedbackAccumulator>,
+  specs: readonly SpecChanges[],
   commit: TaskCommit,
   metrics: MetricsAggregator<FeedbackEvent>,
 ): ChangelogMessage[] {
-  const messages = changes.changed.map((window) => windowMessage(task, statePartition, window, commit.nextRecord ?? 0, metrics));
-  for (const id of changes.removed) messages.push({ partition: statePartition, key: windowKey(task, id), value: null });
+  const messages = specs.flatMap(({ spec, changes }) => changes.changed.map((window) => windowMessage(task, statePartition, { spec, window }, commit.nextRecord ?? 0, metrics)));
+  for (const { changes } of specs) for (const id of changes.removed) messages.push({ partition: statePartition, key: windowKey(task, id), value: null });
   messages.push(commitMessage(task, statePartition, commit));
   return messages;
 }
@@ -216,6 +244,7 @@ type MutableWindow = { -readonly [K in keyof WindowSnapshot<FeedbackAccumulator>
 /** A window under reconstruction: its base, then its events; a lineage once it needs operations records. */
 interface Rebuilt {
   since: number;
+  spec: string;
   window: MutableWindow;
   lineage: WindowLineage | undefined;
 }
@@ -262,6 +291,8 @@ export class ChangelogReplay {
 
 function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, metrics: MetricsAggregator<FeedbackEvent>): RestoredTask {
   const commit = decodeCommit(commitBytes);
+  // Records before version 4 hold the one spec the commit record names.
+  const legacySpec = commit.specs[0]?.spec ?? '';
   const windows = new Map<number, Rebuilt>();
   const operations: { seq: number; bytes: Uint8Array }[] = [];
   for (const [key, bytes] of state.applied) {
@@ -273,12 +304,14 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
       continue;
     }
     const r = new ByteReader(bytes);
-    const since = checkVersion(r) >= 3 ? r.f64() : 0;
+    const version = checkVersion(r);
+    const since = version >= 3 ? r.f64() : 0;
+    const spec = version >= 4 ? r.str() : legacySpec;
     metrics.readFormat(r);
     const window: MutableWindow = readWindow(r, metrics);
     r.end();
     window.partition = task;
-    windows.set(parsed.n, { since, window, lineage: undefined });
+    windows.set(parsed.n, { since, spec, window, lineage: undefined });
   }
   state.applied.set(commitKey(task), commitBytes);
   operations.sort((a, b) => a.seq - b.seq);
@@ -286,23 +319,23 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
   const decoded = operations.map(({ seq, bytes }) => ({ seq, r: new ByteReader(bytes) }));
   const events: { seq: number; r: ByteReader }[] = [];
   for (const op of decoded) {
-    checkVersion(op.r);
+    const version = checkVersion(op.r);
     const kind = op.r.u8();
     if (op.r.f64() !== op.seq) throw new RangeError(`operations record ${task}/o/${op.seq} holds another sequence number`);
     if (kind === EVENTS) events.push(op);
-    else if (kind === OPENED) readOpened(task, op.seq, op.r, windows, metrics);
+    else if (kind === OPENED) readOpened(task, op.seq, op.r, version >= 4 ? undefined : legacySpec, windows, metrics);
     else throw new RangeError(`unknown operations record kind ${kind}`);
   }
   for (const { seq, r } of events) replayEvents(seq, r, windows, metrics);
   // Windows without a lineage need no operations record: their window record holds them whole.
   const lineage = new Map<number, WindowLineage>();
-  const restored: WindowSnapshot<FeedbackAccumulator>[] = [];
+  const restored: Rebuilt[] = [];
   for (const [id, w] of windows) {
     if (w.lineage !== undefined) lineage.set(id, w.lineage);
-    restored.push(w.window);
+    restored.push(w);
   }
   // Identities follow creation order: restored ties fire in the order they were opened.
-  restored.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+  restored.sort((a, b) => (a.window.id ?? 0) - (b.window.id ?? 0));
   return {
     commit,
     windows: restored.length,
@@ -310,16 +343,37 @@ function restoreTask(task: number, state: TaskRecords, commitBytes: Uint8Array, 
     lineage: { nextRecord: commit.nextRecord ?? 0, windows: lineage, records: operations.map((o) => o.seq), ...tailWindows(task, state.pending, windows) },
     snapshot: {
       watermarks: { watermark: commit.watermark, partitions: commit.maxEventTime === -Infinity ? [] : [{ partition: task, maxEventTime: commit.maxEventTime }] },
-      windows: { watermark: commit.windowWatermark, windowType: commit.windowType, windows: restored, nextId: commit.nextId },
+      specs: specSnapshots(commit, restored),
     },
   };
 }
 
-function readOpened(task: number, seq: number, r: ByteReader, windows: Map<number, Rebuilt>, metrics: MetricsAggregator<FeedbackEvent>): void {
+/**
+ * The restored windows by spec: every spec of the commit record, with its watermark and
+ * type, and a spec only windows name (not in a committed state; kept so that its windows
+ * are seen, and deleted by a task that does not run it) at the task's watermark.
+ */
+function specSnapshots(commit: TaskCommit, restored: readonly Rebuilt[]): SpecSnapshot[] {
+  const specs = new Map<string, { commit: SpecCommit | undefined; windows: WindowSnapshot<FeedbackAccumulator>[] }>();
+  for (const spec of commit.specs) specs.set(spec.spec, { commit: spec, windows: [] });
+  for (const { spec, window } of restored) {
+    let entry = specs.get(spec);
+    if (entry === undefined) specs.set(spec, (entry = { commit: undefined, windows: [] }));
+    entry.windows.push(window);
+  }
+  return [...specs].map(([spec, { commit: c, windows }]) => ({
+    spec,
+    state: { watermark: c?.watermark ?? commit.watermark, windowType: c?.windowType, windows, nextId: commit.nextId },
+  }));
+}
+
+/** An opened record's headers; `legacySpec` for records before version 4, whose headers name no spec. */
+function readOpened(task: number, seq: number, r: ByteReader, legacySpec: string | undefined, windows: Map<number, Rebuilt>, metrics: MetricsAggregator<FeedbackEvent>): void {
   const since = r.f64();
   const count = r.u32();
   for (let i = 0; i < count; i++) {
     const id = r.f64();
+    const spec = legacySpec ?? r.str();
     const key = r.str();
     const start = r.f64();
     const end = r.f64();
@@ -329,7 +383,7 @@ function readOpened(task: number, seq: number, r: ByteReader, windows: Map<numbe
     // A window record older than the header (cannot happen: windows open before they are written whole) would still need deleting.
     const based = current !== undefined;
     const window: MutableWindow = { id, key, partition: task, start, end, accumulator: { keyFields: keyFields ?? undefined, inner: metrics.create() }, count: 0, revision: -1 };
-    windows.set(id, { since, window, lineage: { records: [seq], events: 0, based } });
+    windows.set(id, { since, spec, window, lineage: { records: [seq], events: 0, based } });
   }
   r.end();
 }
@@ -400,24 +454,19 @@ export function decodeCommit(bytes: Uint8Array): TaskCommit {
   const position = r.str();
   const maxEventTime = r.f64();
   const watermark = r.f64();
-  const windowWatermark = r.f64();
-  const windowType = r.str();
+  // Versions 1–3: the one window operator's watermark and type, before the next identity.
+  const legacy = version < 4 ? { watermark: r.f64(), type: r.str() } : undefined;
   const nextId = r.f64();
   const sources = version >= 2 ? readSources(r) : {};
   const nextRecord = version >= 3 ? r.f64() : 0;
+  const specs: SpecCommit[] = [];
+  if (legacy !== undefined) specs.push({ spec: legacy.type, windowType: windowTypeOf(legacy.type), watermark: legacy.watermark });
+  else for (let n = r.u32(); n > 0; n--) specs.push({ spec: r.str(), windowType: windowTypeOf(r.str()), watermark: r.f64() });
   r.end();
-  return {
-    checkpointId,
-    position: position === '' ? undefined : position,
-    maxEventTime,
-    watermark,
-    windowWatermark,
-    windowType: windowType === '' ? undefined : (windowType as WindowType),
-    nextId,
-    sources,
-    nextRecord,
-  };
+  return { checkpointId, position: position === '' ? undefined : position, maxEventTime, watermark, specs, nextId, sources, nextRecord };
 }
+
+const windowTypeOf = (type: string): WindowType | undefined => (type === '' ? undefined : (type as WindowType));
 
 function checkVersion(r: ByteReader): number {
   const version = r.u8();

@@ -5,14 +5,15 @@
  * task re-run from any of its complete checkpoints emits the same results again.
  */
 import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
-import type { AggregateState, StreamRecord, WatermarkSnapshot, WindowChanges, WindowStateSnapshot } from '@llm-feedback/stream-operators';
+import type { AggregateState, StreamRecord, WatermarkSnapshot, WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import { SourceHighWater } from '../repartition/high-water.js';
 import type { SourceOffset } from '../repartition/source-position.js';
 import type { FeedbackEvent } from '../events/index.js';
-import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult, type PipelineSnapshot, type SpecState } from '../pipeline/feedback-pipeline.js';
+import { windowSpecs } from '../pipeline/windowing.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
-import type { ChangelogLineage } from './changelog.js';
+import type { ChangelogLineage, SpecChanges } from './changelog.js';
 import { TaskChangelog } from './task-changelog.js';
 
 export interface StreamTaskOptions {
@@ -38,8 +39,8 @@ export interface StreamTaskOptions {
 /** What one task contributes to a checkpoint. */
 export interface TaskCheckpoint {
   readonly watermarks: WatermarkSnapshot;
-  readonly windows: Omit<WindowStateSnapshot<FeedbackAccumulator>, 'windows'>;
-  readonly changes: WindowChanges<FeedbackAccumulator>;
+  /** Per window spec, in the configuration's order: its header and its changes. */
+  readonly specs: readonly (SpecChanges & { readonly header: Omit<WindowStateSnapshot<FeedbackAccumulator>, 'windows'> })[];
   readonly sources: Record<string, number>;
 }
 
@@ -47,6 +48,7 @@ export class StreamTask {
   private readonly input = new Subject<StreamRecord<FeedbackEvent>>();
   private readonly subscription: Subscription;
   private windowState: AggregateState<FeedbackAccumulator, FeedbackResult> | undefined;
+  private specStates: readonly SpecState[] = [];
   private watermarkState: { snapshot(): WatermarkSnapshot } | undefined;
   private readonly sources: SourceHighWater;
   private readonly onDuplicate: (() => void) | undefined;
@@ -61,7 +63,10 @@ export class StreamTask {
     const { writer } = options;
     this.sources = new SourceHighWater(options.restoredSources);
     this.onDuplicate = options.onDuplicate;
-    const changelog = new TaskChangelog({ task: partition, metricFields: options.config.event.metric_fields, lineage: options.restoredLineage });
+    // Restored windows of specs the configuration no longer has are not restored: their records go.
+    const running = new Set(windowSpecs(options.config.windows).map((spec) => spec.name));
+    const dropped = (options.restored?.specs ?? []).filter((s) => !running.has(s.spec)).flatMap((s) => s.state.windows.map((w) => w.id ?? -1));
+    const changelog = new TaskChangelog({ task: partition, metricFields: options.config.event.metric_fields, lineage: options.restoredLineage, dropped });
     this.changelog = changelog;
     this.subscription = this.input
       .pipe(
@@ -72,12 +77,18 @@ export class StreamTask {
           late: { next: writer.late },
           recordError: writer.recordError,
           onWindowState: (state) => (this.windowState = state),
+          onSpecStates: (states) => (this.specStates = states),
           onWatermarkState: (state) => (this.watermarkState = state),
           trackChanges: true,
           onAccumulate: (id, event) => changelog.record(id, event),
         }),
       )
       .subscribe({ next: writer.element, error: options.onError });
+  }
+
+  /** Every spec's window state, in the configuration's order. */
+  get specWindows(): readonly SpecState[] {
+    return this.specStates;
   }
 
   /** The task's windows, for queries and metrics. */
@@ -102,19 +113,25 @@ export class StreamTask {
    * The task's checkpoint, cut now: between two records the synchronous pipeline is at rest,
    * so this is a consistent cut without a barrier through it. Its cost follows the changes:
    * the windows changed since the previous checkpoint (or the restore), the watermark
-   * clock, the window operator's header and the source high-water marks. Windows whose
-   * changelog records grew old are reported reshaped, so they are written whole.
+   * clock, each spec's window operator header and the source high-water marks. Windows
+   * whose changelog records grew old are reported reshaped, so they are written whole.
    */
   checkpoint(): TaskCheckpoint {
-    const windows = this.windowState;
     const watermarks = this.watermarkState;
-    if (windows === undefined || watermarks === undefined) throw new Error(`task ${this.partition} is closed`);
-    return { watermarks: watermarks.snapshot(), windows: windows.header(), changes: windows.takeChanges(this.changelog.dueForRewrite()), sources: this.sources.snapshot() };
+    if (this.windowState === undefined || watermarks === undefined) throw new Error(`task ${this.partition} is closed`);
+    // Identities are unique across specs: each spec rewrites those of its own windows.
+    const rewrite = this.changelog.dueForRewrite();
+    const specs = this.specStates.map(({ spec, state }) => {
+      const header = state.header();
+      return { spec: spec.name, windowType: header.windowType ?? spec.type, header, changes: state.takeChanges(rewrite) };
+    });
+    return { watermarks: watermarks.snapshot(), specs, sources: this.sources.snapshot() };
   }
 
   /** Drops the task: timers, windows and state go (another owner carries the partition on). */
   close(): void {
     this.subscription.unsubscribe();
     this.windowState = undefined;
+    this.specStates = [];
   }
 }

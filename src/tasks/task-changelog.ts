@@ -14,9 +14,8 @@
  * windows that keep a record older than `MAX_RECORD_AGE` sequence numbers alive are
  * rewritten whole, `REWRITE_BUDGET` per checkpoint (`dueForRewrite`), so old records die.
  */
-import type { MetricsAggregator, WindowChanges, WindowSnapshot } from '@llm-feedback/stream-operators';
+import type { MetricsAggregator } from '@llm-feedback/stream-operators';
 import type { FeedbackEvent } from '../events/index.js';
-import type { FeedbackAccumulator } from '../pipeline/feedback-pipeline.js';
 import {
   commitMessage,
   eventsRecord,
@@ -26,6 +25,8 @@ import {
   windowMessage,
   type ChangelogLineage,
   type ChangelogMessage,
+  type SpecChanges,
+  type SpecWindow,
   type TaskCommit,
   type WindowLineage,
 } from './changelog.js';
@@ -74,6 +75,12 @@ export interface TaskChangelogOptions {
   readonly metricFields: readonly string[];
   /** Where the restored state's records stand; none for a task starting empty. */
   readonly lineage?: ChangelogLineage;
+  /**
+   * Restored windows of specs the task no longer runs (removed from the configuration):
+   * their window records are deleted at the next checkpoint, and the operations records
+   * only they needed one checkpoint later (as any record released).
+   */
+  readonly dropped?: readonly number[];
 }
 
 export class TaskChangelog {
@@ -107,10 +114,13 @@ export class TaskChangelog {
     this.forced = [...(lineage?.rewrite ?? [])];
     this.stale = lineage?.stale ?? [];
     for (const seq of [...(lineage?.records ?? [])].sort((a, b) => a - b)) this.dependents.set(seq, new Set());
+    const dropped = new Set(options.dropped);
     for (const [id, w] of lineage?.windows ?? []) {
+      if (dropped.has(id)) continue;
       this.windows.set(id, { records: [...w.records], events: w.events, based: w.based });
       for (const seq of w.records) this.dependents.get(seq)?.add(id);
     }
+    if (dropped.size > 0) this.stale = [...this.stale, ...dropped];
     for (const [seq, ids] of this.dependents) {
       if (ids.size > 0) continue;
       this.orphans.push(seq);
@@ -204,23 +214,27 @@ export class TaskChangelog {
   }
 
   /**
-   * The task's checkpoint records: `changes` (from `takeChanges(dueForRewrite())`), then
-   * the commit record (`commit` gets the next sequence number).
+   * The task's checkpoint records: every spec's `changes` (from
+   * `takeChanges(dueForRewrite())`), then the commit record (`commit` gets the next
+   * sequence number).
    */
-  messages(statePartition: number, changes: WindowChanges<FeedbackAccumulator>, commit: TaskCommit, metrics: MetricsAggregator<FeedbackEvent>): ChangelogMessage[] {
+  messages(statePartition: number, specs: readonly SpecChanges[], commit: TaskCommit, metrics: MetricsAggregator<FeedbackEvent>): ChangelogMessage[] {
     if (this.structure.length > this.cutStructure) this.cut();
     const first = this.nextRecord;
     const eventRecords = this.cuts.length;
-    const opened: WindowSnapshot<FeedbackAccumulator>[] = [];
-    const whole: WindowSnapshot<FeedbackAccumulator>[] = [];
-    changes.changed.forEach((window, i) => {
-      const kind = changes.kinds?.[i] ?? 'reshaped';
-      const id = window.id ?? -1;
-      const events = this.windows.get(id)?.events ?? 0;
-      // Sessions merge: a merged-away session must not come back from its opened header.
-      if (kind === 'opened' && commit.windowType !== 'session' && events <= MAX_LOGGED_EVENTS) opened.push(window);
-      else if (kind !== 'grown' || events > MAX_LOGGED_EVENTS) whole.push(window);
-    });
+    const opened: SpecWindow[] = [];
+    const whole: SpecWindow[] = [];
+    for (const { spec, windowType, changes } of specs) {
+      changes.changed.forEach((window, i) => {
+        const kind = changes.kinds?.[i] ?? 'reshaped';
+        const id = window.id ?? -1;
+        const events = this.windows.get(id)?.events ?? 0;
+        // Sessions merge: a merged-away session must not come back from its opened header.
+        if (kind === 'opened' && windowType !== 'session' && events <= MAX_LOGGED_EVENTS) opened.push({ spec, window });
+        else if (kind !== 'grown' || events > MAX_LOGGED_EVENTS) whole.push({ spec, window });
+      });
+    }
+    const removedIds = specs.flatMap(({ changes }) => changes.removed);
     const openings = openedRecords(first + eventRecords, first, opened, OPENED_RECORD_BYTES);
     const next = first + eventRecords + openings.length;
     // Records released now are deleted at the next checkpoint, once this one is committed:
@@ -241,7 +255,7 @@ export class TaskChangelog {
       w.records.length = 0;
       w.events = 0;
     };
-    for (const window of whole) {
+    for (const { window } of whole) {
       const id = window.id ?? -1;
       let w = this.windows.get(id);
       if (w === undefined) this.windows.set(id, (w = { records: [], events: 0, based: true }));
@@ -252,7 +266,7 @@ export class TaskChangelog {
     const messages: ChangelogMessage[] = this.stale.map((id) => ({ partition: statePartition, key: windowKey(this.task, id), value: null }));
     const staleCount = messages.length;
     this.stale = [];
-    for (const id of changes.removed) {
+    for (const id of removedIds) {
       const w = this.windows.get(id);
       if (w !== undefined) {
         release(id, w);

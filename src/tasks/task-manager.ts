@@ -11,17 +11,17 @@
  * checkpoints. Because a task is deterministic (see `StreamTask`), starting from an older
  * complete checkpoint than the previous owner's last only repeats results, identically.
  */
-import type { AggregateView, MetricsAggregator, WatermarkSnapshot, WindowResult, WindowStateSnapshot } from '@llm-feedback/stream-operators';
+import type { AggregateView, MetricsAggregator, WatermarkSnapshot, WindowResult } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { AssignmentChange, TopicPartition } from '../kafka/index.js';
 import { positionKey } from '../kafka/offset-committer.js';
 import type { PartitionIds } from '../kafka/partition-ids.js';
-import type { FeedbackAccumulator, FeedbackResult, PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import { windowCount, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
-import { commitMessage, type ChangelogLineage, type ChangelogMessage, type RestoredTask, type TaskCommit } from './changelog.js';
+import { commitMessage, type ChangelogLineage, type ChangelogMessage, type RestoredTask, type SpecCommit, type TaskCommit } from './changelog.js';
 import type { LocalTaskStore } from './local-store.js';
-import { StreamTask } from './stream-task.js';
+import { StreamTask, type TaskCheckpoint } from './stream-task.js';
 
 export interface TaskManagerOptions {
   readonly config: ProcessorConfig;
@@ -156,7 +156,7 @@ export class TaskManager {
       const tp = ids.topicPartition(partition);
       if (plan.position !== undefined) this.positions[positionKey(tp.topic, tp.partition)] = plan.position;
       input.release(tp, plan.position ?? EARLIEST_OFFSET);
-      started.push({ partition, from: plan.from, position: plan.position, windows: plan.snapshot?.windows.windows.length ?? 0 });
+      started.push({ partition, from: plan.from, position: plan.position, windows: plan.snapshot === undefined ? 0 : windowCount(plan.snapshot) });
     }
     return started;
   }
@@ -228,8 +228,8 @@ export class TaskManager {
     const messages = new Map<number, ChangelogMessage[]>();
     for (const [partition, task] of this.tasks) {
       const cut = task.checkpoint();
-      const commit = this.commitOf(partition, id, positions[this.positionKey(partition)], cut.watermarks, cut.windows, cut.sources);
-      messages.set(partition, task.changelog.messages(this.statePartition(partition), cut.changes, commit, this.options.metrics));
+      const commit = this.commitOf(partition, id, positions[this.positionKey(partition)], cut.watermarks, cut.specs, cut.sources);
+      messages.set(partition, task.changelog.messages(this.statePartition(partition), cut.specs, commit, this.options.metrics));
     }
     return messages;
   }
@@ -242,7 +242,7 @@ export class TaskManager {
       for (const [key, value] of plan.records) if (value !== null) messages.push({ partition: statePartition, key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) });
       return messages;
     }
-    const commit = this.commitOf(partition, 0, plan.position, { watermark: -Infinity, partitions: [] }, { watermark: -Infinity, windowType: undefined }, plan.sources ?? {});
+    const commit = this.commitOf(partition, 0, plan.position, { watermark: -Infinity, partitions: [] }, [], plan.sources ?? {});
     return [commitMessage(partition, statePartition, commit)];
   }
 
@@ -251,7 +251,7 @@ export class TaskManager {
     checkpointId: number,
     position: string | undefined,
     watermarks: WatermarkSnapshot,
-    windows: Omit<WindowStateSnapshot<FeedbackAccumulator>, 'windows'>,
+    specs: TaskCheckpoint['specs'],
     sources: Readonly<Record<string, number>>,
   ): TaskCommit {
     const maxEventTime = watermarks.partitions.filter((p) => p.partition === partition).reduce((max, p) => Math.max(max, p.maxEventTime), -Infinity);
@@ -260,9 +260,9 @@ export class TaskManager {
       position,
       maxEventTime,
       watermark: watermarks.watermark,
-      windowWatermark: windows.watermark,
-      windowType: windows.windowType,
-      nextId: windows.nextId ?? 0,
+      specs: specs.map(({ spec, windowType, header }): SpecCommit => ({ spec, windowType, watermark: header.watermark })),
+      // The specs share their identities: every header holds the same next one.
+      nextId: Math.max(0, ...specs.map(({ header }) => header.nextId ?? 0)),
       sources,
     };
   }

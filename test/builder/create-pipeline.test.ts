@@ -159,4 +159,21 @@ describe('createPipeline', () => {
     });
     expect(createPipeline().withTumblingWindow({ sizeSecs: 60 }).withSlidingWindow({ sizeSecs: 120, slideSecs: 30 }).withStateBackend({ backend: 'memory' }).build().config.windows.types).toEqual(['tumbling', 'sliding']);
   });
+
+  it('named windows are named specs (windows.specs); named and unnamed ones together are refused', () => {
+    const named = createPipeline()
+      .withTumblingWindow({ name: '1m', sizeSecs: 60, allowedLatenessSecs: 10 })
+      .withTumblingWindow({ name: '1h', sizeSecs: 3_600, allowedLatenessSecs: 60 })
+      .withSessionWindow({ name: 'visits', gapSecs: 30, allowedLatenessSecs: 0 })
+      .build();
+    expect(named.config.windows.specs).toEqual([
+      { name: '1m', type: 'tumbling', size_secs: 60, allowed_lateness_secs: 10 },
+      { name: '1h', type: 'tumbling', size_secs: 3_600, allowed_lateness_secs: 60 },
+      { name: 'visits', type: 'session', gap_secs: 30, allowed_lateness_secs: 0 },
+    ]);
+    expect(named.config.windows.types).toBeUndefined();
+    expect(() => createPipeline().withTumblingWindow({ name: '1m', sizeSecs: 60, allowedLatenessSecs: 0 }).withSlidingWindow({ sizeSecs: 60, slideSecs: 30 }).build()).toThrow(
+      'processor.windows.types: expected no types together with specs',
+    );
+  });
 });

@@ -32,7 +32,7 @@ function snapshot(): PipelineSnapshot {
   });
   return {
     watermarks: { watermark: 1234, partitions: [{ partition: 0, maxEventTime: 5678 }, { partition: 3, maxEventTime: 9 }] },
-    windows: { watermark: 1000, windowType: 'tumbling', windows, nextId: 42 },
+    specs: [{ spec: 'tumbling', state: { watermark: 1000, windowType: 'tumbling', windows, nextId: 42 } }],
   };
 }
 
@@ -43,20 +43,22 @@ describe('pipeline state codec', () => {
     // Windows 0, 3, 6 of partition 3, windows 1, 4, 7 of partition 0, the others without a partition.
     const partitioned: PipelineSnapshot = {
       ...original,
-      windows: {
-        ...original.windows,
-        windows: original.windows.windows.map((w, i) => (i % 3 === 2 ? w : { ...w, partition: i % 3 === 0 ? 3 : 0 })),
-      },
+      specs: [
+        {
+          spec: 'tumbling',
+          state: { ...original.specs[0]!.state, windows: original.specs[0]!.state.windows.map((w, i) => (i % 3 === 2 ? w : { ...w, partition: i % 3 === 0 ? 3 : 0 })) },
+        },
+      ],
     };
     const encoded = encodePipelineState(partitioned, metrics);
     expect(Object.keys(encoded.partitions).sort()).toEqual(['0', '3']);
-    expect(Object.keys(encoded.partitions['3']!).sort()).toEqual(['watermark', 'windows']);
+    expect(Object.keys(encoded.partitions['3']!).sort()).toEqual(['watermark', 'windows/tumbling']);
     const restored = decodePipelineState(encoded, metrics);
     // The identity the next window gets survives, so a restored job numbers windows as before.
-    expect(restored.windows.nextId).toBe(42);
-    expect(restored.windows.windows.map((w) => [w.key, w.partition])).toEqual(partitioned.windows.windows.map((w) => [w.key, w.partition]));
-    expect(restored.windows.windows.map((w) => metrics.result(w.accumulator.inner))).toEqual(
-      partitioned.windows.windows.map((w) => metrics.result(w.accumulator.inner)),
+    expect(restored.specs[0]!.state.nextId).toBe(42);
+    expect(restored.specs[0]!.state.windows.map((w) => [w.key, w.partition])).toEqual(partitioned.specs[0]!.state.windows.map((w) => [w.key, w.partition]));
+    expect(restored.specs[0]!.state.windows.map((w) => metrics.result(w.accumulator.inner))).toEqual(
+      partitioned.specs[0]!.state.windows.map((w) => metrics.result(w.accumulator.inner)),
     );
   });
 
@@ -79,11 +81,11 @@ describe('pipeline state codec', () => {
       metrics,
     );
     expect(restored.watermarks).toEqual(original.watermarks);
-    expect(restored.windows.watermark).toBe(1000);
-    expect(restored.windows.windowType).toBe('tumbling');
-    expect(restored.windows.windows).toHaveLength(SIZES.length);
-    restored.windows.windows.forEach((win, i) => {
-      const before = original.windows.windows[i]!;
+    expect(restored.specs[0]!.state.watermark).toBe(1000);
+    expect(restored.specs[0]!.state.windowType).toBe('tumbling');
+    expect(restored.specs[0]!.state.windows).toHaveLength(SIZES.length);
+    restored.specs[0]!.state.windows.forEach((win, i) => {
+      const before = original.specs[0]!.state.windows[i]!;
       expect({ ...win, accumulator: undefined }).toEqual({ ...before, accumulator: undefined });
       expect(agg.result(win.accumulator)).toStrictEqual(agg.result(before.accumulator));
       // Continued: the same events into both, past the exact limit, then identical results and bytes.
@@ -103,7 +105,7 @@ describe('pipeline state codec', () => {
     const encoded = encodePipelineState(snapshot(), feedbackMetrics(config));
     const noPercentiles = parseConfig({ processor: { aggregation: { enabled: ['count', 'sum'] } } }, {});
     expect(() => decodePipelineState(encoded, feedbackMetrics(noPercentiles))).toThrow(/percentile configuration/);
-    const windows = encoded.operators['windows']!;
-    expect(() => decodePipelineState({ ...encoded, operators: { ...encoded.operators, windows: windows.subarray(0, windows.length - 5) } }, feedbackMetrics(config))).toThrow(RangeError);
+    const windows = encoded.operators['windows/tumbling']!;
+    expect(() => decodePipelineState({ ...encoded, operators: { ...encoded.operators, 'windows/tumbling': windows.subarray(0, windows.length - 5) } }, feedbackMetrics(config))).toThrow(RangeError);
   });
 });

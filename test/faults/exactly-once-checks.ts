@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { expect } from 'vitest';
-import { type Message, type Sent, checkRun, unique, waitUntil } from './harness.js';
+import { DEFAULT_SPECS, type Message, type ModelSpec, type Sent, checkRun, unique, waitUntil } from './harness.js';
 
 /** What kafkajs decodes for each record of a fetch (its `Batch.rawMessages`, markers included). */
 interface RawRecord {
@@ -94,8 +94,8 @@ export function repeats(results: readonly string[], deadLetters: readonly string
   const seen = new Map<string, number>();
   const count = (id: string): void => void seen.set(id, (seen.get(id) ?? 0) + 1);
   for (const value of results) {
-    const r = JSON.parse(value) as { key: unknown; window: { start: number }; revision: number };
-    count(`result ${JSON.stringify(r.key)} @${r.window.start} rev ${r.revision}`);
+    const r = JSON.parse(value) as { key: unknown; window: { type: string; spec?: string; start: number }; revision: number };
+    count(`result ${r.window.spec ?? r.window.type} ${JSON.stringify(r.key)} @${r.window.start} rev ${r.revision}`);
   }
   for (const value of deadLetters) {
     const d = JSON.parse(value) as { partition?: number; offset?: string | number };
@@ -119,8 +119,8 @@ export async function settled(tails: readonly Tail[], quietMs = 3_000): Promise<
 }
 
 /** No repeats, then the harness's comparison with the brute-force model. */
-export function expectExactlyOnce(label: string, sent: readonly Sent[], results: Tail, deadLetters: Tail): void {
+export function expectExactlyOnce(label: string, sent: readonly Sent[], results: Tail, deadLetters: Tail, specs: readonly ModelSpec[] = DEFAULT_SPECS): void {
   const repeated = repeats(results.values(), deadLetters.values());
   expect(repeated, `${label}: output seen more than once by a read_committed reader`).toEqual([]);
-  checkRun(label, sent, results.values(), deadLetters.values());
+  checkRun(label, sent, results.values(), deadLetters.values(), specs);
 }

@@ -32,6 +32,18 @@ export const IDLE_TIMEOUT_MS = 2_000;
 const KEYS_PER_PARTITION = 3;
 const SENTINEL_MS = 86_400_000;
 
+/**
+ * A window spec of a scenario: what the job's `windows` runs and what the model computes.
+ * With `name`, the job runs named specs (`windows.specs`) and results carry `window.spec`.
+ */
+export type ModelSpec =
+  | { readonly type: 'tumbling'; readonly sizeMs: number; readonly name?: string }
+  | { readonly type: 'sliding'; readonly sizeMs: number; readonly slideMs: number; readonly name?: string }
+  | { readonly type: 'session'; readonly gapMs: number; readonly name?: string };
+
+/** The suite's usual window: tumbling, 10 s. */
+export const DEFAULT_SPECS: readonly ModelSpec[] = [{ type: 'tumbling', sizeMs: WINDOW_MS }];
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `predicate` every `everyMs`; rejects after `timeoutMs` with `what` and `detail()`. */
@@ -328,6 +340,19 @@ export interface ConfigOptions {
   readonly sessionTimeoutMs?: number;
   /** `parallelism`: worker threads (default 1). */
   readonly parallelism?: number;
+  /** The window specs (default `DEFAULT_SPECS`). */
+  readonly specs?: readonly ModelSpec[];
+}
+
+/** The `windows:` line of a job's YAML for `specs`, each with `lateness` seconds of allowed lateness. */
+function windowsYaml(specs: readonly ModelSpec[], lateness: number): string {
+  const sizes = (spec: ModelSpec): string =>
+    spec.type === 'session' ? `gap_secs: ${spec.gapMs / 1000}` : spec.type === 'sliding' ? `size_secs: ${spec.sizeMs / 1000}, slide_secs: ${spec.slideMs / 1000}` : `size_secs: ${spec.sizeMs / 1000}`;
+  if (specs.every((spec) => spec.name !== undefined)) {
+    return `windows: { specs: [${specs.map((spec) => `{ name: ${spec.name}, type: ${spec.type}, ${sizes(spec)}, allowed_lateness_secs: ${lateness} }`).join(', ')}] }`;
+  }
+  const sections = specs.map((spec) => `${spec.type}: { ${sizes(spec)}, allowed_lateness_secs: ${lateness} }`);
+  return specs.length === 1 ? `windows: { default_type: ${specs[0]!.type}, ${sections[0]} }` : `windows: { types: [${specs.map((spec) => spec.type).join(', ')}], ${sections.join(', ')} }`;
 }
 
 /** The job's YAML config; runs sharing `stateDir` share the LevelDB folder. */
@@ -341,7 +366,7 @@ export function writeConfig(dir: string, name: string, stateDir: string, t: Topi
   dead_letter: { type: kafka }
   state: { backend: level, path: ${stateDir} }
   checkpoint_interval_secs: ${options.checkpointSecs ?? 1}
-${options.processingGuarantee !== undefined ? `  processing_guarantee: ${options.processingGuarantee}\n` : ''}${options.parallelism !== undefined ? `  parallelism: ${options.parallelism}\n` : ''}${options.bufferSize !== undefined ? `  buffer_size: ${options.bufferSize}\n` : ''}  windows: { default_type: tumbling, tumbling: { size_secs: 10, allowed_lateness_secs: ${options.allowedLatenessSecs ?? 10} } }
+${options.processingGuarantee !== undefined ? `  processing_guarantee: ${options.processingGuarantee}\n` : ''}${options.parallelism !== undefined ? `  parallelism: ${options.parallelism}\n` : ''}${options.bufferSize !== undefined ? `  buffer_size: ${options.bufferSize}\n` : ''}  ${windowsYaml(options.specs ?? DEFAULT_SPECS, options.allowedLatenessSecs ?? 10)}
   watermark: { max_out_of_orderness_secs: ${options.maxOutOfOrdernessSecs ?? 5}, idle_timeout_secs: ${options.idleTimeoutSecs ?? IDLE_TIMEOUT_MS / 1000} }
   aggregation: { enabled: [count, sum, average, min, max, percentile, stddev], percentiles: [50, 95, 99] }
   kafka:
@@ -497,32 +522,68 @@ interface ModelWindow {
   readonly values: Map<string, number[]>;
 }
 
-const windowId = (key: string, start: number): string => `${key}@${new Date(start).toISOString()}`;
+/** A window's identity: spec (its name, else its type), key, start. */
+const windowId = (spec: string, key: string, start: number): string => `${spec} ${key}@${new Date(start).toISOString()}`;
+const specLabel = (spec: ModelSpec): string => spec.name ?? spec.type;
 
-/** Per input array, the model of its first `upTo` records: inputs only grow, so polls extend it. */
-const models = new WeakMap<readonly Sent[], { upTo: number; model: Map<string, ModelWindow> }>();
+/** Per input array and spec list, the model of its first `upTo` records: inputs only grow, so polls extend it. */
+const models = new WeakMap<readonly Sent[], Map<readonly ModelSpec[], { upTo: number; model: Map<string, ModelWindow> }>>();
 
-/** Every valid event grouped by key and tumbling window. */
-export function bruteForceModel(sent: readonly Sent[]): Map<string, ModelWindow> {
-  let cached = models.get(sent);
-  if (cached === undefined || cached.upTo > sent.length) models.set(sent, (cached = { upTo: 0, model: new Map() }));
+function addTo(model: Map<string, ModelWindow>, spec: string, e: ValidEvent, start: number, end: number): void {
+  const id = windowId(spec, e.key, start);
+  let w = model.get(id);
+  if (w === undefined) model.set(id, (w = { key: e.key, start, end, count: 0, values: new Map() }));
+  w.count++;
+  for (const name of Object.keys(e.metrics)) {
+    const list = w.values.get(name) ?? [];
+    list.push(e.metrics[name]!);
+    w.values.set(name, list);
+  }
+}
+
+/**
+ * Every valid event grouped by key and window of each spec: tumbling and sliding windows by
+ * their definition (DESIGN.md), sessions by merging, per key, the events at most the gap apart.
+ */
+export function bruteForceModel(sent: readonly Sent[], specs: readonly ModelSpec[] = DEFAULT_SPECS): Map<string, ModelWindow> {
+  let bySpecs = models.get(sent);
+  if (bySpecs === undefined) models.set(sent, (bySpecs = new Map()));
+  let cached = bySpecs.get(specs);
+  if (cached === undefined || cached.upTo > sent.length) bySpecs.set(specs, (cached = { upTo: 0, model: new Map() }));
   const model = cached.model;
+  const fixed = specs.filter((spec) => spec.type !== 'session');
   for (; cached.upTo < sent.length; cached.upTo++) {
     const s = sent[cached.upTo]!;
     if (s.kind !== 'valid') continue;
     const e = s.event!;
-    const start = e.t - (e.t % WINDOW_MS);
-    const id = windowId(e.key, start);
-    let w = model.get(id);
-    if (w === undefined) model.set(id, (w = { key: e.key, start, end: start + WINDOW_MS, count: 0, values: new Map() }));
-    w.count++;
-    for (const name of Object.keys(e.metrics)) {
-      const list = w.values.get(name) ?? [];
-      list.push(e.metrics[name]!);
-      w.values.set(name, list);
+    for (const spec of fixed) {
+      if (spec.type === 'tumbling') addTo(model, specLabel(spec), e, e.t - (e.t % spec.sizeMs), e.t - (e.t % spec.sizeMs) + spec.sizeMs);
+      else if (spec.type === 'sliding') for (let start = e.t - (e.t % spec.slideMs); start > e.t - spec.sizeMs; start -= spec.slideMs) addTo(model, specLabel(spec), e, start, start + spec.sizeMs);
     }
   }
-  return model;
+  const sessions = specs.filter((spec) => spec.type === 'session');
+  if (sessions.length === 0) return model;
+  // Sessions are not incremental (a late event can bridge two): computed afresh beside the cached windows.
+  const all = new Map(model);
+  const byKey = new Map<string, ValidEvent[]>();
+  for (const s of sent) if (s.kind === 'valid') byKey.set(s.event!.key, [...(byKey.get(s.event!.key) ?? []), s.event!]);
+  for (const spec of sessions) {
+    if (spec.type !== 'session') continue;
+    for (const events of byKey.values()) {
+      const sorted = [...events].sort((a, b) => a.t - b.t);
+      let i = 0;
+      while (i < sorted.length) {
+        const start = sorted[i]!.t;
+        let end = start + spec.gapMs;
+        let j = i + 1;
+        // Sessions that overlap or touch merge: an event at most the gap after the last one joins.
+        while (j < sorted.length && sorted[j]!.t <= end) end = Math.max(end, sorted[j++]!.t + spec.gapMs);
+        for (let k = i; k < j; k++) addTo(all, specLabel(spec), sorted[k]!, start, end);
+        i = j;
+      }
+    }
+  }
+  return all;
 }
 
 function expectedStats(values: number[]): Stats {
@@ -534,7 +595,7 @@ const close = (a: unknown, b: number): boolean => typeof a === 'number' && Math.
 
 interface ResultRecord {
   key: { model: string };
-  window: { start: number; end: number };
+  window: { type: string; spec?: string; start: number; end: number };
   revision: number;
   event_count: number;
   emitted_at?: number;
@@ -551,7 +612,7 @@ export function finalResults(values: readonly string[]): { final: Map<string, Re
     if (r.key.model.startsWith('sentinel')) continue;
     delete r.emitted_at;
     const body = JSON.stringify(r);
-    const id = windowId(r.key.model, r.window.start);
+    const id = windowId(r.window.spec ?? r.window.type, r.key.model, r.window.start);
     const rid = `${id}#${r.revision}`;
     const previous = byRevision.get(rid);
     if (previous !== undefined && previous !== body) conflicts.push(`${rid}:\n    ${previous}\n    ${body}`);
@@ -563,8 +624,8 @@ export function finalResults(values: readonly string[]): { final: Map<string, Re
 }
 
 /** True when every model window has a result with the model's count (the run is complete). */
-export function resultsComplete(sent: readonly Sent[], values: readonly string[]): boolean {
-  const model = bruteForceModel(sent);
+export function resultsComplete(sent: readonly Sent[], values: readonly string[], specs: readonly ModelSpec[] = DEFAULT_SPECS): boolean {
+  const model = bruteForceModel(sent, specs);
   if (values.length < model.size) return false;
   const { final } = finalResults(values);
   for (const [id, w] of model) if (final.get(id)?.event_count !== w.count) return false;
@@ -609,8 +670,8 @@ export interface Verdict {
  * every record accounted for exactly once (valid → aggregated; poison → one dead letter with
  * its reason; nothing else dead-lettered, in particular zero `too_late`).
  */
-export function checkRun(label: string, sent: readonly Sent[], resultValues: readonly string[], deadLetterValues: readonly string[]): Verdict {
-  const model = bruteForceModel(sent);
+export function checkRun(label: string, sent: readonly Sent[], resultValues: readonly string[], deadLetterValues: readonly string[], specs: readonly ModelSpec[] = DEFAULT_SPECS): Verdict {
+  const model = bruteForceModel(sent, specs);
   const { final, conflicts } = finalResults(resultValues);
   const valid = sent.filter((s) => s.kind === 'valid').length;
 
@@ -679,10 +740,10 @@ export function checkRun(label: string, sent: readonly Sent[], resultValues: rea
  * result is there, and return the outputs. Does not throw when the wait runs out: the
  * comparison then reports what is missing or wrong.
  */
-export async function finish(t: Topics, sent: Sent[], gen: InputGenerator, results: Pick<Tail, 'values'>, timeoutMs = 45_000): Promise<void> {
+export async function finish(t: Topics, sent: Sent[], gen: InputGenerator, results: Pick<Tail, 'values'>, timeoutMs = 45_000, specs: readonly ModelSpec[] = DEFAULT_SPECS): Promise<void> {
   sent.push(...(await produce(t.brokers, t.input, gen.sentinels())));
   try {
-    await waitUntil('every window to have its result', () => resultsComplete(sent, results.values()), timeoutMs, () => '', 1_000);
+    await waitUntil('every window to have its result', () => resultsComplete(sent, results.values(), specs), timeoutMs, () => '', 1_000);
   } catch {
     /* reported by checkRun */
   }

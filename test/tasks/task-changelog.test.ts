@@ -65,9 +65,8 @@ const commitOf = (t: StreamTask, cut: ReturnType<StreamTask['checkpoint']>, id: 
   position: String(id),
   maxEventTime: cut.watermarks.partitions.find((p) => p.partition === TASK)?.maxEventTime ?? -Infinity,
   watermark: cut.watermarks.watermark,
-  windowWatermark: cut.windows.watermark,
-  windowType: cut.windows.windowType,
-  nextId: cut.windows.nextId ?? 0,
+  specs: cut.specs.map(({ spec, windowType, header }) => ({ spec, windowType, watermark: header.watermark })),
+  nextId: Math.max(0, ...cut.specs.map(({ header }) => header.nextId ?? 0)),
   sources: {},
 });
 
@@ -84,10 +83,13 @@ function replayed(topic: readonly ChangelogMessage[], config: ProcessorConfig): 
   return replay.restore(feedbackMetrics(config)).get(TASK);
 }
 
-/** Windows, bit for bit (accumulators encoded), in identity order. */
-function encoded(windows: readonly WindowSnapshot<FeedbackAccumulator>[], config: ProcessorConfig): string[] {
+/** A task's windows of every spec, bit for bit (spec and accumulators encoded), in identity order. */
+function encoded(t: StreamTask, config: ProcessorConfig): string[] {
   const metrics = feedbackMetrics(config);
-  return [...windows].sort((a, b) => (a.id ?? 0) - (b.id ?? 0)).map((w) => Buffer.from(windowMessage(TASK, 0, { ...w, partition: TASK }, 0, metrics).value as Buffer).toString('base64'));
+  const windows = t.specWindows.flatMap(({ spec, state }) => state.snapshot().windows.map((window) => ({ spec: spec.name, window })));
+  return windows
+    .sort((a, b) => (a.window.id ?? 0) - (b.window.id ?? 0))
+    .map(({ spec, window }) => Buffer.from(windowMessage(TASK, 0, { spec, window: { ...window, partition: TASK } }, 0, metrics).value as Buffer).toString('base64'));
 }
 
 /**
@@ -108,14 +110,14 @@ async function roundTrip(config: ProcessorConfig, count: number, every: number, 
     live.task.process({ kind: 'record', key: e.key, timestamp: e.timestamp, value: e.value, partition: TASK });
     if ((i + 1) % every !== 0) continue;
     const cut = live.task.checkpoint();
-    const messages = live.task.changelog.messages(0, cut.changes, commitOf(live.task, cut, i), metrics);
+    const messages = live.task.changelog.messages(0, cut.specs, commitOf(live.task, cut, i), metrics);
     topic.push(...messages);
     await local.apply(localChanges(messages));
     const restored = replayed(compacted(topic), config)!;
     const fromLocal = (await local.load(TASK, metrics))!;
-    const liveWindows = encoded(live.task.windows!.snapshot().windows, config);
+    const liveWindows = encoded(live.task, config);
     // Windows purged live can come back from an opened header; the restore purges them again.
-    for (const from of [restored, fromLocal]) expect(encoded(task(config, from).task.windows!.snapshot().windows, config)).toEqual(liveWindows);
+    for (const from of [restored, fromLocal]) expect(encoded(task(config, from).task, config)).toEqual(liveWindows);
     if (forks.length < 3 && (i + 1) % (every * 4) === 0) forks.push({ at: i + 1, emitted: live.results.length, restored });
   }
   expect(forks.length).toBeGreaterThan(0);
@@ -170,7 +172,7 @@ describe('incremental changelog records', () => {
     const kinds = (messages: readonly ChangelogMessage[]): string[] => messages.filter((m) => m.value !== null).map((m) => changeKey(String(m.key))!.kind);
     const checkpoint = (i: number): ChangelogMessage[] => {
       const cut = live.task.checkpoint();
-      const messages = live.task.changelog.messages(0, cut.changes, commitOf(live.task, cut, i), metrics);
+      const messages = live.task.changelog.messages(0, cut.specs, commitOf(live.task, cut, i), metrics);
       topic.push(...messages);
       return messages;
     };
@@ -181,7 +183,7 @@ describe('incremental changelog records', () => {
     expect(spilled.filter((k) => k === 'window').length).toBe(live.task.windows!.openWindows);
     for (const e of events(6, 1_000, 200, 1_000)) live.task.process({ kind: 'record', key: e.key, timestamp: e.timestamp + 1_000_000, value: e.value, partition: TASK });
     expect(kinds(checkpoint(2))).toContain('operations');
-    expect(encoded(task(config, replayed(compacted(topic), config)).task.windows!.snapshot().windows, config)).toEqual(encoded(live.task.windows!.snapshot().windows, config));
+    expect(encoded(task(config, replayed(compacted(topic), config)).task, config)).toEqual(encoded(live.task, config));
   });
 
   it('ignore a checkpoint cut off before its commit record, also once a new owner commits after it', () => {
@@ -198,7 +200,7 @@ describe('incremental changelog records', () => {
       feed(first.task, input[i]!);
       if ((i + 1) % 100 !== 0 || (i + 1 > committedAt && i + 1 < input.length)) continue;
       const cut = first.task.checkpoint();
-      const messages = first.task.changelog.messages(0, cut.changes, commitOf(first.task, cut, i), metrics);
+      const messages = first.task.changelog.messages(0, cut.specs, commitOf(first.task, cut, i), metrics);
       topic.push(...(i + 1 <= committedAt ? messages : messages.slice(0, -1)));
     }
     expect(topic.filter((m) => changeKey(String(m.key))!.kind === 'operations' && m.value !== null).length).toBeGreaterThan(2_000 / 100 + 2);
@@ -212,13 +214,69 @@ describe('incremental changelog records', () => {
       feed(second.task, input[i]!);
       if ((i + 1 - committedAt) % 700 !== 0) continue;
       const cut = second.task.checkpoint();
-      topic.push(...second.task.changelog.messages(0, cut.changes, commitOf(second.task, cut, i), metrics));
-      const live = encoded(second.task.windows!.snapshot().windows, config);
-      for (const from of [replayed(topic, config)!, replayed(compacted(topic), config)!]) expect(encoded(task(config, from).task.windows!.snapshot().windows, config)).toEqual(live);
+      topic.push(...second.task.changelog.messages(0, cut.specs, commitOf(second.task, cut, i), metrics));
+      const live = encoded(second.task, config);
+      for (const from of [replayed(topic, config)!, replayed(compacted(topic), config)!]) expect(encoded(task(config, from).task, config)).toEqual(live);
     }
     // And it ends where one uninterrupted owner does.
     const alone = task(config);
     input.forEach((e) => feed(alone.task, e));
-    expect(encoded(second.task.windows!.snapshot().windows, config)).toEqual(encoded(alone.task.windows!.snapshot().windows, config));
+    expect(encoded(second.task, config)).toEqual(encoded(alone.task, config));
+  });
+});
+
+describe('several window specs in one task', () => {
+  const windows = {
+    tumbling: { size_secs: 20, allowed_lateness_secs: 5 },
+    sliding: { size_secs: 30, slide_secs: 10, allowed_lateness_secs: 5 },
+    session: { gap_secs: 3, allowed_lateness_secs: 2 },
+  };
+
+  it('restore every spec exactly (identities unique across specs), and a restored task emits what the live one does', async () => {
+    const config = configOf({ ...windows, types: ['tumbling', 'sliding', 'session'] }, ['latency_ms', 'cost']);
+    const topic = await roundTrip(config, 4_000, 250, 30, 300_000);
+    const restored = replayed(compacted(topic), config)!;
+    expect(restored.snapshot.specs.map((s) => s.spec)).toEqual(['tumbling', 'sliding', 'session']);
+    const ids = restored.snapshot.specs.flatMap((s) => s.state.windows.map((w) => w.id));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('a spec removed from the job is not restored and its records are deleted at the next checkpoint; a spec added starts at the restored watermark', () => {
+    const before = configOf({ ...windows, types: ['tumbling', 'session'] }, ['latency_ms']);
+    const after = configOf({ ...windows, types: ['tumbling', 'sliding'] }, ['latency_ms']);
+    const metrics = feedbackMetrics(before);
+    const input = [...events(7, 3_000, 10, 200_000)];
+    const feed = (t: StreamTask, from: number, to: number): void => {
+      for (const e of input.slice(from, to)) t.process({ kind: 'record', key: e.key, timestamp: e.timestamp, value: e.value, partition: TASK });
+    };
+    const first = task(before);
+    const topic: ChangelogMessage[] = [];
+    for (let i = 500; i <= 1_500; i += 500) {
+      feed(first.task, i - 500, i);
+      const cut = first.task.checkpoint();
+      topic.push(...first.task.changelog.messages(0, cut.specs, commitOf(first.task, cut, i), metrics));
+    }
+    const sessionIds = new Set(first.task.specWindows[1]!.state.snapshot().windows.map((w) => w.id));
+    expect(sessionIds.size).toBeGreaterThan(0);
+    const restored = replayed(compacted(topic), after)!;
+    const second = task(after, restored);
+    expect(second.task.specWindows.map(({ spec }) => spec.name)).toEqual(['tumbling', 'sliding']);
+    const watermark = restored.snapshot.watermarks.watermark;
+    expect(second.task.specWindows[1]!.state.watermark).toBe(watermark);
+    feed(second.task, 1_500, 2_000);
+    const cut = second.task.checkpoint();
+    topic.push(...second.task.changelog.messages(0, cut.specs, commitOf(second.task, cut, 2_000), metrics));
+    const live = compacted(topic);
+    const liveWindowIds = live.flatMap((m) => {
+      const key = changeKey(String(m.key))!;
+      return key.kind === 'window' ? [key.n] : [];
+    });
+    expect(liveWindowIds.filter((id) => sessionIds.has(id))).toEqual([]);
+    const again = replayed(live, after)!;
+    expect(again.snapshot.specs.map((s) => s.spec)).toEqual(['tumbling', 'sliding']);
+    expect(encoded(task(after, again).task, after)).toEqual(encoded(second.task, after));
+    // The added spec's windows are those its records opened on time after the restore.
+    expect(second.results.filter((r) => r.window.type === 'sliding').every((r) => r.window.end > watermark)).toBe(true);
+    expect(second.results.some((r) => r.window.type === 'sliding')).toBe(true);
   });
 });
