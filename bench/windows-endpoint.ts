@@ -10,11 +10,11 @@
 import { request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Subject } from 'rxjs';
-import type { AggregateState } from '../operators/index.js';
+import type { AggregateView } from '../operators/index.js';
 import { parseConfig } from '../src/config/index.js';
 import { toWindowOutput, type FeedbackEvent } from '../src/events/index.js';
 import { createProcessorMetrics, startHttpServer } from '../src/observability/index.js';
-import { feedbackPipeline, type FeedbackAccumulator, type FeedbackResult } from '../src/pipeline/feedback-pipeline.js';
+import { feedbackPipeline, type FeedbackResult } from '../src/pipeline/feedback-pipeline.js';
 import { windowsPage } from '../src/service/service.js';
 import type { StreamElement } from '../operators/stream/elements.js';
 import { median } from './stats.js';
@@ -22,7 +22,7 @@ import { median } from './stats.js';
 const KEYS = 20_000;
 const VALUES_PER_WINDOW = 5;
 
-let state: AggregateState<FeedbackAccumulator, FeedbackResult> | undefined;
+let state: AggregateView<FeedbackResult> | undefined;
 const input = new Subject<StreamElement<FeedbackEvent>>();
 input.pipe(feedbackPipeline(parseConfig({ processor: { state: { backend: 'memory' } } }, {}), { idleness: false, onWindowState: (s) => (state = s) })).subscribe();
 const start = Date.UTC(2026, 10, 26, 10);

@@ -85,6 +85,12 @@ export type EmitResult<R> = (result: WindowResult<R>) => void;
 export interface WindowCursor {
   readonly key: string;
   readonly start: number;
+  /**
+   * Where a view merges several window states (a `windowSet`'s branches, one per spec), the
+   * name of the one the window is in: two specs can each hold a window of one key and start,
+   * and pages order those by this name. One state's `peekPage` ignores it.
+   */
+  readonly spec?: string;
 }
 
 export interface WindowPageQuery {

@@ -11,7 +11,7 @@
  *   (state restored and source assigned), else 503 `{"status":"not_ready","reason":…}`.
  * - `GET /windows[?key=…][&limit=…][&cursor=…]`: the current aggregates of open
  *   windows, a page at a time: `{"windows":[…],"next":"<cursor>"}`, ordered by
- *   key then window start. `limit` is 1…10,000 (default 1,000); `next` is null
+ *   key, window start, then spec name (with several specs). `limit` is 1…10,000 (default 1,000); `next` is null
  *   on the last page, else the opaque `cursor` of the next page (also given as
  *   a `Link: <…>; rel="next"` header). `key`, when not empty, keeps one key's
  *   windows. A bad `limit` or `cursor` is a 400. Paging keeps each request to a
@@ -109,13 +109,15 @@ function windowsQuery(params: URLSearchParams): WindowPageQuery | string {
 }
 
 // Opaque to clients (base64url of JSON), so the position's form may change without breaking them.
-const encodeCursor = ({ key, start }: WindowCursor): string => Buffer.from(JSON.stringify([key, start]), 'utf8').toString('base64url');
+// With several window specs the position names the spec too: [key, start, spec].
+const encodeCursor = ({ key, start, spec }: WindowCursor): string =>
+  Buffer.from(JSON.stringify(spec === undefined ? [key, start] : [key, start, spec]), 'utf8').toString('base64url');
 
 function decodeCursor(text: string): WindowCursor | null {
   try {
     const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && Number.isFinite(value[1])) {
-      return { key: value[0], start: value[1] as number };
+    if (Array.isArray(value) && (value.length === 2 || (value.length === 3 && typeof value[2] === 'string')) && typeof value[0] === 'string' && Number.isFinite(value[1])) {
+      return { key: value[0], start: value[1] as number, ...(value.length === 3 ? { spec: value[2] as string } : {}) };
     }
   } catch {
     // Not base64url JSON: as foreign as a cursor of the wrong shape.

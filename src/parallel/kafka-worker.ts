@@ -9,6 +9,7 @@ import type { AggregateView } from '@llm-feedback/stream-operators';
 import { toWindowOutput } from '../events/index.js';
 import { createLogger, createProcessorMetrics } from '../observability/index.js';
 import type { FeedbackResult } from '../pipeline/feedback-pipeline.js';
+import { cursorOf } from '../pipeline/window-pages.js';
 import { JobStats } from '../runner/job-stats.js';
 import { runKafkaJob } from '../runner/kafka-job.js';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.js';
@@ -41,7 +42,7 @@ port.on('message', (message: ToWorker) => {
     case 'windows': {
       const page = windows?.peekPage(message.query);
       const now = Date.now();
-      const paged = page === undefined ? [] : [...page.windows].map((result) => ({ at: { key: result.key, start: result.window.start }, output: toWindowOutput(result, now) }));
+      const paged = page === undefined ? [] : [...page.windows].map((result) => ({ at: cursorOf(result), output: toWindowOutput(result, now) }));
       send({ type: 'windows', id: message.id, windows: paged, next: page?.next });
       break;
     }

@@ -7,7 +7,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
-import type { WindowCursor, WindowPageQuery } from '@llm-feedback/stream-operators';
+import type { WindowPageQuery } from '@llm-feedback/stream-operators';
+import { compareCursors } from '../pipeline/window-pages.js';
 import type { ProcessorConfig } from '../config/index.js';
 import type { HealthState, HttpServerOptions, Logger, WindowsPage } from '../observability/index.js';
 import type { JobSummary } from '../runner/job-stats.js';
@@ -127,7 +128,7 @@ export function startWorkerPool(config: ProcessorConfig, logger?: Logger): Worke
 
   async function windows(query: WindowPageQuery): Promise<WindowsPage> {
     const pages = await Promise.all(members.map((m) => ask<Extract<FromWorker, { type: 'windows' }>>(m, (id) => ({ type: 'windows', id, query }))));
-    // Tasks own disjoint keys, each worker's page is in (key, start) order: merge, keep `limit`.
+    // Each worker's page is in the order of pages (`compareCursors`): merge, keep `limit`.
     const merged: PagedWindow[] = pages.flatMap((p) => p.windows).sort((a, b) => compareCursors(a.at, b.at));
     const page = merged.slice(0, query.limit);
     const more = merged.length > query.limit || pages.some((p) => p.next !== undefined);
@@ -152,8 +153,6 @@ export function startWorkerPool(config: ProcessorConfig, logger?: Logger): Worke
   };
 }
 
-/** The order of `/windows` pages (see `peekPage`): keys by UTF-16 code units, then starts. */
-const compareCursors = (a: WindowCursor, b: WindowCursor): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.start - b.start);
 
 function addSummaries(summaries: readonly JobSummary[]): JobSummary {
   const sum = (field: keyof JobSummary): number => summaries.reduce((total, s) => total + s[field], 0);

@@ -1,8 +1,9 @@
 import { defer, pipe, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { aggregate, type AggregateState, type Aggregator, assignWatermarks, type LateRecordObserver, type MetricsAccumulator, metricsAggregator, type MetricsAggregator, type MetricsResult, type StreamElement, type WatermarkSnapshot, type WindowedRecord, WindowIdentities, type WindowResult, windowSet, type WindowStateSnapshot } from '@llm-feedback/stream-operators';
+import { aggregate, type AggregateState, type AggregateView, type Aggregator, assignWatermarks, type LateRecordObserver, type MetricsAccumulator, metricsAggregator, type MetricsAggregator, type MetricsResult, type StreamElement, type WatermarkSnapshot, type WindowedRecord, WindowIdentities, type WindowResult, windowSet, type WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import { withKeyFields, type KeyFields, type KeyedAccumulator } from './keyed-aggregator.js';
+import { specsView } from './window-pages.js';
 import { windowingOf, windowSpecs, type WindowSpec } from './windowing.js';
 
 export type FeedbackAccumulator = KeyedAccumulator<MetricsAccumulator>;
@@ -26,8 +27,8 @@ export interface FeedbackPipelineHooks {
   assignedPartitions?: ObservableInput<readonly number[]>;
   /** Whether the source has read everything a partition holds (see `assignWatermarks`'s `caughtUp`). */
   caughtUp?: (partition: number) => boolean;
-  /** The first spec's window state (queries and the open-windows gauge). */
-  onWindowState?: (state: AggregateState<FeedbackAccumulator, FeedbackResult>) => void;
+  /** One view over every spec's window state (queries and the open-windows gauge), once each is subscribed. */
+  onWindowState?: (state: AggregateView<FeedbackResult>) => void;
   /** Every spec's window state, in the configuration's order, once each is subscribed (checkpoints cut outside the stream). */
   onSpecStates?: (states: readonly SpecState[]) => void;
   onBarrier?: (barrierId: number, snapshot: PipelineSnapshot) => void;
@@ -149,8 +150,10 @@ export function feedbackPipeline(
             onRecordError: recordError,
             onState: (state) => {
               states[i] = { spec, state };
-              if (i === 0) hooks.onWindowState?.(state);
-              if (states.length === specs.length) hooks.onSpecStates?.(states);
+              if (states.length === specs.length) {
+                hooks.onWindowState?.(specsView(states.map((s) => ({ name: s.spec.name, view: s.state }))));
+                hooks.onSpecStates?.(states);
+              }
             },
             initialState: initialSpecState(hooks.initialState, spec),
             trackChanges: hooks.trackChanges,

@@ -5,7 +5,7 @@
  * task re-run from any of its complete checkpoints emits the same results again.
  */
 import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
-import type { AggregateState, StreamRecord, WatermarkSnapshot, WindowStateSnapshot } from '@llm-feedback/stream-operators';
+import type { AggregateView, StreamRecord, WatermarkSnapshot, WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import { SourceHighWater } from '../repartition/high-water.js';
 import type { SourceOffset } from '../repartition/source-position.js';
@@ -47,7 +47,7 @@ export interface TaskCheckpoint {
 export class StreamTask {
   private readonly input = new Subject<StreamRecord<FeedbackEvent>>();
   private readonly subscription: Subscription;
-  private windowState: AggregateState<FeedbackAccumulator, FeedbackResult> | undefined;
+  private windowState: AggregateView<FeedbackResult> | undefined;
   private specStates: readonly SpecState[] = [];
   private watermarkState: { snapshot(): WatermarkSnapshot } | undefined;
   private readonly sources: SourceHighWater;
@@ -91,8 +91,8 @@ export class StreamTask {
     return this.specStates;
   }
 
-  /** The task's windows, for queries and metrics. */
-  get windows(): AggregateState<FeedbackAccumulator, FeedbackResult> | undefined {
+  /** The task's windows (every spec's), for queries and metrics. */
+  get windows(): AggregateView<FeedbackResult> | undefined {
     return this.windowState;
   }
 

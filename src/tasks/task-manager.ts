@@ -18,6 +18,7 @@ import type { AssignmentChange, TopicPartition } from '../kafka/index.js';
 import { positionKey } from '../kafka/offset-committer.js';
 import type { PartitionIds } from '../kafka/partition-ids.js';
 import { windowCount, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
+import { mergePages } from '../pipeline/window-pages.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
 import { commitMessage, type ChangelogLineage, type ChangelogMessage, type RestoredTask, type SpecCommit, type TaskCommit } from './changelog.js';
 import type { LocalTaskStore } from './local-store.js';
@@ -285,13 +286,14 @@ export class TaskManager {
       *peek(key?: string): Generator<WindowResult<FeedbackResult>> {
         for (const state of states()) yield* state.peek(key);
       },
-      // A key lives in one task: the first `limit` of every task's page, merged, are the page.
+      // The first `limit` of every task's page, merged, are the page.
       peekPage: (query) => {
-        const all = states().flatMap((state) => [...state.peekPage(query).windows]);
-        all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.window.start - b.window.start));
-        const windows = all.slice(0, query.limit);
-        const last = windows[windows.length - 1];
-        return { windows, next: all.length > query.limit && last !== undefined ? { key: last.key, start: last.window.start } : undefined };
+        const pages = states().map((state) => state.peekPage(query));
+        return mergePages(
+          pages.map((page) => [...page.windows]),
+          query.limit,
+          pages.some((page) => page.next !== undefined),
+        );
       },
     };
   }

@@ -146,6 +146,19 @@ describe('startHttpServer', () => {
     expect(queries).toEqual([{ key: 'gpt-4o|a b', limit: 1000 }, { limit: 10_000 }]);
   });
 
+  it("gives a position's spec back with the cursor (several window specs)", async () => {
+    const queries: WindowPageQuery[] = [];
+    const { get } = await start({
+      queryWindows: (query) => {
+        queries.push(query);
+        return { windows: [], next: query.after === undefined ? { key: 'gpt-4o', start: 60_000, spec: '1h' } : undefined };
+      },
+    });
+    const { next } = (await (await get('/windows?limit=1')).json()) as { next: string };
+    await get(`/windows?limit=1&cursor=${next}`);
+    expect(queries[1]).toEqual({ limit: 1, after: { key: 'gpt-4o', start: 60_000, spec: '1h' } });
+  });
+
   it('answers 400 for a bad limit or a cursor it did not give out', async () => {
     const { get } = await start();
     for (const query of ['limit=0', 'limit=10001', 'limit=abc', 'limit=1.5', 'limit=-1', 'limit=', 'limit=1e3', 'limit=0x10']) {
