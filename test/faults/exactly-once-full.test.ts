@@ -140,7 +140,8 @@ describe('fault suite: exactly-once at full size (own broker)', () => {
     const flow = async (count: number, midStreamKills: number, round: number, during?: () => Promise<void>): Promise<void> => {
       const points = Array.from({ length: midStreamKills }, () => Math.floor((0.05 + 0.85 * choose()) * count)).sort((x, y) => x - y);
       const middle = Math.floor(count / 2);
-      const f = new Flow(t.brokers, t.input, gen, count, RATE, sent);
+      // The flow stops at each kill point until the kill is done.
+      const f = new Flow(t.brokers, t.input, gen, count, RATE, sent, undefined, points);
       let middleDone = false;
       for (const point of points) {
         if (!middleDone && point >= middle) {
@@ -149,10 +150,11 @@ describe('fault suite: exactly-once at full size (own broker)', () => {
           await during?.();
           middleDone = true;
         }
-        await f.reached(point);
+        await f.held();
         expect(f.produced, `${label}: kill ${kills + 1} while input is still to come`).toBeLessThan(count);
         const target = instances[Math.floor(choose() * instances.length)]!;
         const wasReady = await target.kill();
+        f.resume();
         if (!wasReady) killedRestoring++;
         await note(`kill ${++kills}: ${target.name} mid-stream${wasReady ? '' : ' (while it restored)'}`);
       }

@@ -279,15 +279,31 @@ export class Flow {
   produced = 0;
   readonly done: Promise<void>;
   private failed: unknown;
+  /** Hold points not reached yet, ascending. */
+  private readonly holds: number[] = [];
+  /** Set while the flow stands at a hold point. */
+  private resumeFlow: (() => void) | undefined;
 
-  constructor(brokers: string, topic: string, gen: InputGenerator, readonly count: number, perSec: number, sent: Sent[], perRequest = 6_000) {
+  /**
+   * `holdAt`: counts of events at which the flow stops until `resume()`, so that what a
+   * test does there (a kill) comes while input is still to come, however long the test
+   * took over what it did before (on a loaded machine a kill and a restart can outlast
+   * the rest of a flow).
+   */
+  constructor(brokers: string, topic: string, gen: InputGenerator, readonly count: number, perSec: number, sent: Sent[], perRequest = 6_000, holdAt: readonly number[] = []) {
     const perPartition = Math.max(1, Math.floor(perRequest / gen.partitions));
+    this.holds.push(...[...holdAt].sort((x, y) => x - y));
     this.done = (async () => {
       const producer = idempotentProducer(brokers);
       await producer.connect();
       const began = Date.now();
       try {
         while (this.produced < this.count) {
+          if (this.holds.length > 0 && this.produced >= this.holds[0]!) {
+            this.holds.shift();
+            await new Promise<void>((resolve) => (this.resumeFlow = resolve));
+            continue;
+          }
           const chunk = gen.batch(Math.min(perPartition, Math.ceil((this.count - this.produced) / gen.partitions))).slice(0, this.count - this.produced);
           await sendChunk(producer, topic, chunk, sent);
           this.produced += chunk.length;
@@ -299,6 +315,21 @@ export class Flow {
       }
     })();
     this.done.catch((error: unknown) => (this.failed = error));
+  }
+
+  /** Resolves once the flow stands at its next hold point (see `holdAt`). */
+  async held(timeoutMs = 120_000): Promise<void> {
+    await waitUntil('the input flow to stand at its next hold point', () => {
+      if (this.failed !== undefined) throw new Error(`producing the input failed: ${String(this.failed)}`);
+      return this.resumeFlow !== undefined;
+    }, timeoutMs, () => `produced ${this.produced}`);
+  }
+
+  /** Lets a held flow go on. */
+  resume(): void {
+    const resume = this.resumeFlow;
+    this.resumeFlow = undefined;
+    resume?.();
   }
 
   /** Resolves once `n` events are produced (rejects if the flow fails or ends before). */
