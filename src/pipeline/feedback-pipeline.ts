@@ -150,7 +150,8 @@ export function feedbackPipeline(
             onRecordError: recordError,
             onState: (state) => {
               states[i] = { spec, state };
-              if (states.length === specs.length) {
+              // Once every spec's state is in (whatever order the branches subscribe in).
+              if (specs.every((_, j) => states[j] !== undefined)) {
                 hooks.onWindowState?.(specsView(states.map((s) => ({ name: s.spec.name, view: s.state }))));
                 hooks.onSpecStates?.(states);
               }

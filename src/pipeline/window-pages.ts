@@ -22,15 +22,10 @@ export function compareCursors(a: WindowCursor, b: WindowCursor): number {
   return as < bs ? -1 : as > bs ? 1 : 0;
 }
 
-/**
- * The first `limit` of `candidates` (each state's own first `limit` after the cursor, so the
- * page is among them), with the cursor of the next page when any state had more.
- */
-export function mergePages(candidates: readonly (readonly FeedbackWindowResult[])[], limit: number, more: boolean): WindowPage<FeedbackResult> {
-  const all = candidates.flat().sort((a, b) => compareCursors(cursorOf(a), cursorOf(b)));
-  const windows = all.slice(0, limit);
-  const last = windows[windows.length - 1];
-  return { windows, next: (more || all.length > limit) && last !== undefined ? cursorOf(last) : undefined };
+/** One of the window states a view merges; `spec` names the spec it holds, where the parts are specs. */
+export interface ViewPart {
+  readonly view: AggregateView<FeedbackResult>;
+  readonly spec?: string;
 }
 
 /** The largest double below `x`: "after (key, below(start))" is "at or after (key, start)", as no double lies between. */
@@ -43,33 +38,39 @@ function below(x: number): number {
 }
 
 /**
- * One view over the window states of several specs (`states`, each under its spec's name).
- * One spec's state is returned as it is.
+ * One view over the window states `parts()` gives at each call (specs of a task, tasks of an
+ * instance). A page is the first `limit` of every part's own page after the cursor, merged.
  */
-export function specsView(states: readonly { readonly name: string; readonly view: AggregateView<FeedbackResult> }[]): AggregateView<FeedbackResult> {
-  if (states.length === 1) return states[0]!.view;
+export function mergedView(parts: () => readonly ViewPart[]): AggregateView<FeedbackResult> {
   return {
     get watermark() {
-      return Math.min(...states.map((s) => s.view.watermark));
+      const all = parts();
+      return all.length === 0 ? -Infinity : Math.min(...all.map((p) => p.view.watermark));
     },
     get openWindows() {
-      return states.reduce((sum, s) => sum + s.view.openWindows, 0);
+      return parts().reduce((sum, p) => sum + p.view.openWindows, 0);
     },
     *peek(key?: string) {
-      for (const s of states) yield* s.view.peek(key);
+      for (const p of parts()) yield* p.view.peek(key);
     },
     peekPage({ key, after, limit }: WindowPageQuery): WindowPage<FeedbackResult> {
-      const pages = states.map(({ name, view }) => {
+      const pages = parts().map(({ view, spec }) => {
         // A spec named after the cursor's has not yet shown its window at the cursor's (key, start).
-        const from = after === undefined || after.spec === undefined || name <= after.spec ? after : { key: after.key, start: below(after.start) };
-        const page = view.peekPage({ ...(key === undefined ? {} : { key }), ...(from === undefined ? {} : { after: from }), limit });
-        return { windows: [...page.windows], more: page.next !== undefined };
+        const from = after === undefined || after.spec === undefined || spec === undefined || spec <= after.spec ? after : { key: after.key, start: below(after.start) };
+        return view.peekPage({ ...(key === undefined ? {} : { key }), ...(from === undefined ? {} : { after: from }), limit });
       });
-      return mergePages(
-        pages.map((p) => p.windows),
-        limit,
-        pages.some((p) => p.more),
-      );
+      const all = pages.flatMap((page) => [...page.windows]).sort((a, b) => compareCursors(cursorOf(a), cursorOf(b)));
+      const windows = all.slice(0, limit);
+      const last = windows[windows.length - 1];
+      const more = all.length > limit || pages.some((page) => page.next !== undefined);
+      return { windows, next: more && last !== undefined ? cursorOf(last) : undefined };
     },
   };
+}
+
+/** One view over the window states of several specs (each under its spec's name); one spec's state as it is. */
+export function specsView(states: readonly { readonly name: string; readonly view: AggregateView<FeedbackResult> }[]): AggregateView<FeedbackResult> {
+  if (states.length === 1) return states[0]!.view;
+  const parts = states.map(({ name, view }) => ({ view, spec: name }));
+  return mergedView(() => parts);
 }

@@ -11,14 +11,14 @@
  * checkpoints. Because a task is deterministic (see `StreamTask`), starting from an older
  * complete checkpoint than the previous owner's last only repeats results, identically.
  */
-import type { AggregateView, MetricsAggregator, WatermarkSnapshot, WindowResult } from '@llm-feedback/stream-operators';
+import type { AggregateView, MetricsAggregator, WatermarkSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
 import type { AssignmentChange, TopicPartition } from '../kafka/index.js';
 import { positionKey } from '../kafka/offset-committer.js';
 import type { PartitionIds } from '../kafka/partition-ids.js';
 import { windowCount, type FeedbackResult, type PipelineSnapshot } from '../pipeline/feedback-pipeline.js';
-import { mergePages } from '../pipeline/window-pages.js';
+import { mergedView } from '../pipeline/window-pages.js';
 import type { PipelineWriter } from '../runner/run-pipeline.js';
 import { commitMessage, type ChangelogLineage, type ChangelogMessage, type RestoredTask, type SpecCommit, type TaskCommit } from './changelog.js';
 import type { LocalTaskStore } from './local-store.js';
@@ -274,28 +274,7 @@ export class TaskManager {
 
   /** One view over every task's windows (queries, the open-windows gauge). */
   windowState(): AggregateView<FeedbackResult> {
-    const states = (): AggregateView<FeedbackResult>[] => [...this.tasks.values()].flatMap((task) => (task.windows === undefined ? [] : [task.windows]));
-    return {
-      get watermark() {
-        const all = states();
-        return all.length === 0 ? -Infinity : Math.min(...all.map((s) => s.watermark));
-      },
-      get openWindows() {
-        return states().reduce((sum, s) => sum + s.openWindows, 0);
-      },
-      *peek(key?: string): Generator<WindowResult<FeedbackResult>> {
-        for (const state of states()) yield* state.peek(key);
-      },
-      // The first `limit` of every task's page, merged, are the page.
-      peekPage: (query) => {
-        const pages = states().map((state) => state.peekPage(query));
-        return mergePages(
-          pages.map((page) => [...page.windows]),
-          query.limit,
-          pages.some((page) => page.next !== undefined),
-        );
-      },
-    };
+    return mergedView(() => [...this.tasks.values()].flatMap((task) => (task.windows === undefined ? [] : [{ view: task.windows }])));
   }
 
   close(): void {

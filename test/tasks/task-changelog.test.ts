@@ -5,10 +5,9 @@
  * task started from them goes on emitting exactly what the uninterrupted one emits.
  */
 import { describe, expect, it } from 'vitest';
-import type { WindowSnapshot } from '../../operators/internal/windowState.js';
 import { parseConfig, type ProcessorConfig } from '../../src/config/index.js';
 import type { FeedbackEvent } from '../../src/events/index.js';
-import { feedbackMetrics, type FeedbackAccumulator, type FeedbackWindowResult } from '../../src/pipeline/feedback-pipeline.js';
+import { feedbackMetrics, type FeedbackWindowResult } from '../../src/pipeline/feedback-pipeline.js';
 import type { PipelineWriter } from '../../src/runner/run-pipeline.js';
 import { MemoryKv } from '../../src/state/memory-kv.js';
 import { ChangelogReplay, changeKey, windowMessage, type ChangelogMessage, type RestoredTask, type TaskCommit } from '../../src/tasks/changelog.js';
