@@ -126,6 +126,8 @@ export interface KafkaSource {
    * (see `KafkaConnectionOptions.retry`); so does a consumer that kafkajs cannot restart.
    */
   readonly records: Observable<KafkaRecord>;
+  /** The topics it reads (`options.topics`). */
+  readonly topics: readonly string[];
   /** Assignment changes of the running consumer (hot; subscribe before `records` to see the first). */
   readonly assignments: Observable<AssignmentChange>;
   /** Whether the consumer is paused for backpressure (hot, current value first). */
@@ -157,8 +159,8 @@ export interface KafkaSource {
    * Backpressure's resume leaves held partitions paused.
    */
   hold(partitions: readonly TopicPartition[]): void;
-  /** Reads a held partition again, from `offset` (a kafkajs offset: `-2` is the partition's start). */
-  release(partition: TopicPartition, offset: string): void;
+  /** Reads a held partition again, from `offset` (undefined: the partition's first retained record). */
+  release(partition: TopicPartition, offset: string | undefined): void;
   /** Acknowledges a record handed downstream: its effects are safely in the sink. */
   ack(record: TopicPartitionOffset): void;
   /** Commits the acknowledged offsets now (they are also committed periodically). */
@@ -504,6 +506,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
 
   return {
     records,
+    topics: options.topics,
     assignments: assignments.asObservable(),
     paused: paused.pipe(distinctUntilChanged()),
     get assignment() {
@@ -540,8 +543,10 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         // The consumer is between runs (kafkajs restarting it): its next join pauses what is held.
       }
     },
-    release(tp, offset) {
+    release(tp, next) {
       if (!held.delete(tpKey(tp.topic, tp.partition))) return;
+      // kafkajs seeks to a partition's first retained record with offset -2.
+      const offset = next ?? '-2';
       const s = session;
       if (s === undefined || s.stopped) return;
       try {

@@ -47,6 +47,8 @@ export interface TaskManagerOptions {
    * state topic, read committed, always tells.
    */
   readonly restoreLocally?: boolean;
+  /** Where the tasks' positions are kept (default: a new record), for a caller that reads them too. */
+  readonly positions?: Record<string, string>;
 }
 
 /** Where a new task starts: its state (none: empty) and the source position that goes with it (none: the start). */
@@ -74,8 +76,8 @@ export interface RemoteState {
 export interface TaskInput {
   readonly assignment: readonly TopicPartition[];
   hold(partitions: readonly TopicPartition[]): void;
-  /** Reads a held partition from `offset` (a kafkajs offset: `-2` is the partition's start). */
-  release(partition: TopicPartition, offset: string): void;
+  /** Reads a held partition from `offset` (undefined: the partition's start). */
+  release(partition: TopicPartition, offset: string | undefined): void;
 }
 
 /** A task that started after an assignment, for logs and metrics. */
@@ -86,18 +88,17 @@ export interface StartedTask {
   readonly windows: number;
 }
 
-/** kafkajs's seek offset for a partition's first retained record. */
-const EARLIEST_OFFSET = '-2';
-
 export class TaskManager {
   private readonly tasks = new Map<number, StreamTask>();
   /** Where each task stands: the next offset to read, per position key (what a checkpoint records). */
-  readonly positions: Record<string, string> = {};
+  readonly positions: Record<string, string>;
   /** Per partition, the restore started last: an older one that ends later is ignored. */
   private readonly restoring = new Map<number, number>();
   private restores = 0;
 
-  constructor(private readonly options: TaskManagerOptions) {}
+  constructor(private readonly options: TaskManagerOptions) {
+    this.positions = options.positions ?? {};
+  }
 
   private positionKey(partition: number): string {
     const tp = this.options.ids.topicPartition(partition);
@@ -156,7 +157,7 @@ export class TaskManager {
       this.start(partition, plan);
       const tp = ids.topicPartition(partition);
       if (plan.position !== undefined) this.positions[positionKey(tp.topic, tp.partition)] = plan.position;
-      input.release(tp, plan.position ?? EARLIEST_OFFSET);
+      input.release(tp, plan.position);
       started.push({ partition, from: plan.from, position: plan.position, windows: plan.snapshot === undefined ? 0 : windowCount(plan.snapshot) });
     }
     return started;
