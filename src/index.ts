@@ -33,5 +33,5 @@ export type { KeyFields, KeyedAccumulator } from './pipeline/keyed-aggregator.js
 export { runKafkaJob, type KafkaJobOptions } from './runner/kafka-job.js';
 export { runService, type ServiceOptions } from './service/service.js';
 export { createPipeline, PipelineBuilder, type KafkaSourceSpec, type Pipeline, type RunOptions, type SettingsDocument } from './builder/create-pipeline.js';
-export type { Sink, Source } from './builder/plugins.js';
+export type { PartitionChange, PartitionedRecord, PartitionedSource, Sink, Source, SourcePartition, SourcePartitionOffset } from './builder/plugins.js';
 export type { CustomOutputs } from './runner/outputs.js';

@@ -25,7 +25,7 @@ import type { FeedbackPipelineHooks, FeedbackResult } from '../pipeline/feedback
 import { runLineJob } from '../runner/file-job.js';
 import type { JobSummary } from '../runner/job-stats.js';
 import { ChannelOutputs, type CustomOutputs } from '../runner/outputs.js';
-import type { Sink, Source } from './plugins.js';
+import type { PartitionedSource, Sink, Source } from './plugins.js';
 
 /** The YAML document under `processor:`, as plain data (snake_case keys, seconds). */
 export type SettingsDocument = Record<string, unknown>;
@@ -60,7 +60,7 @@ export interface Pipeline {
 
 export class PipelineBuilder {
   private document: SettingsDocument = {};
-  private source: Source | undefined;
+  private source: Source | PartitionedSource | undefined;
   private sinks: { results?: Sink; deadLetters?: Sink } = {};
   private windows: WindowType[] = [];
   /** Named window specs (`windows.specs`), in the order added. */
@@ -97,8 +97,12 @@ export class PipelineBuilder {
     return this.withSettings({ source: { type: 'stdin' } });
   }
 
-  /** Any `Source` (see `plugins.ts`); the configured `source` is then ignored. */
-  withSource(source: Source): this {
+  /**
+   * Any `Source` (one partition, read by the line job) or `PartitionedSource` (partitions that
+   * come and go, read by the task runner as Kafka's are), see `plugins.ts`; the configured
+   * `source` is then ignored.
+   */
+  withSource(source: Source | PartitionedSource): this {
     this.source = source;
     return this;
   }
@@ -175,8 +179,8 @@ export class PipelineBuilder {
 
   /**
    * Validates everything set (the configuration's rules, `ConfigError` naming each bad key)
-   * and how the parts fit: a custom source with durable state must be replayable, and
-   * custom sources run in the line job (not with `source.type: kafka`).
+   * and how the parts fit: a custom `Source` with durable state must be replayable, and
+   * exactly-once needs the Kafka source (its transactions are Kafka's).
    */
   build(): Pipeline {
     const windows = this.windowSettings();
@@ -184,9 +188,12 @@ export class PipelineBuilder {
     // A custom source replaces the configured one, which is then validated as the default file
     // source (never read); whether it can be checkpointed is checked below.
     const sourceStandIn = this.source === undefined ? {} : { source: { type: 'file' } };
-    const config = parseConfig({ processor: merge(document, sourceStandIn) }, {});
     const source = this.source;
-    if (source !== undefined && !source.replayable && config.state.backend === 'level') {
+    if (source !== undefined && document.processing_guarantee === 'exactly_once') {
+      throw new Error('createPipeline: processing_guarantee exactly_once needs the Kafka source (withKafkaSource): a custom source\'s reads cannot join Kafka transactions');
+    }
+    const config = parseConfig({ processor: merge(document, sourceStandIn) }, {});
+    if (source !== undefined && !isPartitioned(source) && !source.replayable && config.state.backend === 'level') {
       throw new Error('createPipeline: a source that is not replayable cannot use state.backend level (a checkpoint could never be resumed from); use withStateBackend({ backend: "memory" })');
     }
     const sinks: CustomOutputs = { ...this.sinks };
@@ -217,9 +224,19 @@ export function createPipeline(): PipelineBuilder {
   return new PipelineBuilder();
 }
 
-async function run(config: ProcessorConfig, source: Source | undefined, sinks: CustomOutputs, options: RunOptions): Promise<JobSummary> {
+async function run(config: ProcessorConfig, source: Source | PartitionedSource | undefined, sinks: CustomOutputs, options: RunOptions): Promise<JobSummary> {
   const { logger, metrics } = options;
   const hooks: FeedbackPipelineHooks = options.onWindows === undefined ? {} : { onWindowState: options.onWindows };
+  if (source !== undefined && isPartitioned(source)) {
+    const { runPartitionedJob } = await import('../runner/partitioned-job.js');
+    const outputs = await ChannelOutputs.open(config, { logger, metrics }, sinks);
+    try {
+      const signal = options.signal ?? new AbortController().signal;
+      return await runPartitionedJob({ config, source, outputs, signal, logger, metrics, onReady: options.onReady, onWindows: options.onWindows });
+    } finally {
+      await outputs.close();
+    }
+  }
   if (source === undefined && config.source.type === 'kafka') {
     // Loaded on demand: file and stdin jobs do not load the Kafka client.
     const { runKafkaJob } = await import('../runner/kafka-job.js');
@@ -236,6 +253,10 @@ async function run(config: ProcessorConfig, source: Source | undefined, sinks: C
     }
   }
   return runLineJob({ config, hooks, sinks, ...defined({ source, logger, metrics, signal: options.signal, onReady: options.onReady, progress: options.progress }) });
+}
+
+function isPartitioned(source: Source | PartitionedSource): source is PartitionedSource {
+  return typeof (source as Partial<PartitionedSource>).assignments === 'object';
 }
 
 function isSink(value: object): value is Sink {

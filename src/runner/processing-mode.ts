@@ -14,7 +14,8 @@ import { EMPTY, filter, interval, map, type Observable } from 'rxjs';
 import type { Barrier, SourcePositions } from '@llm-feedback/stream-operators';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import { kafkaConnection, kafkaSink, type KafkaSink, type KafkaSource } from '../kafka/index.js';
-import { OffsetCommitter } from '../kafka/offset-committer.js';
+import { OffsetCommitter, type CommitTarget } from '../kafka/offset-committer.js';
+import type { Logger, ProcessorMetrics } from '../observability/index.js';
 import { type LocalTaskStore, localChanges } from '../tasks/local-store.js';
 import type { RemoteState, TaskManager } from '../tasks/task-manager.js';
 import { TaskTransactions, type TaskTransactionsOptions } from '../tasks/task-transactions.js';
@@ -59,25 +60,45 @@ export interface ProcessingModeOptions extends TaskTransactionsOptions {
 /** The mode `config.processing_guarantee` names. */
 export function processingMode(options: ProcessingModeOptions): ProcessingMode {
   switch (options.config.processing_guarantee) {
-    case 'at_least_once':
-      return new AtLeastOnce(options);
+    case 'at_least_once': {
+      const { config, stateTopic } = options;
+      return new AtLeastOnce({ ...options, changelog: kafkaSink({ ...kafkaConnection(config.kafka), topic: stateTopic }) });
+    }
     case 'exactly_once':
       return new ExactlyOnce(options);
   }
 }
 
-/** Shared outputs, a state-topic producer, the local copy, and offsets committed after both are safe. */
+/**
+ * At-least-once over the local copy alone, for a custom partitioned source: no state topic,
+ * so a task restores from this process's state folder (or memory), and the source is told
+ * each complete checkpoint's positions (`commitOffsets`).
+ */
+export function localProcessingMode(options: LocalModeOptions): ProcessingMode {
+  return new AtLeastOnce(options);
+}
+
+export interface LocalModeOptions {
+  readonly outputs: JobOutputs;
+  readonly local: LocalTaskStore;
+  /** Told the positions of each complete checkpoint. */
+  readonly source: CommitTarget;
+  readonly logger?: Logger;
+  readonly metrics?: ProcessorMetrics;
+}
+
+/** Shared outputs, a state-topic producer (if any), the local copy, and offsets committed after both are safe. */
 class AtLeastOnce implements ProcessingMode {
   readonly restoreLocally = true;
   readonly extraBarriers: Observable<void> = EMPTY;
   private readonly shared: JobOutputs;
-  private readonly changelog: KafkaSink;
+  private readonly changelog: KafkaSink | undefined;
   private readonly committer: OffsetCommitter;
   private readonly coordinator: CheckpointCoordinator;
 
-  constructor({ config, outputs, local, source, stateTopic, logger, metrics }: ProcessingModeOptions) {
+  constructor({ outputs, local, source, changelog, logger, metrics }: LocalModeOptions & { readonly changelog?: KafkaSink }) {
     this.shared = outputs;
-    this.changelog = kafkaSink({ ...kafkaConnection(config.kafka), topic: stateTopic });
+    this.changelog = changelog;
     this.committer = new OffsetCommitter(source, logger, metrics);
     const committer = this.committer;
     this.coordinator = new CheckpointCoordinator({
@@ -121,7 +142,7 @@ class AtLeastOnce implements ProcessingMode {
   checkpoint(barrier: Barrier, tasks: Pick<TaskManager, 'checkpoint'>): void {
     const messages = tasks.checkpoint(barrier.id, barrier.positions ?? {});
     // Failures surface when the coordinator flushes the changelog.
-    for (const message of messages) this.changelog.write(message).catch(() => undefined);
+    if (this.changelog !== undefined) for (const message of messages) this.changelog.write(message).catch(() => undefined);
     this.coordinator.snapshot(barrier.id, { operators: {}, partitions: localChanges(messages) });
     this.coordinator.barrierAtSink(barrier);
   }
@@ -136,7 +157,7 @@ class AtLeastOnce implements ProcessingMode {
 
   close(timeoutMs: number): Promise<void> {
     // Bounded: with the brokers gone, what is unsent stays covered by the last complete checkpoint.
-    return this.changelog.close(timeoutMs);
+    return this.changelog?.close(timeoutMs) ?? Promise.resolve();
   }
 }
 
