@@ -51,20 +51,14 @@ export interface KafkaJobOptions {
 /**
  * Runs the pipeline from Kafka topics to the configured outputs until `signal`.
  *
- * Each assigned partition is a task (`src/tasks`) with its own watermark and windows;
- * records are parsed here (invalid ones become dead letters) and handed to their task.
- * Input not keyed by the key fields is first repartitioned (`src/repartition`): the tasks
- * then read the repartition topic, and the stage writes the dead letters.
- * How the tasks' output and checkpoints reach Kafka is the processing mode
- * (`processing-mode.ts`): at-least-once (state topic, local copy, then the offsets; DESIGN.md
- * "Checkpoints and recovery") or exactly-once (one transaction per task and checkpoint).
- * A new task is restored (local copy or state topic, see `TaskManager.plan`) and resumes at
- * its state's position, or starts empty at the partition's start.
- *
- * Backpressure: each record is acknowledged to the source once processed, unless
- * the outputs hold more than `buffer_size` unacknowledged messages; then the
- * acknowledgements wait for the outputs to flush, and the source pauses its
- * consumer when `buffer_size` records are unacknowledged.
+ * The task runner (`task-job.ts`) reads the consumer: each assigned partition is a task
+ * (`src/tasks`) with its own watermark and windows. Around it, this wires Kafka: input not
+ * keyed by the key fields is first repartitioned (`src/repartition`; the tasks then read the
+ * repartition topic, and the stage writes the dead letters); a new task restores from the
+ * local copy or the state topic (`TaskManager.plan`); and the processing mode
+ * (`processing-mode.ts`) is at-least-once (state topic, local copy, then the offsets;
+ * DESIGN.md "Checkpoints and recovery") or exactly-once (one transaction per task and
+ * checkpoint).
  */
 export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary> {
   const { config, logger, metrics } = options;
