@@ -38,6 +38,8 @@ export async function runPartitionedJob(options: PartitionedJobOptions): Promise
   const { config, source, outputs, logger, metrics } = options;
   const now = options.now ?? Date.now;
   const started = now();
+  // Worker threads cannot share the source object: its tasks run on this thread.
+  if (config.parallelism > 1) logger?.warn({ parallelism: config.parallelism }, 'a custom partitioned source runs its tasks on one thread: parallelism applies to the configured Kafka, file and stdin sources');
   const local = new LocalTaskStore(await openKv(config.state));
   const stats = new JobStats();
   try {
