@@ -246,7 +246,7 @@ export async function runTaskJob<R extends PartitionedRecord>(options: TaskJobOp
       intervalMs: config.checkpoint_interval_secs * 1000,
       firstId: 1,
       positions: () => ({ ...tasks.positions }),
-      trigger: merge(stopBarrier(options.signal), ended),
+      trigger: merge(stopBarrier(options.signal), delivery.extraBarriers, ended),
     }),
   );
 
