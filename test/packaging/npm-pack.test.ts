@@ -72,10 +72,10 @@ const out = await lastValueFrom(
 console.log(JSON.stringify({ results: out.map((r) => [r.key, r.count, r.result.metrics['latency_ms']?.avg]), checkpointed: saved !== undefined }));
 `;
 
-/** The builder from the main entry, with a custom source and sink (issue 12's "done when"). */
+/** The builder from the main entry, with a custom source and sink, and a custom partitioned source (issue 12's "done when"). */
 const BUILDER_CODE = `
-import { Observable } from 'rxjs';
-import { createPipeline, type LineBatch, type Sink, type Source } from 'llm-feedback-stream-processor';
+import { Observable, Subject } from 'rxjs';
+import { createPipeline, type LineBatch, type PartitionChange, type PartitionedRecord, type PartitionedSource, type Sink, type Source, type SourcePartition, type SourcePartitionOffset } from 'llm-feedback-stream-processor';
 
 const events = [1, 2, 3].map((i) => JSON.stringify({ timestamp: i * 1000, model: 'm', metrics: { latency_ms: i * 100 } }));
 const source: Source = {
@@ -97,7 +97,49 @@ const summary = await createPipeline()
   .withDeadLetterSink({ type: 'stderr' })
   .build()
   .run();
-console.log(JSON.stringify({ recordsIn: summary.recordsIn, counts: written.map((line) => (JSON.parse(line) as { event_count: number }).event_count) }));
+
+// A partitioned source: a task per partition, checkpoints told to the source.
+class Partitions implements PartitionedSource {
+  readonly topics = ['clicks'];
+  private readonly changes = new Subject<PartitionChange>();
+  readonly assignments = this.changes.asObservable();
+  assignment: SourcePartition[] = [];
+  private readonly from = new Map<number, number>();
+  committed: string[] = [];
+  constructor(private readonly data: string[][]) {}
+  readonly records = new Observable<PartitionedRecord>((subscriber) => {
+    this.assignment = this.data.map((_, partition) => ({ topic: 'clicks', partition }));
+    this.changes.next({ assigned: this.assignment, revoked: [], current: this.assignment });
+    const timer = setInterval(() => {
+      if (this.from.size < this.data.length) return;
+      clearInterval(timer);
+      for (const [partition, offset] of this.from) {
+        this.data[partition]!.slice(offset).forEach((value, i) => subscriber.next({ kind: 'record', topic: 'clicks', partition, offset: String(offset + i), value, timestamp: Date.now() }));
+      }
+      subscriber.complete();
+    }, 5);
+    return () => clearInterval(timer);
+  });
+  caughtUp(): boolean { return false; }
+  hold(): void {}
+  release(tp: SourcePartition, offset: string | undefined): void { this.from.set(tp.partition, Number(offset ?? 0)); }
+  ack(): void {}
+  async commitOffsets(offsets: readonly SourcePartitionOffset[]): Promise<void> { this.committed = offsets.map((o) => \`\${o.partition}:\${o.offset}\`); }
+  async stop(): Promise<void> {}
+}
+const event = (t: number, model: string): string => JSON.stringify({ timestamp: t, model, metrics: { latency_ms: 1 } });
+const partitioned = new Partitions([[event(1000, 'a'), event(2000, 'a'), event(60_000, 'a')], [event(3000, 'b'), event(60_000, 'b')]]);
+const perPartition: string[] = [];
+await createPipeline()
+  .withSource(partitioned)
+  .withTumblingWindow({ sizeSecs: 10 })
+  .withStateBackend({ backend: 'memory' })
+  .withSink({ write: (line) => { perPartition.push(line); return undefined; }, inFlight: 0, flush: async () => {}, close: async () => {} })
+  .withDeadLetterSink({ type: 'stderr' })
+  .build()
+  .run();
+const counts = (lines: string[]): number[] => lines.map((line) => (JSON.parse(line) as { event_count: number }).event_count);
+console.log(JSON.stringify({ recordsIn: summary.recordsIn, counts: counts(written), partitioned: { counts: counts(perPartition).sort(), committed: partitioned.committed.sort() } }));
 `;
 
 /** Records every module URL that the ESM loader resolves (hooks run in their own thread: a file collects them). */
@@ -211,7 +253,7 @@ describe('the service package', () => {
 
   it('type-checks and runs a job built with createPipeline() from a custom source and sink', () => {
     run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']);
-    expect(JSON.parse(run(process.execPath, ['out/builder.js'])) as unknown).toEqual({ recordsIn: 3, counts: [3] });
+    expect(JSON.parse(run(process.execPath, ['out/builder.js'])) as unknown).toEqual({ recordsIn: 3, counts: [3], partitioned: { counts: [1, 2], committed: ['0:3', '1:2'] } });
   });
 
   it('names every type of its public signatures', () => {

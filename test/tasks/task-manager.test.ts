@@ -21,15 +21,16 @@ const tp = (partition: number): TopicPartition => ({ topic: TOPIC, partition });
 class Input implements TaskInput {
   assignment: TopicPartition[] = [];
   readonly held = new Set<number>();
+  /** Where each partition was released: an offset, or 'start' (its first record). */
   readonly released = new Map<number, string>();
 
   hold(partitions: readonly TopicPartition[]): void {
     for (const p of partitions) this.held.add(p.partition);
   }
 
-  release(partition: TopicPartition, offset: string): void {
+  release(partition: TopicPartition, offset: string | undefined): void {
     this.held.delete(partition.partition);
-    this.released.set(partition.partition, offset);
+    this.released.set(partition.partition, offset ?? 'start');
   }
 
   /** The change from the current assignment to `partitions`, which becomes the assignment. */
@@ -100,6 +101,6 @@ describe('task manager: assignment changes', () => {
     expect(started.map((s) => s.partition)).toEqual([1]);
     expect(tasks.has(1)).toBe(true);
     expect(input.held.has(1)).toBe(false);
-    expect(input.released.get(1)).toBe('-2');
+    expect(input.released.get(1)).toBe('start');
   });
 });
