@@ -227,32 +227,31 @@ export function createPipeline(): PipelineBuilder {
 async function run(config: ProcessorConfig, source: Source | PartitionedSource | undefined, sinks: CustomOutputs, options: RunOptions): Promise<JobSummary> {
   const { logger, metrics } = options;
   const hooks: FeedbackPipelineHooks = options.onWindows === undefined ? {} : { onWindowState: options.onWindows };
-  if (source !== undefined && isPartitioned(source)) {
-    const { runPartitionedJob } = await import('../runner/partitioned-job.js');
-    const outputs = await ChannelOutputs.open(config, { logger, metrics }, sinks);
-    try {
-      const signal = options.signal ?? new AbortController().signal;
-      return await runPartitionedJob({ config, source, outputs, signal, logger, metrics, onReady: options.onReady, onWindows: options.onWindows });
-    } finally {
-      await outputs.close();
-    }
-  }
-  if (source === undefined && config.source.type === 'kafka') {
-    // Loaded on demand: file and stdin jobs do not load the Kafka client.
-    const { runKafkaJob } = await import('../runner/kafka-job.js');
-    const custom = sinks.results !== undefined || sinks.deadLetters !== undefined;
+  const partitioned = source !== undefined && isPartitioned(source) ? source : undefined;
+  const lineSource = source !== undefined && !isPartitioned(source) ? source : undefined;
+  if (partitioned !== undefined || (source === undefined && config.source.type === 'kafka')) {
+    // Task jobs. A partitioned source always writes through outputs opened here; a Kafka job
+    // opens the configured ones itself unless a sink is custom.
+    const custom = partitioned !== undefined || sinks.results !== undefined || sinks.deadLetters !== undefined;
     const outputs = custom ? await ChannelOutputs.open(config, { logger, metrics }, sinks) : undefined;
+    const signal = options.signal ?? new AbortController().signal;
     try {
+      if (partitioned !== undefined && outputs !== undefined) {
+        const { runPartitionedJob } = await import('../runner/partitioned-job.js');
+        return await runPartitionedJob({ config, source: partitioned, outputs, signal, logger, metrics, onReady: options.onReady, onWindows: options.onWindows });
+      }
+      // Loaded on demand: file and stdin jobs do not load the Kafka client.
+      const { runKafkaJob } = await import('../runner/kafka-job.js');
       return await runKafkaJob({
         config,
-        signal: options.signal ?? new AbortController().signal,
+        signal,
         ...defined({ outputs, logger, metrics, onReady: options.onReady, onWindows: options.onWindows, onBrokerReachable: options.onBrokerReachable }),
       });
     } finally {
       await outputs?.close();
     }
   }
-  return runLineJob({ config, hooks, sinks, ...defined({ source, logger, metrics, signal: options.signal, onReady: options.onReady, progress: options.progress }) });
+  return runLineJob({ config, hooks, sinks, ...defined({ source: lineSource, logger, metrics, signal: options.signal, onReady: options.onReady, progress: options.progress }) });
 }
 
 function isPartitioned(source: Source | PartitionedSource): source is PartitionedSource {
