@@ -7,6 +7,7 @@
  */
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { Kafka, logLevel as KafkaLogLevel, type logCreator, type RetryOptions, type SASLOptions } from 'kafkajs';
+import { installProduceRequestEncoder } from './produce-encoding/kafkajs-produce-request.js';
 
 export interface KafkaConnectionOptions {
   /** Bootstrap brokers, `host:port` each (a comma-separated string is accepted too). */
@@ -44,6 +45,8 @@ export function parseBrokers(brokers: readonly string[] | string): string[] {
 }
 
 export function createKafka(options: KafkaConnectionOptions): Kafka {
+  // Our producers' Produce requests are encoded in one pass (src/kafka/produce-encoding).
+  installProduceRequestEncoder();
   return new Kafka({
     clientId: options.clientId ?? 'stream-processor',
     brokers: parseBrokers(options.brokers),

@@ -1,0 +1,49 @@
+/**
+ * CRC-32C (Castagnoli), the checksum of a Kafka record batch, by slicing-by-8: eight
+ * table lookups per 8 bytes instead of one per byte (kafkajs's loop), which makes it
+ * ~4× faster on a result batch of a few hundred kilobytes. Same polynomial and result
+ * as kafkajs's `crc32C` (the tests compare them on random buffers).
+ */
+
+/** The reflected Castagnoli polynomial. */
+const POLYNOMIAL = 0x82f63b78;
+
+/** Eight 256-entry tables, one after another: `TABLES[k * 256 + b]` is byte b's CRC shifted by k more zero bytes. */
+const TABLES = buildTables();
+
+function buildTables(): Int32Array {
+  const tables = new Int32Array(8 * 256);
+  for (let b = 0; b < 256; b++) {
+    let crc = b;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ POLYNOMIAL : crc >>> 1;
+    tables[b] = crc;
+  }
+  for (let b = 0; b < 256; b++) {
+    for (let k = 1; k < 8; k++) {
+      const previous = tables[(k - 1) * 256 + b]!;
+      tables[k * 256 + b] = (previous >>> 8) ^ tables[previous & 0xff]!;
+    }
+  }
+  return tables;
+}
+
+/** The CRC-32C of `bytes[start, end)`, as an unsigned 32-bit number. */
+export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  const t = TABLES;
+  let crc = -1;
+  let i = start;
+  for (; end - i >= 8; i += 8) {
+    const low = crc ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    crc =
+      t[7 * 256 + (low & 0xff)]! ^
+      t[6 * 256 + ((low >>> 8) & 0xff)]! ^
+      t[5 * 256 + ((low >>> 16) & 0xff)]! ^
+      t[4 * 256 + (low >>> 24)]! ^
+      t[3 * 256 + bytes[i + 4]!]! ^
+      t[2 * 256 + bytes[i + 5]!]! ^
+      t[256 + bytes[i + 6]!]! ^
+      t[bytes[i + 7]!]!;
+  }
+  for (; i < end; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  return ~crc >>> 0;
+}
