@@ -40,7 +40,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type KafkaMessage, type Message } from 'kafkajs';
 import { parseConfig, type ProcessorConfig } from '../src/config/index.js';
 import { ensureTopics, type KafkaSource } from '../src/kafka/index.js';
 import { createProcessorMetrics, type ProcessorMetrics } from '../src/observability/index.js';
@@ -305,15 +305,6 @@ async function latencies(rate: number, what: string): Promise<LatencyPhase> {
   while (!ready) await sleep(10);
   const firstWindowEnd = Date.now() + LATENCY_WARMUP_SECS * 1000;
   setTimeout(() => (measuring = true), LATENCY_WARMUP_SECS * 1000);
-  const reader = kafka().consumer({ groupId: name(`latency-reader-${randomUUID().slice(0, 4)}`), maxWaitTimeInMs: 100 });
-  await reader.connect();
-  await reader.subscribe({ topics: [output], fromBeginning: true });
-  await reader.run({
-    eachMessage: async ({ message }) => {
-      const end = (JSON.parse(message.value!.toString('utf8')) as { window: { end: number } }).window.end;
-      if (end >= firstWindowEnd) values.push(Number(message.timestamp) - end);
-    },
-  });
   const child = fork(fileURLToPath(import.meta.url), ['--load-producer', input, String(Math.round(rate)), String(LATENCY_SECS)], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -325,8 +316,13 @@ async function latencies(rate: number, what: string): Promise<LatencyPhase> {
   await sleep(500);
   stop.abort();
   await job;
-  await reader.disconnect();
   if (code !== 0) throw new Error(`load producer exited with ${code}`);
+  // Read back once the job is over: a reader in this process during the phase would share the job's event
+  // loop exactly when a window end's results leave (the broker's append times do not depend on when they are read).
+  await readBack(output, (_, message) => {
+    const end = (JSON.parse(message.value!.toString('utf8')) as { window: { end: number } }).window.end;
+    if (end >= firstWindowEnd) values.push(Number(message.timestamp) - end);
+  });
   return { values, inJob, eventAfterEnd: await firstEventsAfterWindowEnds(input, firstWindowEnd), produced };
 }
 
@@ -342,31 +338,36 @@ interface LatencyPhase {
 
 /** `eventAfterEnd` of a latency phase: reads the input back (its append times), windows from `fromEnd` on. */
 async function firstEventsAfterWindowEnds(input: string, fromEnd: number): Promise<number[]> {
+  const first = new Map<string, number>();
+  await readBack(input, (partition, message) => {
+    const eventTime = Date.parse((JSON.parse(message.value!.toString('utf8')) as { timestamp: string }).timestamp);
+    const windowEnd = Math.floor(eventTime / 1000) * 1000;
+    const key = `${partition}/${windowEnd}`;
+    if (windowEnd >= fromEnd && !first.has(key)) first.set(key, Number(message.timestamp) - windowEnd);
+  });
+  return [...first.values()];
+}
+
+/** Reads `topic` from its start to its end as it stands now, each partition in offset order. */
+async function readBack(topic: string, each: (partition: number, message: KafkaMessage) => void): Promise<void> {
   const admin = kafka().admin();
   await admin.connect();
-  const ends = new Map((await admin.fetchTopicOffsets(input)).filter((o) => Number(o.high) > 0).map((o) => [o.partition, Number(o.high)]));
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).filter((o) => Number(o.high) > 0).map((o) => [o.partition, Number(o.high)]));
   await admin.disconnect();
-  const first = new Map<string, number>();
-  const reader = kafka().consumer({ groupId: name(`latency-input-${randomUUID().slice(0, 4)}`), maxWaitTimeInMs: 100 });
+  const reader = kafka().consumer({ groupId: name(`read-back-${randomUUID().slice(0, 4)}`), maxWaitTimeInMs: 100 });
   await reader.connect();
-  await reader.subscribe({ topics: [input], fromBeginning: true });
+  await reader.subscribe({ topics: [topic], fromBeginning: true });
   await new Promise<void>((resolve) => {
     if (ends.size === 0) resolve();
     void reader.run({
       eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) {
-          const eventTime = Date.parse((JSON.parse(message.value!.toString('utf8')) as { timestamp: string }).timestamp);
-          const windowEnd = Math.floor(eventTime / 1000) * 1000;
-          const key = `${batch.partition}/${windowEnd}`;
-          if (windowEnd >= fromEnd && !first.has(key)) first.set(key, Number(message.timestamp) - windowEnd);
-        }
+        for (const message of batch.messages) each(batch.partition, message);
         if (Number(batch.lastOffset()) + 1 >= ends.get(batch.partition)!) ends.delete(batch.partition);
         if (ends.size === 0) resolve();
       },
     });
   });
   await reader.disconnect();
-  return [...first.values()];
 }
 
 /** Child process: `rate` events/s for `secs` seconds, event time = wall-clock time, keyed by model; prints the count. */
