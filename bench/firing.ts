@@ -1,0 +1,112 @@
+/**
+ * Firing benchmark: the CPU cost of one window result at a window end, the work that
+ * sits directly in the latency of results (a window end fires every key back to back
+ * on one thread). Prints one JSON object:
+ *   fire_us_per_result          the watermark firing 1,000 keys' windows (aggregation results only)
+ *   fire_format_us_per_result   the same, each result also formatted as its output line
+ *                               (what `writeResult` does before the sink)
+ *   bytes_per_result            the output line's length
+ * Setup: the default configuration's aggregations (count, sum, average, min, max, stddev,
+ * p50/p95/p99) over every metric of the bench events (latency, cost, tokens, rating),
+ * a 1 s tumbling window, 1,000 keys, 5 events per key-window on average; the record that
+ * moves the watermark past a window's end fires it (out-of-orderness 0), as in a Kafka task.
+ * Figures: the median over the measured window ends, after warm-up ones.
+ * Run: npm run bench:firing
+ */
+import { Subject } from 'rxjs';
+import type { StreamElement, StreamRecord } from '../operators/stream/elements.js';
+import { parseConfig } from '../src/config/index.js';
+import { formatWindowResult, joinKey, toWindowOutput, type FeedbackEvent } from '../src/events/index.js';
+import { feedbackPipeline, type FeedbackWindowResult } from '../src/pipeline/feedback-pipeline.js';
+import { createRandom } from '../scripts/generate-sample.js';
+import { benchEvent } from './events.js';
+import { median } from './stats.js';
+
+const KEYS = 1_000;
+const EVENTS_PER_WINDOW = 5 * KEYS;
+const WINDOW_MS = 1_000;
+const WARM_UP_WINDOWS = 30;
+const MEASURED_WINDOWS = 25;
+const START_MS = Date.UTC(2026, 10, 26, 10);
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+const config = parseConfig(
+  {
+    processor: {
+      source: { type: 'kafka' },
+      sink: { type: 'kafka' },
+      dead_letter: { type: 'kafka' },
+      state: { backend: 'memory' },
+      windows: { default_type: 'tumbling', tumbling: { size_secs: WINDOW_MS / 1000, allowed_lateness_secs: 0 } },
+      watermark: { max_out_of_orderness_secs: 0 },
+      kafka: { consumer: { topics: ['bench-in'] } },
+    },
+  },
+  {},
+);
+
+const random = createRandom(7);
+const models = Array.from({ length: KEYS }, (_, i) => `model-${i}`);
+
+/** The events of window `w`, keys drawn at random, in event-time order. */
+function windowEvents(w: number): StreamRecord<FeedbackEvent>[] {
+  const records: StreamRecord<FeedbackEvent>[] = [];
+  for (let i = 0; i < EVENTS_PER_WINDOW; i++) {
+    const timestamp = START_MS + w * WINDOW_MS + Math.floor((i * WINDOW_MS) / EVENTS_PER_WINDOW);
+    const value = benchEvent(`e-${w}-${i}`, timestamp, models[Math.floor(random() * KEYS)]!, random);
+    records.push({ kind: 'record', value, timestamp, key: joinKey(value, config.event.key_fields), offset: String(i) });
+  }
+  return records;
+}
+
+/**
+ * µs per result of the window ends of a fresh pipeline, each result handed to `onResult`:
+ * the time of pushing the first record of window w + 1, which fires window w.
+ */
+function measure(onResult: (result: FeedbackWindowResult) => void): number {
+  const input = new Subject<StreamElement<FeedbackEvent>>();
+  let results = 0;
+  input.pipe(feedbackPipeline(config, { idleness: false })).subscribe((element) => {
+    if (element.kind !== 'record') return;
+    results++;
+    onResult(element.value);
+  });
+  const perResult: number[] = [];
+  let pending = windowEvents(0);
+  for (let w = 0; w < WARM_UP_WINDOWS + MEASURED_WINDOWS; w++) {
+    for (let i = 1; i < pending.length; i++) input.next(pending[i]!);
+    // The next window's events are made before the clock starts; its first record fires window w.
+    const next = windowEvents(w + 1);
+    gc?.();
+    results = 0;
+    const t0 = performance.now();
+    input.next(next[0]!);
+    const elapsedUs = (performance.now() - t0) * 1000;
+    if (results === 0) throw new Error(`window ${w} fired nothing`);
+    if (w >= WARM_UP_WINDOWS) perResult.push(elapsedUs / results);
+    pending = next;
+  }
+  input.complete();
+  return median(perResult);
+}
+
+let bytes = 0;
+let lines = 0;
+const fire = measure(() => undefined);
+const fireFormat = measure((result) => {
+  const line = formatWindowResult(toWindowOutput(result, Date.now()));
+  bytes += line.length;
+  lines++;
+});
+
+console.log(
+  JSON.stringify({
+    keys: KEYS,
+    events_per_window: EVENTS_PER_WINDOW,
+    measured_windows: MEASURED_WINDOWS,
+    fire_us_per_result: Number(fire.toFixed(2)),
+    fire_format_us_per_result: Number(fireFormat.toFixed(2)),
+    bytes_per_result: Math.round(bytes / lines),
+  }),
+);
