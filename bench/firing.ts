@@ -2,15 +2,15 @@
  * Firing benchmark: the CPU cost of one window result at a window end, the work that
  * sits directly in the latency of results (a window end fires every key back to back
  * on one thread). Prints one JSON object:
- *   fire_us_per_result          the watermark firing 1,000 keys' windows (aggregation results only)
- *   fire_format_us_per_result   the same, each result also formatted as its output line
- *                               (what `writeResult` does before the sink)
- *   bytes_per_result            the output line's length
+ *   fire_us_per_result     the watermark firing 1,000 keys' windows (the aggregation's results)
+ *   format_us_per_result   formatting those results as output lines, as `writeResult` does
+ *   us_per_result          the two together
+ *   bytes_per_result       the output line's length
  * Setup: the default configuration's aggregations (count, sum, average, min, max, stddev,
  * p50/p95/p99) over every metric of the bench events (latency, cost, tokens, rating),
  * a 1 s tumbling window, 1,000 keys, 5 events per key-window on average; the record that
  * moves the watermark past a window's end fires it (out-of-orderness 0), as in a Kafka task.
- * Figures: the median over the measured window ends, after warm-up ones.
+ * Figures: medians over the measured window ends, after warm-up ones.
  * Run: npm run bench:firing
  */
 import { Subject } from 'rxjs';
@@ -26,7 +26,7 @@ const KEYS = 1_000;
 const EVENTS_PER_WINDOW = 5 * KEYS;
 const WINDOW_MS = 1_000;
 const WARM_UP_WINDOWS = 30;
-const MEASURED_WINDOWS = 25;
+const MEASURED_WINDOWS = 60;
 const START_MS = Date.UTC(2026, 10, 26, 10);
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -60,53 +60,60 @@ function windowEvents(w: number): StreamRecord<FeedbackEvent>[] {
   return records;
 }
 
+interface WindowEndCost {
+  /** µs per result of firing: the aggregation's results of every key. */
+  readonly fire: number;
+  /** µs per result of formatting those results as output lines, right after. */
+  readonly format: number;
+  readonly bytesPerResult: number;
+}
+
 /**
- * µs per result of the window ends of a fresh pipeline, each result handed to `onResult`:
- * the time of pushing the first record of window w + 1, which fires window w.
+ * Pushes the first record of window w + 1, which fires window w, and times that; then
+ * formats the results the same way `writeResult` does. Medians over the measured windows.
  */
-function measure(onResult: (result: FeedbackWindowResult) => void): number {
+function measure(): WindowEndCost {
   const input = new Subject<StreamElement<FeedbackEvent>>();
-  let results = 0;
+  const fired: FeedbackWindowResult[] = [];
   input.pipe(feedbackPipeline(config, { idleness: false })).subscribe((element) => {
-    if (element.kind !== 'record') return;
-    results++;
-    onResult(element.value);
+    if (element.kind === 'record') fired.push(element.value);
   });
-  const perResult: number[] = [];
+  const fire: number[] = [];
+  const format: number[] = [];
+  let bytes = 0;
   let pending = windowEvents(0);
   for (let w = 0; w < WARM_UP_WINDOWS + MEASURED_WINDOWS; w++) {
     for (let i = 1; i < pending.length; i++) input.next(pending[i]!);
-    // The next window's events are made before the clock starts; its first record fires window w.
+    // The next window's events are made before the clock starts.
     const next = windowEvents(w + 1);
+    fired.length = 0;
     gc?.();
-    results = 0;
     const t0 = performance.now();
     input.next(next[0]!);
-    const elapsedUs = (performance.now() - t0) * 1000;
-    if (results === 0) throw new Error(`window ${w} fired nothing`);
-    if (w >= WARM_UP_WINDOWS) perResult.push(elapsedUs / results);
+    const t1 = performance.now();
+    bytes = 0;
+    for (const result of fired) bytes += formatWindowResult(toWindowOutput(result, Date.now())).length;
+    const t2 = performance.now();
+    if (fired.length === 0) throw new Error(`window ${w} fired nothing`);
+    if (w >= WARM_UP_WINDOWS) {
+      fire.push(((t1 - t0) * 1000) / fired.length);
+      format.push(((t2 - t1) * 1000) / fired.length);
+    }
     pending = next;
   }
   input.complete();
-  return median(perResult);
+  return { fire: median(fire), format: median(format), bytesPerResult: Math.round(bytes / fired.length) };
 }
 
-let bytes = 0;
-let lines = 0;
-const fire = measure(() => undefined);
-const fireFormat = measure((result) => {
-  const line = formatWindowResult(toWindowOutput(result, Date.now()));
-  bytes += line.length;
-  lines++;
-});
-
+const cost = measure();
 console.log(
   JSON.stringify({
     keys: KEYS,
     events_per_window: EVENTS_PER_WINDOW,
     measured_windows: MEASURED_WINDOWS,
-    fire_us_per_result: Number(fire.toFixed(2)),
-    fire_format_us_per_result: Number(fireFormat.toFixed(2)),
-    bytes_per_result: Math.round(bytes / lines),
+    fire_us_per_result: Number(cost.fire.toFixed(2)),
+    format_us_per_result: Number(cost.format.toFixed(2)),
+    us_per_result: Number((cost.fire + cost.format).toFixed(2)),
+    bytes_per_result: cost.bytesPerResult,
   }),
 );
