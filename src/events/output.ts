@@ -70,9 +70,11 @@ export function toWindowOutput(
 ): WindowOutput {
   if (key === undefined) throw new TypeError(`no key fields for window result of key "${result.key}"`);
   const { eventCount, metrics, spec } = result.result;
-  const window = spec === undefined ? result.window : { ...result.window, spec };
+  const { type, start, end } = result.window;
+  const window = spec === undefined ? result.window : { type, start, end, spec };
   const revision = result.revision;
-  // Two literals rather than `early` spread in: a spread is a generic property copy, per result.
+  // Named fields and two literals rather than spreads: V8 (Node 20) builds a spread
+  // followed by more properties in the runtime (~1 µs), and this runs for every result.
   return result.early === true
     ? { key, window, revision, early: true, eventCount, emittedAt, metrics }
     : { key, window, revision, eventCount, emittedAt, metrics };
