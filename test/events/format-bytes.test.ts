@@ -3,7 +3,8 @@
  * `JSON.stringify` gives for the record as one object in DESIGN.md's key order (the
  * implementation before bench/firing.ts). This compares the two byte for byte over
  * randomised records: awkward numbers, names that need escaping, integer-like names
- * (which `JSON.stringify` writes first), `__proto__`, optional keys present or not.
+ * (which `JSON.stringify` writes first), `__proto__`, optional keys present or not,
+ * window bounds and emission times repeated from the record before or not.
  */
 import { describe, expect, it } from 'vitest';
 import type { WindowResult, WindowType } from '../../operators/stream/elements.js';
@@ -51,6 +52,9 @@ function recordOutputs(seed: number, count: number): WindowOutput[] {
     }
   };
   const text = (): string => (random() < 0.5 ? pick(AWKWARD_TEXTS) : `${pick(AWKWARD_TEXTS)}${pick(AWKWARD_TEXTS)}`);
+  // Window bounds and emission times repeat from one record to the next, as at a window end.
+  const times: number[] = [0, 0, 0];
+  const time = (i: number): number => (random() < 0.5 ? times[i]! : (times[i] = number()));
   const outputs: WindowOutput[] = [];
   for (let n = 0; n < count; n++) {
     const key: Record<string, string | null> = {};
@@ -65,11 +69,11 @@ function recordOutputs(seed: number, count: number): WindowOutput[] {
     const spec = random() < 0.3 ? text() : undefined;
     outputs.push({
       key,
-      window: spec === undefined ? { type, start: number(), end: number() } : { type, spec, start: number(), end: number() },
+      window: spec === undefined ? { type, start: time(0), end: time(1) } : { type, spec, start: time(0), end: time(1) },
       revision: random() < 0.2 ? -1 : Math.floor(random() * 3),
       ...(random() < 0.2 ? { early: true as const } : {}),
       eventCount: number(),
-      emittedAt: number(),
+      emittedAt: time(2),
       metrics,
     });
   }
