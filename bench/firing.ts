@@ -2,10 +2,12 @@
  * Firing benchmark: the CPU cost of one window result at a window end, the work that
  * sits directly in the latency of results (a window end fires every key back to back
  * on one thread). Prints one JSON object:
- *   fire_us_per_result     the watermark firing 1,000 keys' windows (the aggregation's results)
- *   format_us_per_result   formatting those results as output lines, as `writeResult` does
- *   us_per_result          the two together (us_per_result_min: the least disturbed window end,
- *                          steadier than the median on a shared machine)
+ *   us_per_result          the watermark firing 1,000 keys' windows, each result formatted as its
+ *                          output line as it fires, as `writeResult` does in the job
+ *                          (us_per_result_min: the least disturbed window end, steadier than the
+ *                          median on a shared machine)
+ *   fire_us_per_result     where the results are formatted after the window end instead: the
+ *   format_us_per_result   firing (the aggregation's results) and the formatting apart
  *   bytes_per_result       the output line's length in UTF-8 (measuring it flattens the string, as a sink does)
  * Setup: the default configuration's aggregations (count, sum, average, min, max, stddev,
  * p50/p95/p99) over every metric of the bench events (latency, cost, tokens, rating),
@@ -27,7 +29,8 @@ const KEYS = 1_000;
 const EVENTS_PER_WINDOW = 5 * KEYS;
 const WINDOW_MS = 1_000;
 const WARM_UP_WINDOWS = 30;
-const MEASURED_WINDOWS = 60;
+/** Per mode (formatting in place, or after): window ends take turns. */
+const MEASURED_WINDOWS = 40;
 const START_MS = Date.UTC(2026, 10, 26, 10);
 
 /**
@@ -71,53 +74,65 @@ function windowEvents(w: number): StreamRecord<FeedbackEvent>[] {
 }
 
 interface WindowEndCost {
-  /** µs per result of firing: the aggregation's results of every key. */
-  readonly fire: number;
-  /** µs per result of formatting those results as output lines, right after. */
-  readonly format: number;
-  /** µs per result of the two together: the median, and the least disturbed window end. */
+  /** µs per result, each formatted as it fires (as the job does): the median, and the least disturbed window end. */
   readonly total: number;
   readonly totalMin: number;
+  /** µs per result of firing alone (the aggregation's results of every key), where results are formatted after the window end. */
+  readonly fire: number;
+  /** µs per result of formatting those results right after the window end. */
+  readonly format: number;
   readonly bytesPerResult: number;
 }
 
+const formatLine = (result: FeedbackWindowResult): number => Buffer.byteLength(formatWindowResult(toWindowOutput(result, Date.now())));
+
 /**
- * Pushes the first record of window w + 1, which fires window w, and times that; then
- * formats the results the same way `writeResult` does. Medians over the measured windows.
+ * Pushes the first record of window w + 1, which fires window w, and times that. Window
+ * ends take turns: one formats each result as it fires (as `writeResult` does in the job),
+ * the next only collects the results and formats them afterwards, timed apart.
+ * Medians over the measured windows.
  */
 function measure(): WindowEndCost {
   const input = new Subject<StreamElement<FeedbackEvent>>();
+  let formatInPlace = true;
+  let bytes = 0;
   const fired: FeedbackWindowResult[] = [];
   input.pipe(feedbackPipeline(config, { idleness: false })).subscribe((element) => {
-    if (element.kind === 'record') fired.push(element.value);
+    if (element.kind !== 'record') return;
+    fired.push(element.value);
+    if (formatInPlace) bytes += formatLine(element.value);
   });
+  const total: number[] = [];
   const fire: number[] = [];
   const format: number[] = [];
-  const total: number[] = [];
-  let bytes = 0;
+  let bytesPerResult = 0;
   let pending = windowEvents(0);
-  for (let w = 0; w < WARM_UP_WINDOWS + MEASURED_WINDOWS; w++) {
+  for (let w = 0; w < WARM_UP_WINDOWS + 2 * MEASURED_WINDOWS; w++) {
     for (let i = 1; i < pending.length; i++) input.next(pending[i]!);
     // The next window's events are made before the clock starts.
     const next = windowEvents(w + 1);
     fired.length = 0;
+    bytes = 0;
+    formatInPlace = w % 2 === 0;
     gc?.();
     const t0 = cpuMicros();
     input.next(next[0]!);
     const t1 = cpuMicros();
-    bytes = 0;
-    for (const result of fired) bytes += Buffer.byteLength(formatWindowResult(toWindowOutput(result, Date.now())));
+    if (!formatInPlace) for (const result of fired) bytes += formatLine(result);
     const t2 = cpuMicros();
     if (fired.length === 0) throw new Error(`window ${w} fired nothing`);
+    bytesPerResult = bytes / fired.length;
     if (w >= WARM_UP_WINDOWS) {
-      fire.push((t1 - t0) / fired.length);
-      format.push((t2 - t1) / fired.length);
-      total.push((t2 - t0) / fired.length);
+      if (formatInPlace) total.push((t1 - t0) / fired.length);
+      else {
+        fire.push((t1 - t0) / fired.length);
+        format.push((t2 - t1) / fired.length);
+      }
     }
     pending = next;
   }
   input.complete();
-  return { fire: median(fire), format: median(format), total: median(total), totalMin: Math.min(...total), bytesPerResult: Math.round(bytes / fired.length) };
+  return { total: median(total), totalMin: Math.min(...total), fire: median(fire), format: median(format), bytesPerResult: Math.round(bytesPerResult) };
 }
 
 const cost = measure();
@@ -126,10 +141,10 @@ console.log(
     keys: KEYS,
     events_per_window: EVENTS_PER_WINDOW,
     measured_windows: MEASURED_WINDOWS,
-    fire_us_per_result: Number(cost.fire.toFixed(2)),
-    format_us_per_result: Number(cost.format.toFixed(2)),
     us_per_result: Number(cost.total.toFixed(2)),
     us_per_result_min: Number(cost.totalMin.toFixed(2)),
+    fire_us_per_result: Number(cost.fire.toFixed(2)),
+    format_us_per_result: Number(cost.format.toFixed(2)),
     bytes_per_result: cost.bytesPerResult,
   }),
 );
