@@ -278,30 +278,42 @@ export class MetricStats {
     if (spec.stddev) out['stddev'] = Math.sqrt(Math.max(0, m.m2) / m.count);
     const values = this.values;
     if (values !== null && spec.quantiles.length > 0) {
-      // Quickselect on a copy, lowest quantile first, each search starting at
-      // the previous rank: a few partial partitions instead of a full sort
-      // (half the cost at 60 values; comparison sorts are bound by branch
-      // mispredictions). The buffer keeps arrival order, so later adds fold
-      // exactly as they would have.
+      // On a copy (the buffer keeps arrival order, so later adds fold exactly as
+      // they would have). Up to SORT_LIMIT values an insertion sort, then each
+      // quantile is two reads; beyond, quickselect, lowest quantile first, each
+      // search starting at the previous rank: a few partial partitions instead of
+      // a full sort (half the cost at 60 values; comparison sorts are bound by
+      // branch mispredictions). Both give the same order statistics.
       const n = values.length;
       if (sortScratch.length < n) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
       if (answers.length < spec.quantiles.length) answers = new Float64Array(spec.quantiles.length);
       const a = sortScratch;
       for (let i = 0; i < n; i++) a[i] = values[i] as number;
-      let from = 0;
-      for (const k of spec.quantileOrder) {
-        // numpy 'linear', as sortedQuantile computes it.
-        const h = (n - 1) * (spec.quantiles[k] as number);
-        const lo = Math.floor(h);
-        select(a, from, n - 1, lo);
-        const below = a[lo] as number;
-        let above = below;
-        if (Math.ceil(h) !== lo) {
-          above = a[lo + 1] as number;
-          for (let i = lo + 2; i < n; i++) if ((a[i] as number) < above) above = a[i] as number;
+      if (n <= SORT_LIMIT) {
+        insertionSort(a, n);
+        for (let k = 0; k < spec.quantiles.length; k++) {
+          // numpy 'linear', as sortedQuantile computes it.
+          const h = (n - 1) * (spec.quantiles[k] as number);
+          const lo = Math.floor(h);
+          const below = a[lo] as number;
+          const above = Math.ceil(h) !== lo ? (a[lo + 1] as number) : below;
+          answers[k] = below === above ? below : below + (h - lo) * (above - below);
         }
-        answers[k] = below === above ? below : below + (h - lo) * (above - below);
-        from = lo;
+      } else {
+        let from = 0;
+        for (const k of spec.quantileOrder) {
+          const h = (n - 1) * (spec.quantiles[k] as number);
+          const lo = Math.floor(h);
+          select(a, from, n - 1, lo);
+          const below = a[lo] as number;
+          let above = below;
+          if (Math.ceil(h) !== lo) {
+            above = a[lo + 1] as number;
+            for (let i = lo + 2; i < n; i++) if ((a[i] as number) < above) above = a[i] as number;
+          }
+          answers[k] = below === above ? below : below + (h - lo) * (above - below);
+          from = lo;
+        }
       }
       for (let i = 0; i < spec.quantiles.length; i++) out[spec.percentileKeys[i] as string] = answers[i] as number;
     } else if (this.sketch !== null) {
@@ -376,6 +388,26 @@ export class MetricStats {
     stats.runMax = r.f64();
     stats.sketch = spec.sketch === null ? null : spec.sketch.deserialiseFrom(r);
     return stats;
+  }
+}
+
+/**
+ * Up to this many values an insertion sort of the copy beats quickselect for three
+ * quantiles: 162 vs 235 ns per metric at 1–9 values, 1.4 vs 1.8 µs at 30–34 (a window
+ * end finalises thousands of small windows, bench/firing.ts).
+ */
+const SORT_LIMIT = 32;
+
+/** Sorts a[0..n) ascending (values are finite, as `select` assumes). */
+function insertionSort(a: Float64Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const x = a[i] as number;
+    let j = i - 1;
+    while (j >= 0 && (a[j] as number) > x) {
+      a[j + 1] = a[j] as number;
+      j--;
+    }
+    a[j + 1] = x;
   }
 }
 

@@ -209,7 +209,7 @@ export class KeyedWindowState<T, A, R> {
     for (const slot of this.slots()) {
       if (slot.revision >= 0 || slot.count === 0 || slot.count === slot.earlyCount) continue;
       slot.earlyCount = slot.count;
-      this.emit({ ...this.resultOf(slot), early: true });
+      this.emit(this.resultOf(slot, true));
       emitted++;
     }
     return emitted;
@@ -447,14 +447,17 @@ export class KeyedWindowState<T, A, R> {
     this.emit(this.resultOf(slot));
   }
 
-  private resultOf(slot: WindowSlot<A>): WindowResult<R> {
-    return {
-      key: slot.key,
-      window: { type: this.windowType ?? 'tumbling', start: slot.start, end: slot.end },
-      revision: slot.revision,
-      count: slot.count,
-      result: this.aggregator.result(slot.accumulator),
-    };
+  /**
+   * The slot's result; `early` adds `early: true` last. Two literals rather than a spread
+   * of the one into the other: V8 (Node 20) builds a spread followed by more properties in
+   * the runtime, which costs more than the rest of a small result.
+   */
+  private resultOf(slot: WindowSlot<A>, early = false): WindowResult<R> {
+    const window = { type: this.windowType ?? 'tumbling', start: slot.start, end: slot.end };
+    const result = this.aggregator.result(slot.accumulator);
+    return early
+      ? { key: slot.key, window, revision: slot.revision, count: slot.count, result, early: true }
+      : { key: slot.key, window, revision: slot.revision, count: slot.count, result };
   }
 
   /** Sets the slot's next timer: its end while unfired, then its purge time. */

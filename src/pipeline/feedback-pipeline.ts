@@ -75,7 +75,14 @@ export const feedbackMetrics = (config: ProcessorConfig): MetricsAggregator<Feed
 
 /** `aggregator`, its results naming spec `name` (`window.spec` of the output). */
 function namedResults(aggregator: Aggregator<FeedbackEvent, FeedbackAccumulator, FeedbackResult>, name: string): Aggregator<FeedbackEvent, FeedbackAccumulator, FeedbackResult> {
-  return { ...aggregator, result: (acc) => ({ ...aggregator.result(acc), spec: name }) };
+  return {
+    ...aggregator,
+    result: (acc) => {
+      // Named fields, not a spread (see withKeyFields): this runs for every result.
+      const { eventCount, metrics, keyFields } = aggregator.result(acc);
+      return { eventCount, metrics, keyFields, spec: name };
+    },
+  };
 }
 
 /**
@@ -102,7 +109,7 @@ export function feedbackPipeline(
   config: ProcessorConfig,
   hooks: FeedbackPipelineHooks = {},
 ): OperatorFunction<StreamElement<FeedbackEvent>, StreamElement<FeedbackWindowResult>> {
-  const aggregator = withKeyFields<FeedbackEvent, MetricsAccumulator, MetricsResult>(feedbackMetrics(config), config.event.key_fields);
+  const aggregator = withKeyFields<FeedbackEvent, MetricsAccumulator>(feedbackMetrics(config), config.event.key_fields);
   // A bounded input (a file) is read as fast as it can be: early results there would only make
   // its output depend on the machine's speed (and break the byte-exact resume of its output file).
   const early = config.emit.early_interval_secs > 0 && hooks.idleness !== false ? { earlyIntervalMs: config.emit.early_interval_secs * 1000 } : {};
