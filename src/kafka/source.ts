@@ -95,6 +95,12 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
    */
   readonly offsetCommits?: 'acked' | 'manual';
   /**
+   * Awaited after connecting and subscribing, right before the consumer joins the group:
+   * members that join at once form one generation, where one joining later costs a
+   * rebalance that the others notice only at their next heartbeat.
+   */
+  readonly beforeJoin?: () => Promise<void>;
+  /**
    * Where an assigned partition starts instead of its committed offset (the next
    * offset to read), e.g. the position of a restored checkpoint; undefined keeps
    * the committed offset.
@@ -487,6 +493,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       }
       if (s.stopped) return;
       await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+      await options.beforeJoin?.();
       if (s.stopped) return;
       progress.start();
       await run();

@@ -10,7 +10,6 @@ import { toWindowOutput } from '../events/index.js';
 import { createLogger, createProcessorMetrics } from '../observability/index.js';
 import type { FeedbackResult } from '../pipeline/feedback-pipeline.js';
 import { cursorOf } from '../pipeline/window-pages.js';
-import { JobStats } from '../runner/job-stats.js';
 import { runKafkaJob } from '../runner/kafka-job.js';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.js';
 import { workerConfig } from './worker-config.js';
@@ -24,17 +23,17 @@ const logger = createLogger({ level: config.log.level }).child({ worker: index }
 const metrics = createProcessorMetrics();
 const stop = new AbortController();
 let windows: AggregateView<FeedbackResult> | undefined;
-let start: () => void = () => undefined;
-const started = new Promise<void>((resolve) => (start = resolve));
+let join: () => void = () => undefined;
+const joining = new Promise<void>((resolve) => (join = resolve));
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
-    case 'start':
-      start();
+    case 'join':
+      join();
       break;
     case 'stop':
       stop.abort();
-      start();
+      join();
       break;
     case 'metrics':
       void metrics.registry.getMetricsAsJSON().then((json) => send({ type: 'metrics', id: message.id, metrics: json }));
@@ -55,22 +54,20 @@ const refresh = setInterval(() => {
 }, 1000);
 refresh.unref();
 
-send({ type: 'loaded' });
-await started;
-
 try {
-  // Stopped before it started: nothing ran.
-  const summary = stop.signal.aborted
-    ? new JobStats().summary(0)
-    : await runKafkaJob({
-        config,
-        metrics,
-        logger,
-        signal: stop.signal,
-        onWindows: (view) => (windows = view),
-        onReady: () => send({ type: 'ready' }),
-        onBrokerReachable: (up) => send({ type: 'reachable', up }),
-      });
+  const summary = await runKafkaJob({
+    config,
+    metrics,
+    logger,
+    signal: stop.signal,
+    beforeJoin: () => {
+      send({ type: 'set-up' });
+      return joining;
+    },
+    onWindows: (view) => (windows = view),
+    onReady: () => send({ type: 'ready' }),
+    onBrokerReachable: (up) => send({ type: 'reachable', up }),
+  });
   send({ type: 'done', summary });
 } catch (error) {
   const e = error instanceof Error ? error : new Error(String(error));

@@ -20,8 +20,12 @@ export interface WorkerStart {
 
 /** Main → worker. */
 export type ToWorker =
-  /** Every worker has loaded its modules: join the group now, together (one rebalance rather than one per late thread). */
-  | { readonly type: 'start' }
+  /**
+   * Every worker is set up: join the group now, together. Joins that reach the coordinator
+   * at once form one generation; a thread joining later would cost a rebalance that the
+   * members already reading notice only at their next heartbeat (3 s by default).
+   */
+  | { readonly type: 'join' }
   | { readonly type: 'stop' }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'windows'; readonly id: number; readonly query: WindowPageQuery };
@@ -34,8 +38,8 @@ export interface PagedWindow {
 
 /** Worker → main. */
 export type FromWorker =
-  /** Modules loaded, waiting for `start`. */
-  | { readonly type: 'loaded' }
+  /** Set up (topics, state, outputs), waiting for `join`. */
+  | { readonly type: 'set-up' }
   | { readonly type: 'ready' }
   | { readonly type: 'reachable'; readonly up: boolean }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: RegistryJson }

@@ -45,7 +45,7 @@ export function startWorkerPool(config: ProcessorConfig, logger?: Logger): Worke
   let nextId = 0;
   let failure: Error | undefined;
   const members: Member[] = [];
-  let loaded = 0;
+  let setUp = 0;
   const own = new Registry();
   collectDefaultMetrics({ register: own });
 
@@ -55,8 +55,8 @@ export function startWorkerPool(config: ProcessorConfig, logger?: Logger): Worke
     const done = new Promise<JobSummary>((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
         switch (message.type) {
-          case 'loaded':
-            if (++loaded === config.parallelism) for (const m of members) m.worker.postMessage({ type: 'start' } satisfies ToWorker);
+          case 'set-up':
+            if (++setUp === config.parallelism) for (const m of members) m.worker.postMessage({ type: 'join' } satisfies ToWorker);
             break;
           case 'ready':
             member.ready = true;

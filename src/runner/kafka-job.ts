@@ -29,6 +29,11 @@ export interface KafkaJobOptions {
   readonly now?: () => number;
   /** The open windows of every task, for queries and gauges (once, at start). */
   readonly onWindows?: (view: AggregateView<FeedbackResult>) => void;
+  /**
+   * Awaited once the job is set up and its consumer connected, right before the consumer
+   * joins the group: worker threads of one process join together (`src/parallel`).
+   */
+  readonly beforeJoin?: () => Promise<void>;
   /** Called once state is restored and the consumer has its first assignment. */
   readonly onReady?: () => void;
   /** Whether the brokers answer, on every change (the service's `/readyz`). */
@@ -97,6 +102,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       // records again would count them twice). New partitions are held until their task
       // is restored, then sought to where its state stands.
       startOffset: (tp) => positions[positionKey(tp.topic, tp.partition)],
+      beforeJoin: options.beforeJoin,
     });
     options.onSource?.(consumer);
     await runTaskJob({
