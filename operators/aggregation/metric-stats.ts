@@ -1,6 +1,6 @@
 import { ByteReader, ByteWriter } from './binary.js';
 import { bufferedDigestCodec } from './buffered-digest.js';
-import type { QuantileSketch, SketchCodec } from './quantile-sketch.js';
+import { sortedQuantile, type QuantileSketch, type SketchCodec } from './quantile-sketch.js';
 
 /** Aggregation names as in the config's `aggregation.enabled`. */
 export type AggregationKind = 'count' | 'sum' | 'average' | 'min' | 'max' | 'percentile' | 'stddev';
@@ -291,17 +291,11 @@ export class MetricStats {
       for (let i = 0; i < n; i++) a[i] = values[i] as number;
       if (n <= SORT_LIMIT) {
         insertionSort(a, n);
-        for (let k = 0; k < spec.quantiles.length; k++) {
-          // numpy 'linear', as sortedQuantile computes it.
-          const h = (n - 1) * (spec.quantiles[k] as number);
-          const lo = Math.floor(h);
-          const below = a[lo] as number;
-          const above = Math.ceil(h) !== lo ? (a[lo + 1] as number) : below;
-          answers[k] = below === above ? below : below + (h - lo) * (above - below);
-        }
+        for (let k = 0; k < spec.quantiles.length; k++) answers[k] = sortedQuantile(a, n, spec.quantiles[k] as number);
       } else {
         let from = 0;
         for (const k of spec.quantileOrder) {
+          // numpy 'linear', as sortedQuantile computes it.
           const h = (n - 1) * (spec.quantiles[k] as number);
           const lo = Math.floor(h);
           select(a, from, n - 1, lo);
