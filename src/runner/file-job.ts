@@ -16,6 +16,7 @@ import { JobStats, type JobSummary } from './job-stats.js';
 import { ChannelOutputs, OutputMismatchError, type CustomOutputs, type JobOutputs } from './outputs.js';
 import { configuredParser, configuredParserOptions, parseLines, type BatchDone } from './parse-lines.js';
 import { runPipeline, type PipelineRunOptions } from './run-pipeline.js';
+import { whenAborted } from './when-aborted.js';
 
 export interface LineJobOptions {
   readonly config: ProcessorConfig;
@@ -118,14 +119,6 @@ async function runWithOutputs(
   const stopBarrier = new Subject<void>();
   const stopped = new AbortController();
   const endOfInput = new Subject<void>();
-  options.signal?.addEventListener('abort', () => {
-    if (coordinator === undefined) {
-      endOfInput.next();
-      return;
-    }
-    stopBarrier.next();
-    stopped.abort();
-  }, { once: true });
 
   let records: Observable<StreamElement<FeedbackEvent>> =
     parallel === undefined || !isChunked(source)
@@ -169,6 +162,17 @@ async function runWithOutputs(
     },
     stopped.signal,
   );
+  // Listened to once the pipeline is subscribed: a stop that came during the set-up acts now.
+  if (options.signal !== undefined) {
+    whenAborted(options.signal, () => {
+      if (coordinator === undefined) {
+        endOfInput.next();
+        return;
+      }
+      stopBarrier.next();
+      stopped.abort();
+    });
+  }
   // Subscribed (synchronously): state is restored, and input is read from the next tick on.
   options.onReady?.();
   await done;

@@ -7,6 +7,7 @@ import type { Barrier, StreamElement, WindowedRecord } from '@llm-feedback/strea
 import type { JobOutputs } from './outputs.js';
 import type { JobStats } from './job-stats.js';
 import { serialisedEvent } from '../parallel/parsed-batch.js';
+import { whenAborted } from './when-aborted.js';
 
 export interface PipelineRunOptions {
   readonly config: ProcessorConfig;
@@ -85,9 +86,10 @@ export function runPipeline(records: Observable<StreamElement<FeedbackEvent>>, o
       error: reject,
       complete: () => outputs.flush().then(resolve, reject),
     });
-    signal?.addEventListener('abort', () => {
+    if (signal === undefined) return;
+    whenAborted(signal, () => {
       subscription.unsubscribe();
       outputs.flush().then(resolve, reject);
-    }, { once: true });
+    });
   });
 }

@@ -5,7 +5,7 @@
  * repartition stage and exactly-once around it); a custom `PartitionedSource` runs it with
  * the local copy alone (`partitioned-job.ts`).
  */
-import { EMPTY, Subject, concat, defer, merge, type Observable } from 'rxjs';
+import { EMPTY, Observable, Subject, concat, defer, merge } from 'rxjs';
 import { type AggregateView, type Barrier, checkpoint, type StreamElement } from '@llm-feedback/stream-operators';
 import type { PartitionChange, PartitionedRecord, PartitionedSource, SourcePartition } from '../builder/plugins.js';
 import type { ProcessorConfig } from '../config/index.js';
@@ -22,6 +22,7 @@ import { configuredParser } from './parse-lines.js';
 import type { JobOutputs } from './outputs.js';
 import type { ProcessingMode } from './processing-mode.js';
 import { pipelineWriter } from './run-pipeline.js';
+import { whenAborted } from './when-aborted.js';
 
 /** What the runner reads: a partitioned source, and what a Kafka consumer tells besides. */
 export interface TaskSource<R extends PartitionedRecord = PartitionedRecord> extends PartitionedSource {
@@ -53,7 +54,7 @@ export class StopDeadline {
   private at = Infinity;
 
   constructor(signal: AbortSignal, readonly timeoutMs = DEFAULT_STOP_TIMEOUT_MS) {
-    signal.addEventListener('abort', () => (this.at = Date.now() + timeoutMs), { once: true });
+    whenAborted(signal, () => (this.at = Date.now() + timeoutMs));
   }
 
   /** What is left of the stop's time (at least a second); unbounded while not stopping. */
@@ -269,9 +270,9 @@ export async function runTaskJob<R extends PartitionedRecord>(options: TaskJobOp
         error: reject,
         complete: () => finalCheckpoint().then(resolve, reject),
       });
-      options.signal.addEventListener('abort', () => {
+      whenAborted(options.signal, () => {
         finalCheckpoint().then(resolve, reject).finally(() => subscription.unsubscribe());
-      }, { once: true });
+      });
     });
     await options.outputs.flush();
     await delivery.drain();
@@ -314,9 +315,7 @@ function stopError(mode: ProcessingMode, ms: number, source: PartitionedSource, 
   );
 }
 
-/** Emits once when the signal aborts: the final checkpoint's barrier. */
+/** Emits once when the signal aborts (at once if it has): the final checkpoint's barrier. */
 function stopBarrier(signal: AbortSignal): Observable<void> {
-  const stop = new Subject<void>();
-  signal.addEventListener('abort', () => stop.next(), { once: true });
-  return stop;
+  return new Observable<void>((subscriber) => whenAborted(signal, () => subscriber.next()));
 }

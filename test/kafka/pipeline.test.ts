@@ -150,6 +150,24 @@ describe('Kafka to Kafka pipeline (real broker)', () => {
     }
   }, 120_000);
 
+  it('a stop that comes while the job is still setting up ends it, not a hang', async () => {
+    const input = unique('events');
+    const config = kafkaConfig({
+      kafka: {
+        consumer: { group_id: unique('group'), topics: [input] },
+        producer: { result_topic: unique('results'), dead_letter_topic: unique('dlq') },
+        topic_partitions: PARTITIONS,
+      },
+    });
+    await produce(input, messages(200));
+    const stop = new AbortController();
+    const started = Date.now();
+    // The source exists, the tasks' runner has not started: the stop lands between the two.
+    const summary = await runKafkaJob({ config, signal: stop.signal, logger: createLogger({ level: 'silent' }), onSource: () => stop.abort() });
+    expect(summary.recordsIn).toBeLessThanOrEqual(204);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 30_000);
+
   it('a broker that cannot be reached at start is a clear error, not a hang', async () => {
     const config = parseConfig(
       { processor: { source: { type: 'kafka' }, sink: { type: 'stdout' }, dead_letter: { type: 'stderr' }, state: { backend: 'memory' }, metrics: { port: 0 } } },

@@ -203,6 +203,20 @@ describe('file job resume checks that its output files are the ones the checkpoi
     expect(readFileSync(out)).toEqual(original);
   });
 
+  it('a stop that came before the run ends it at once with a checkpoint; the next run gives the uninterrupted output', async () => {
+    // One clock for all runs: results carry their emission time.
+    const now = (): number => Date.UTC(2026, 10, 26, 12);
+    const uninterrupted = setup();
+    await runLineJob({ config: uninterrupted.config('a.ndjson'), now });
+    const { dir, config } = setup();
+    const stop = new AbortController();
+    stop.abort();
+    const stopped = await runLineJob({ config: config('a.ndjson'), signal: stop.signal, now });
+    expect(stopped.recordsIn).toBe(0);
+    await runLineJob({ config: config('a.ndjson'), now });
+    expect(readFileSync(join(dir, 'a.ndjson'), 'utf8')).toBe(readFileSync(join(uninterrupted.dir, 'a.ndjson'), 'utf8'));
+  });
+
   it('refuses a checkpoint from before output identities were recorded', async () => {
     const { dir, state, config } = setup();
     await runLineJob({ config: config('a.ndjson') });
