@@ -6,7 +6,8 @@
  * schedule (which, with reconnects, can take minutes).
  */
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { Kafka, logLevel as KafkaLogLevel, type logCreator, type RetryOptions, type SASLOptions } from 'kafkajs';
+import type { logCreator, RetryOptions, SASLOptions } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel } from './kafkajs.js';
 import { installProduceRequestEncoder } from './produce-encoding/kafkajs-produce-request.js';
 
 export interface KafkaConnectionOptions {

@@ -24,7 +24,8 @@
  * as such (too large, an invalid record) is dropped instead: order is kept around the
  * gap, and the sink goes on.
  */
-import { CompressionTypes, Partitioners, type ICustomPartitioner, type Message, type Producer } from 'kafkajs';
+import type { ICustomPartitioner, Message, Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners } from './kafkajs.js';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { connectError, createKafka, isTransientKafkaError, type KafkaConnectionOptions } from './client.js';
 

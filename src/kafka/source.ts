@@ -22,7 +22,8 @@
  * source.records.pipe(sink.writer((r) => ({ key: r.key, value: r.value }))).subscribe((r) => source.ack(r));
  * ```
  */
-import { logLevel, type Consumer, type EachBatchPayload, type IHeaders, type LogEntry, type logCreator } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, LogEntry, logCreator } from 'kafkajs';
+import { logLevel } from './kafkajs.js';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, type Subscriber } from 'rxjs';
 import type { StreamRecord } from '@llm-feedback/stream-operators';
 import { brokersUnavailable, connectError, createKafka, type KafkaConnectionOptions } from './client.js';

@@ -14,7 +14,8 @@
  * the consumer offsets (`sendOffsets`, never committed apart) and commits; on any failure
  * it aborts, so nothing of it becomes visible to `read_committed` consumers.
  */
-import { CompressionTypes, Partitioners, type Message, type Producer, type RetryOptions } from 'kafkajs';
+import type { Message, Producer, RetryOptions } from 'kafkajs';
+import { CompressionTypes, Partitioners } from '../kafka/kafkajs.js';
 import { createKafka, type KafkaConnectionOptions } from '../kafka/client.js';
 
 export interface StreamsProducerOptions extends KafkaConnectionOptions {

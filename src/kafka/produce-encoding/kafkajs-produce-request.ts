@@ -4,14 +4,17 @@
  * so the module that builds Produce requests v3–v7 (`produce/v3/request.js`; v4–v7 wrap
  * it) is replaced in Node's module cache by one that keeps kafkajs's request (API key,
  * version, response handling, retries, idempotence and transactions stay kafkajs's) and
- * encodes its body in one pass. kafkajs loads that module on the first send, so
- * installing before a producer sends is enough.
+ * encodes its body in one pass, with room before it in its buffer where kafkajs's
+ * framing then writes the request header (`in-place-framing.ts`) instead of copying the
+ * body twice. kafkajs loads that module on the first send, so installing before a producer
+ * sends is enough.
  *
  * Only kafkajs 2.2.4 is changed (the last release: the bytes are compared with its own
  * encoder in the tests); requests the fast path does not take (compression, unusual
  * message shapes) are encoded by kafkajs as before.
  */
 import { createRequire } from 'node:module';
+import { FRAME_HEADROOM_BYTES, installInPlaceFraming, withHeadroom, type KafkajsEncoder } from './in-place-framing.js';
 import { encodeProduceRequest, type ProduceTopicData } from './produce-request.js';
 
 const require = createRequire(import.meta.url);
@@ -32,11 +35,6 @@ export interface KafkajsProduceArguments {
   readonly topicData: readonly ProduceTopicData[];
 }
 
-/** kafkajs's encoder type: what a request's `encode` resolves to. */
-interface KafkajsEncoder {
-  buf: Buffer;
-  offset: number;
-}
 
 export interface KafkajsProduceRequest {
   readonly apiKey: number;
@@ -61,13 +59,14 @@ export function installProduceRequestEncoder(): boolean {
   const cached = require.cache[path];
   if (cached === undefined) return false;
   cached.exports = withOnePassEncoding(kafkajsFactory);
+  installInPlaceFraming(kafkajsEncoderClass().prototype);
   installed = true;
   return true;
 }
 
 /** kafkajs's request factory with `encode` replaced where the one-pass encoder takes the request. */
 export function withOnePassEncoding(kafkajsFactory: KafkajsProduceRequestFactory): KafkajsProduceRequestFactory {
-  const Encoder = require('kafkajs/src/protocol/encoder.js') as { prototype: KafkajsEncoder };
+  const Encoder = kafkajsEncoderClass();
   return function onePassProduceRequest(args) {
     const request = kafkajsFactory(args);
     if ((args.compression ?? 0) !== 0) return request;
@@ -80,17 +79,20 @@ export function withOnePassEncoding(kafkajsFactory: KafkajsProduceRequestFactory
         producerId: producerIdOf(args.producerId),
         producerEpoch: args.producerEpoch ?? 0,
         topicData: args.topicData,
-      });
+      }, FRAME_HEADROOM_BYTES);
       if (body === undefined) return kafkajsEncode();
-      // kafkajs copies a request's body out of its encoder (`buf` up to `offset`) into the frame.
+      // kafkajs frames a request's body (`buf` up to `offset`): in the room before it when
+      // `installInPlaceFraming` is in place, else by copying it.
       const encoder = Object.create(Encoder.prototype) as KafkajsEncoder;
       encoder.buf = body;
       encoder.offset = body.length;
-      return encoder;
+      return withHeadroom(encoder, Buffer.from(body.buffer, body.byteOffset - FRAME_HEADROOM_BYTES, FRAME_HEADROOM_BYTES + body.length), FRAME_HEADROOM_BYTES);
     };
     return request;
   };
 }
+
+const kafkajsEncoderClass = (): { prototype: KafkajsEncoder } => require('kafkajs/src/protocol/encoder.js') as { prototype: KafkajsEncoder };
 
 function producerIdOf(value: KafkajsProduceArguments['producerId']): bigint {
   if (value === undefined) return -1n;

@@ -81,8 +81,11 @@ interface MeasuredBatch {
   readonly recordsBytes: number;
 }
 
-/** The request body's bytes, or `undefined` when a message is not of a shape this encoder takes. */
-export function encodeProduceRequest(fields: ProduceRequestFields): Buffer | undefined {
+/**
+ * The request body's bytes, or `undefined` when a message is not of a shape this encoder takes.
+ * With `headroom`, the body is allocated with that many free bytes before it (for its frame).
+ */
+export function encodeProduceRequest(fields: ProduceRequestFields, headroom = 0): Buffer | undefined {
   const batches: MeasuredBatch[] = [];
   let size = nullableStringBytes(fields.transactionalId) + 2 + 4 + 4;
   for (const topic of fields.topicData) {
@@ -95,7 +98,7 @@ export function encodeProduceRequest(fields: ProduceRequestFields): Buffer | und
     }
   }
 
-  const out = new Writer(Buffer.allocUnsafe(size));
+  const out = new Writer(headroom === 0 ? Buffer.allocUnsafe(size) : Buffer.allocUnsafe(headroom + size).subarray(headroom));
   out.nullableString(fields.transactionalId);
   out.int16(fields.acks);
   out.int32(fields.timeout);

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createKafka } from '../../../src/kafka/client.js';
 import { crc32c } from '../../../src/kafka/produce-encoding/crc32c.js';
+import { installInPlaceFraming, type KafkajsEncoder } from '../../../src/kafka/produce-encoding/in-place-framing.js';
 import {
   PRODUCE_REQUEST_MODULE,
   withOnePassEncoding,
@@ -122,6 +123,64 @@ describe('one-pass Produce request encoding', () => {
     const nullHeader: KafkajsProduceArguments = { acks: -1, timeout: 1_000, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ value: 'v', headers: { h: null } }] }] }] };
     await expect(body(onePass, nullHeader)).rejects.toThrow(TypeError);
     await expect(body(kafkajs, nullHeader)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('Produce requests framed in place (kafkajs request.js)', () => {
+  type Encoder = KafkajsEncoder & { writeInt16(value: number): Encoder; writeInt32(value: number): Encoder; readonly buffer: Buffer };
+  const Encoder = require('kafkajs/src/protocol/encoder.js') as { new (): Encoder; prototype: Encoder };
+  const createRequest = require('kafkajs/src/protocol/request.js') as (args: { correlationId: number; clientId: string; request: unknown }) => Promise<Encoder>;
+  installInPlaceFraming(Encoder.prototype);
+  const kafkajs = kafkajsRequestFactory();
+  const onePass = withOnePassEncoding(kafkajs);
+
+  /** A request's frame as kafkajs's connection writes it, and the body encoder it framed. */
+  async function frame(factory: KafkajsProduceRequestFactory, args: KafkajsProduceArguments, clientId = 'stream-processor-sink-results'): Promise<{ bytes: Buffer; frame: Encoder; body: Encoder }> {
+    const request = factory(args);
+    const encode = request.encode;
+    let body: Encoder | undefined;
+    request.encode = async () => (body = (await encode()) as Encoder);
+    const framed = await createRequest({ correlationId: 4242, clientId, request });
+    return { bytes: framed.buffer, frame: framed, body: body! };
+  }
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_764_000_123_456);
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('writes the frame kafkajs writes, around the body where it lies (no copy), for 100 random requests', async () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const args = generateArguments(seed);
+      const expected = await frame(kafkajs, args);
+      const actual = await frame(onePass, args);
+      expect(actual.bytes.equals(expected.bytes), `seed ${seed}: bytes`).toBe(true);
+      expect(actual.frame.buf.buffer, `seed ${seed}: the body's own memory`).toBe(actual.body.buf.buffer);
+      // kafkajs's own encoders take kafkajs's path: a fresh buffer per frame.
+      expect(expected.frame.buf.buffer).not.toBe(expected.body.buf.buffer);
+    }
+  });
+
+  it('copies as kafkajs does when the room is too small (a long client id), used (a second framing) or left (the body grew)', async () => {
+    const args = generateArguments(7);
+    const longId = 'c'.repeat(400);
+    const expected = await frame(kafkajs, args, longId);
+    const actual = await frame(onePass, args, longId);
+    expect(actual.bytes.equals(expected.bytes)).toBe(true);
+    expect(actual.frame.buf.buffer).not.toBe(actual.body.buf.buffer);
+
+    const { body } = await frame(onePass, args);
+    const content = Buffer.from(body.buf.subarray(0, body.offset));
+    const again = new Encoder().writeInt16(3).writeEncoder(body) as Encoder;
+    expect(again.buffer.equals(Buffer.concat([Buffer.from([0, 3]), content]))).toBe(true);
+    expect(again.buf.buffer).not.toBe(body.buf.buffer);
+
+    const grown = (await onePass(args).encode()) as Encoder;
+    const grownContent = Buffer.from(grown.buf.subarray(0, grown.offset));
+    grown.writeInt32(-1);
+    const framedGrown = new Encoder().writeInt16(3).writeEncoder(grown) as Encoder;
+    expect(framedGrown.buffer.equals(Buffer.concat([Buffer.from([0, 3]), grownContent, Buffer.from([255, 255, 255, 255])]))).toBe(true);
   });
 });
 

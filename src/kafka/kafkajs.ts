@@ -1,0 +1,8 @@
+/**
+ * kafkajs's values, as this project loads them: the linear grouping of a send's messages goes
+ * into Node's module cache before kafkajs loads (ES modules evaluate their imports in order),
+ * so every module imports kafkajs's values from here (types may come from kafkajs itself).
+ */
+import './produce-encoding/linear-grouping.js';
+
+export { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';

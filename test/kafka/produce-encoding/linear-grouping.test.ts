@@ -1,0 +1,62 @@
+/**
+ * The linear grouping of a send's messages by partition against kafkajs 2.2.4's own, and its
+ * place in Node's module cache ahead of kafkajs wherever this project's modules load kafkajs.
+ */
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { GROUPING_MODULE, groupMessagesPerPartitionLinearly, type GroupingArguments } from '../../../src/kafka/produce-encoding/linear-grouping.js';
+
+const require = createRequire(import.meta.url);
+
+type Grouping = <M>(args: GroupingArguments<M>) => Record<number, M[]>;
+
+/** kafkajs's own grouping, loaded afresh from its file whatever the cache holds. */
+function kafkajsGrouping(): Grouping {
+  const path = require.resolve(GROUPING_MODULE);
+  const cached = require.cache[path];
+  delete require.cache[path];
+  try {
+    return require(path) as Grouping;
+  } finally {
+    if (cached !== undefined) require.cache[path] = cached;
+  }
+}
+
+describe('linear grouping by partition', () => {
+  const kafkajs = kafkajsGrouping();
+
+  it('gives kafkajs\'s grouping: partitions in its key order, messages in send order, the partitioner called in the same order', () => {
+    let seed = 11;
+    const next = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let run = 0; run < 200; run++) {
+      const partitions = Math.floor(next() * 12);
+      const partitionMetadata = Array.from({ length: partitions }, (_, partition) => ({ partitionId: partition }));
+      const messages = Array.from({ length: Math.floor(next() * 400) }, (_, i) => ({ key: `k${Math.floor(next() * 50)}`, value: String(i) }));
+      // Stateful (round robin) for odd runs: the calls must come in the same order.
+      const partitioner = (): GroupingArguments<(typeof messages)[number]>['partitioner'] => {
+        let turn = 0;
+        return ({ message }) => (run % 2 === 1 ? turn++ % partitions : Number(message.key.slice(1)) % partitions);
+      };
+      const expected = kafkajs({ topic: 't', partitionMetadata, messages, partitioner: partitioner() });
+      const actual = groupMessagesPerPartitionLinearly({ topic: 't', partitionMetadata, messages, partitioner: partitioner() });
+      expect(Object.keys(actual)).toEqual(Object.keys(expected));
+      expect(actual).toEqual(expected);
+    }
+  });
+
+  it('is what kafkajs\'s producer loads when the library or the Kafka job (the service\'s and its worker threads\') is imported', () => {
+    for (const entry of ['src/index.ts', 'src/runner/kafka-job.ts']) {
+      const script = `
+        import { createRequire } from 'node:module';
+        await import('./${entry}');
+        const require = createRequire(process.cwd() + '/');
+        const grouping = require.cache[require.resolve('${GROUPING_MODULE}')];
+        const producerLoaded = require.cache[require.resolve('kafkajs/src/producer/sendMessages.js')] !== undefined;
+        console.log(JSON.stringify({ grouping: grouping?.exports.name, producerLoaded }));
+      `;
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+      expect(JSON.parse(out.trim().split('\n').pop()!), entry).toEqual({ grouping: 'groupMessagesPerPartitionLinearly', producerLoaded: true });
+    }
+  });
+});
