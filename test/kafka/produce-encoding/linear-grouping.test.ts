@@ -3,28 +3,14 @@
  * place in Node's module cache ahead of kafkajs wherever this project's modules load kafkajs.
  */
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { GROUPING_MODULE, groupMessagesPerPartitionLinearly, type GroupingArguments } from '../../../src/kafka/produce-encoding/linear-grouping.js';
-
-const require = createRequire(import.meta.url);
+import { kafkajsOwn } from './kafkajs-modules.js';
 
 type Grouping = <M>(args: GroupingArguments<M>) => Record<number, M[]>;
 
-/** kafkajs's own grouping, loaded afresh from its file whatever the cache holds. */
-function kafkajsGrouping(): Grouping {
-  const path = require.resolve(GROUPING_MODULE);
-  const cached = require.cache[path];
-  delete require.cache[path];
-  try {
-    return require(path) as Grouping;
-  } finally {
-    if (cached !== undefined) require.cache[path] = cached;
-  }
-}
-
 describe('linear grouping by partition', () => {
-  const kafkajs = kafkajsGrouping();
+  const kafkajs = kafkajsOwn<Grouping>(GROUPING_MODULE);
 
   it('gives kafkajs\'s grouping: partitions in its key order, messages in send order, the partitioner called in the same order', () => {
     let seed = 11;

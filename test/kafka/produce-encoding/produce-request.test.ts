@@ -4,7 +4,7 @@
  * the rest, and a round trip through the broker.
  */
 import { createRequire } from 'node:module';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKafka } from '../../../src/kafka/client.js';
 import { crc32c } from '../../../src/kafka/produce-encoding/crc32c.js';
 import { installInPlaceFraming, type KafkajsEncoder } from '../../../src/kafka/produce-encoding/in-place-framing.js';
@@ -16,20 +16,12 @@ import {
 } from '../../../src/kafka/produce-encoding/kafkajs-produce-request.js';
 import type { ProduceMessage, ProduceTopicData } from '../../../src/kafka/produce-encoding/produce-request.js';
 import { brokers, unique } from '../helpers.js';
+import { kafkajsOwn, withFixedDate } from './kafkajs-modules.js';
 
 const require = createRequire(import.meta.url);
 
-/** kafkajs's own request factory, loaded afresh even where the encoder is installed already. */
-function kafkajsRequestFactory(): KafkajsProduceRequestFactory {
-  const path = require.resolve(PRODUCE_REQUEST_MODULE);
-  const installed = require.cache[path];
-  delete require.cache[path];
-  try {
-    return require(path) as KafkajsProduceRequestFactory;
-  } finally {
-    if (installed !== undefined) require.cache[path] = installed;
-  }
-}
+/** kafkajs's own request factory, even where the encoder is installed already. */
+const kafkajsRequestFactory = (): KafkajsProduceRequestFactory => kafkajsOwn<KafkajsProduceRequestFactory>(PRODUCE_REQUEST_MODULE);
 
 const kafkajsCrc32c = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (buffer: Buffer) => number;
 const kafkajsLong = require('kafkajs/src/utils/long.js') as { fromValue(value: string): { value: bigint } };
@@ -87,13 +79,7 @@ async function body(factory: KafkajsProduceRequestFactory, args: KafkajsProduceA
 describe('one-pass Produce request encoding', () => {
   const kafkajs = kafkajsRequestFactory();
   const onePass = withOnePassEncoding(kafkajs);
-
-  beforeEach(() => {
-    // kafkajs stamps messages without a timestamp with Date.now(): the same instant for both.
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(1_764_000_123_456);
-  });
-  afterEach(() => vi.useRealTimers());
+  withFixedDate();
 
   it('writes the bytes kafkajs 2.2.4 writes, for 300 random requests', async () => {
     for (let seed = 1; seed <= 300; seed++) {
@@ -144,11 +130,7 @@ describe('Produce requests framed in place (kafkajs request.js)', () => {
     return { bytes: framed.buffer, frame: framed, body: body! };
   }
 
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(1_764_000_123_456);
-  });
-  afterEach(() => vi.useRealTimers());
+  withFixedDate();
 
   it('writes the frame kafkajs writes, around the body where it lies (no copy), for 100 random requests', async () => {
     for (let seed = 1; seed <= 100; seed++) {
