@@ -35,7 +35,6 @@ export interface KafkajsProduceArguments {
   readonly topicData: readonly ProduceTopicData[];
 }
 
-
 export interface KafkajsProduceRequest {
   readonly apiKey: number;
   apiVersion: number;
