@@ -346,15 +346,23 @@ async function jobProcess(settings: Record<string, unknown>, members: number): P
   writeFileSync(path, JSON.stringify(settings));
   const group = (settings['processor'] as { kafka: { consumer: { group_id: string } } }).kafka.consumer.group_id;
   const child = spawn(process.execPath, [...cli(), '--config', path], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let code: number | null | undefined;
+  const exited = new Promise((resolve) => child.once('exit', (c) => resolve((code = c))));
   const admin = kafka().admin();
   await admin.connect();
-  for (;;) {
-    const { groups } = await admin.describeGroups([group]);
-    if (groups[0]?.state === 'Stable' && groups[0].members.length === members) break;
-    await sleep(100);
+  try {
+    for (const until = Date.now() + 60_000; ; await sleep(100)) {
+      if (code !== undefined) throw new Error(`the job exited with ${code} before its ${members} threads joined`);
+      if (Date.now() > until) throw new Error(`the job's ${members} threads did not join group ${group} within 60 s`);
+      const { groups } = await admin.describeGroups([group]);
+      if (groups[0]?.state === 'Stable' && groups[0].members.length === members) break;
+    }
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  } finally {
+    await admin.disconnect();
   }
-  await admin.disconnect();
   return async () => {
     child.kill('SIGTERM');
     await exited;
