@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { GROUPING_MODULE, groupMessagesPerPartitionLinearly, type GroupingArguments } from '../../../src/kafka/produce-encoding/linear-grouping.js';
-import { kafkajsOwn } from './kafkajs-modules.js';
+import { kafkajsOwn } from '../kafkajs-modules.js';
 
 type Grouping = <M>(args: GroupingArguments<M>) => Record<number, M[]>;
 

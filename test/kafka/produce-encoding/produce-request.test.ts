@@ -16,7 +16,7 @@ import {
 } from '../../../src/kafka/produce-encoding/kafkajs-produce-request.js';
 import type { ProduceMessage, ProduceTopicData } from '../../../src/kafka/produce-encoding/produce-request.js';
 import { brokers, unique } from '../helpers.js';
-import { kafkajsOwn, withFixedDate } from './kafkajs-modules.js';
+import { kafkajsOwn, withFixedDate } from '../kafkajs-modules.js';
 
 const require = createRequire(import.meta.url);
 

@@ -1,4 +1,4 @@
-/** What the produce-encoding tests compare against: kafkajs's own modules, and a fixed clock. */
+/** What the tests of kafkajs replacements compare against: kafkajs's own modules, and a fixed clock. */
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, vi } from 'vitest';
 
