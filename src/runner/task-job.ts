@@ -211,6 +211,12 @@ export async function runTaskJob<R extends PartitionedRecord>(options: TaskJobOp
 
   const parser = configuredParser(config, now);
   const acknowledge = releaseWhenFlushed(delivery.backlog, config.buffer_size, (r: R) => source.ack(r));
+  // Per record, building the position key string and a position object for the parser cost
+  // more than the hand-over itself (~10% of the job's allocations): the keys are built once
+  // per partition, and the parser, which copies the position into what it returns and keeps
+  // nothing, is given one object.
+  const positionKeys = new Map<number, string>();
+  const position: { partition: number; offset: string | undefined } = { partition: 0, offset: undefined };
   const onRecord = (record: R): void => {
     const partition = ids.id(record.topic, record.partition);
     const task = tasks.get(partition);
@@ -221,8 +227,12 @@ export async function runTaskJob<R extends PartitionedRecord>(options: TaskJobOp
     }
     handedOverAt = performance.now();
     stats.recordsIn++;
-    const parsed = parser(record.value, { partition, offset: record.offset });
-    tasks.positions[positionKey(record.topic, record.partition)] = String(Number(record.offset) + 1);
+    position.partition = partition;
+    position.offset = record.offset;
+    const parsed = parser(record.value, position);
+    let key = positionKeys.get(partition);
+    if (key === undefined) positionKeys.set(partition, (key = positionKey(record.topic, record.partition)));
+    tasks.positions[key] = String(Number(record.offset) + 1);
     if (parsed.kind === 'record') task.process(parsed, options.repartitionedFrom?.(record));
     else rejectInput(delivery.outputs(partition), stats, parsed, record);
     acknowledge(record);
