@@ -1,6 +1,9 @@
 /**
  * Kafka benchmark (issue 3): prints one JSON object. Needs the local broker (`npm run kafka:up`).
- *   raw_consume_events_per_sec  a bare kafkajs consumer (eachBatch, JSON.parse, discard) over the preloaded topic
+ *   raw_consume_events_per_sec  a bare kafkajs consumer (eachBatch, JSON.parse, discard) over the preloaded topic, plain
+ *                               kafkajs in a process of its own (bench/bare-consumer.ts)
+ *   raw_consume_one_pass_events_per_sec
+ *                               the same bare consumer with this project's one-pass record batch decoder under kafkajs
  *   events_per_sec              runKafkaJob over the same topic, Kafka to Kafka, 60 s tumbling windows with
  *                               every aggregation: from the job's start until every message is handed over
  *                               and processed (acknowledged to the source)
@@ -28,16 +31,21 @@
  *   events_per_sec_parallelism_2, parallel_speedup
  *                               one CLI process with `parallelism: 2` (two worker threads in the group), the same
  *                               way, and its rate over events_per_sec_one_instance (`parallelism: 1`)
+ *   cores_one_instance, cores_main_thread_one_instance, cores_broker_one_instance, cores_parallelism_2,
+ *   cores_broker_parallelism_2
+ *                               cores kept busy on average during those runs (CPU time from Linux's /proc over the
+ *                               run's wall time): the CLI process (all its threads), its main thread alone, the
+ *                               local broker; absent where /proc has no such figures
  *   eos_events_per_sec_100ms, eos_ratio_100ms, eos_events_per_sec_1s, eos_ratio_1s
  *                               runKafkaJob with processing_guarantee exactly_once at a 100 ms and a 1 s
  *                               checkpoint interval, from its start until every message is processed and the
  *                               stop's final transaction committed, over the same timing of at_least_once at the
  *                               same interval (alo_events_per_sec_*); median of RUNS interleaved pairs.
  *                               BENCH_KAFKA_ONLY=eos runs the preload and this phase alone.
- * Rates are medians of RUNS interleaved runs (raw, job, raw, job, …) over one preload of 1,000,000 events.
+ * Rates are medians of RUNS interleaved runs (raw, raw one-pass, job, raw, …) over one preload of 1,000,000 events.
  * Run: npm run bench:kafka
  */
-import { fork, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +61,7 @@ import { runKafkaJob } from '../src/runner/kafka-job.js';
 import { createRandom } from '../scripts/generate-sample.js';
 import { benchEvent, benchEvents } from './events.js';
 import { buildCli } from './cli.js';
+import { localBrokerPid, processCpuSeconds, threadCpuSeconds } from './proc-cpu.js';
 import { median } from './stats.js';
 
 const EVENTS = 1_000_000;
@@ -108,32 +117,13 @@ async function preload(input: string, keys = KEYS): Promise<number> {
   return EVENTS / ((performance.now() - t0) / 1000);
 }
 
-/** A bare kafkajs consumer: parse every message and drop it. Timed from connect to the last message. */
-async function rawConsume(input: string): Promise<number> {
-  const consumer = kafka().consumer({ groupId: name(`raw-${randomUUID().slice(0, 4)}`), maxWaitTimeInMs: 100 });
-  const t0 = performance.now();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [input], fromBeginning: true });
-  let count = 0;
-  let parsedBytes = 0;
-  const elapsed = await new Promise<number>((resolve, reject) => {
-    consumer
-      .run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          for (const message of batch.messages) {
-            // Keep the parse observable so it cannot be optimised away.
-            parsedBytes += (JSON.parse(message.value!.toString('utf8')) as { model: string }).model.length;
-          }
-          count += batch.messages.length;
-          if (count >= EVENTS) resolve(performance.now() - t0);
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  if (parsedBytes === 0) throw new Error('nothing parsed');
-  return EVENTS / (elapsed / 1000);
+/**
+ * The bare consumer (bench/bare-consumer.ts) over `input`, in a child process: plain kafkajs,
+ * or with `onePass` kafkajs with this project's record batch decoder, as the job loads it.
+ */
+function rawConsume(input: string, onePass = false): number {
+  const args = ['--import', 'tsx', fileURLToPath(new URL('./bare-consumer.ts', import.meta.url)), BROKERS, input, String(EVENTS), ...(onePass ? ['--one-pass-decoder'] : [])];
+  return Number(execFileSync(process.execPath, args, { encoding: 'utf8' }).trim());
 }
 
 function jobConfig(input: string, output: string, deadLetters: string, windowSecs: number, outOfOrdernessSecs: number, checkpointSecs = 60): ProcessorConfig {
@@ -242,8 +232,21 @@ async function checkpointCost(input: string): Promise<{ checkpoint_ms: number; t
   return { checkpoint_ms: round(count === 0 ? 0 : (sum / count) * 1000, 1), throughput_drop: round(1 - best.rate / Math.max(...rare), 3), checkpoints: count };
 }
 
-/** `instances` CLI processes (compiled) in one group: seconds from their start until the group committed every input offset. */
-async function groupThroughput(input: string, instances: number, command: string[], parallelism = 1): Promise<number> {
+/** Where the cores went during a scale run: cores busy on average, from `/proc` (undefined where it has no such figures). */
+interface CoresUsed {
+  /** The CLI processes, all their threads (JavaScript threads, V8's garbage collection and compiler threads, libuv). */
+  readonly job?: number;
+  /** The processes' main threads alone (with `parallelism: 1`, the one thread that runs JavaScript). */
+  readonly mainThreads?: number;
+  /** The local broker (`npm run kafka:up`'s). */
+  readonly broker?: number;
+}
+
+/**
+ * `instances` CLI processes (compiled) in one group: events per second from their start until
+ * the group committed every input offset, and the cores they and the broker kept busy meanwhile.
+ */
+async function groupThroughput(input: string, instances: number, command: string[], parallelism = 1): Promise<{ rate: number; cores: CoresUsed }> {
   const group = name(`group-${instances}-${parallelism}-${randomUUID().slice(0, 4)}`);
   const dir = mkdtempSync(join(tmpdir(), 'bench-kafka-'));
   const configs = Array.from({ length: instances }, (_, i) => {
@@ -273,13 +276,18 @@ async function groupThroughput(input: string, instances: number, command: string
   });
   const admin = kafka().admin();
   await admin.connect();
+  const broker = localBrokerPid();
+  const brokerBefore = broker === undefined ? undefined : processCpuSeconds(broker);
   const t0 = performance.now();
   const children = configs.map((path) => spawn(process.execPath, [...command, '--config', path], { stdio: 'ignore' }));
   try {
     for (;;) {
       const [entry] = await admin.fetchOffsets({ groupId: group, topics: [input] }).catch(() => [undefined]);
       const committed = entry?.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) ?? 0;
-      if (committed >= EVENTS) return EVENTS / ((performance.now() - t0) / 1000);
+      if (committed >= EVENTS) {
+        const seconds = (performance.now() - t0) / 1000;
+        return { rate: EVENTS / seconds, cores: coresUsed(children.map((c) => c.pid!), broker, brokerBefore, seconds) };
+      }
       if (performance.now() - t0 > 300_000) throw new Error(`${instances} instance(s) committed ${committed} of ${EVENTS} in 300 s`);
       await sleep(100);
     }
@@ -290,6 +298,18 @@ async function groupThroughput(input: string, instances: number, command: string
   }
 }
 
+
+/** The cores `pids` (and the broker, since `brokerBefore`) kept busy over the last `seconds`. */
+function coresUsed(pids: readonly number[], broker: number | undefined, brokerBefore: number | undefined, seconds: number): CoresUsed {
+  const sum = (xs: readonly (number | undefined)[]): number | undefined => (xs.some((x) => x === undefined) ? undefined : xs.reduce<number>((a, x) => a + x!, 0));
+  const cores = (cpu: number | undefined): number | undefined => (cpu === undefined ? undefined : round(cpu / seconds, 2));
+  const brokerNow = broker === undefined ? undefined : processCpuSeconds(broker);
+  return {
+    job: cores(sum(pids.map(processCpuSeconds))),
+    mainThreads: cores(sum(pids.map((pid) => threadCpuSeconds(pid)?.get(pid)))),
+    broker: cores(brokerNow === undefined || brokerBefore === undefined ? undefined : brokerNow - brokerBefore),
+  };
+}
 
 /**
  * The job on 1 s windows, no disorder bound, while a child process produces wall-clock events at `rate`:
@@ -490,16 +510,24 @@ try {
     return input;
   };
   const raw: number[] = [];
+  const rawOnePass: number[] = [];
   const job: number[] = [];
   if (runs('throughput')) {
     const input = await preloaded();
     for (let i = 0; i < RUNS; i++) {
-      raw.push(await rawConsume(input));
+      raw.push(rawConsume(input));
+      rawOnePass.push(rawConsume(input, true));
       job.push(await jobThroughput(input, await topic(`results-${i}`), await topic(`dlq-${i}`)));
     }
     const rawRate = median(raw);
     const jobRate = median(job);
-    Object.assign(figures, { raw_consume_events_per_sec: Math.round(rawRate), events_per_sec: Math.round(jobRate), ratio: round(jobRate / rawRate, 2) });
+    Object.assign(figures, {
+      raw_consume_events_per_sec: Math.round(rawRate),
+      events_per_sec: Math.round(jobRate),
+      ratio: round(jobRate / rawRate, 2),
+      // The same bare consumer over this project's one-pass record batch decoder.
+      raw_consume_one_pass_events_per_sec: Math.round(median(rawOnePass)),
+    });
     if (runs('scale')) {
       await topic('scale-results');
       await topic('scale-dlq');
@@ -507,11 +535,17 @@ try {
       const twoInstances = await groupThroughput(input, 2, cli());
       const twoThreads = await groupThroughput(input, 1, cli(), 2);
       Object.assign(figures, {
-        events_per_sec_parallelism_2: Math.round(twoThreads),
-        parallel_speedup: round(twoThreads / oneInstance, 2),
-        events_per_sec_one_instance: Math.round(oneInstance),
-        events_per_sec_two_instances: Math.round(twoInstances),
-        scale_out_speedup: round(twoInstances / oneInstance, 2),
+        events_per_sec_parallelism_2: Math.round(twoThreads.rate),
+        parallel_speedup: round(twoThreads.rate / oneInstance.rate, 2),
+        events_per_sec_one_instance: Math.round(oneInstance.rate),
+        events_per_sec_two_instances: Math.round(twoInstances.rate),
+        scale_out_speedup: round(twoInstances.rate / oneInstance.rate, 2),
+        // Where the two cores went: with one thread of JavaScript, V8's collector and compiler threads already use part of the second.
+        cores_one_instance: oneInstance.cores.job,
+        cores_main_thread_one_instance: oneInstance.cores.mainThreads,
+        cores_broker_one_instance: oneInstance.cores.broker,
+        cores_parallelism_2: twoThreads.cores.job,
+        cores_broker_parallelism_2: twoThreads.cores.broker,
       });
       const wide = await topic('wide');
       await preload(wide, 100_000);
@@ -528,6 +562,7 @@ try {
   }
   if (runs('eos')) Object.assign(figures, await exactlyOnceCost(await preloaded()));
   figures['raw_runs'] = raw.map((x) => Math.round(x));
+  figures['raw_one_pass_runs'] = rawOnePass.map((x) => Math.round(x));
   figures['job_runs'] = job.map((x) => Math.round(x));
   console.log(JSON.stringify(figures));
 } finally {
