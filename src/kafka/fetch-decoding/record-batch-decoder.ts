@@ -268,7 +268,7 @@ class VarReader {
     if (length === -1) return null;
     const start = this.position;
     this.position += length;
-    return this.buffer.slice(start, this.position);
+    return this.buffer.subarray(start, this.position);
   }
 
   /** kafkajs's `readVarIntString` (UTF-8). */
