@@ -1,4 +1,5 @@
 /** What the tests of kafkajs replacements compare against: kafkajs's own modules, and a fixed clock. */
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, vi } from 'vitest';
 
@@ -23,4 +24,26 @@ export function withFixedDate(): void {
     vi.setSystemTime(1_764_000_123_456);
   });
   afterEach(() => vi.useRealTimers());
+}
+
+/**
+ * What Node's module cache holds in a fresh process once it has imported `entry` (a module of
+ * this project, relative to the repository): the name of the function each module of
+ * `exportsOf` exports, and whether each module of `loaded` is in the cache.
+ */
+export function moduleCacheAfterImport(entry: string, exportsOf: readonly string[], loaded: readonly string[]): { exports: Record<string, string | undefined>; loaded: Record<string, boolean> } {
+  const script = `
+    import { createRequire } from 'node:module';
+    await import('./${entry}');
+    const require = createRequire(process.cwd() + '/');
+    const cached = (specifier) => require.cache[require.resolve(specifier)];
+    const exportsOf = ${JSON.stringify(exportsOf)};
+    const loaded = ${JSON.stringify(loaded)};
+    console.log(JSON.stringify({
+      exports: Object.fromEntries(exportsOf.map((s) => [s, cached(s)?.exports.name])),
+      loaded: Object.fromEntries(loaded.map((s) => [s, cached(s) !== undefined])),
+    }));
+  `;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as ReturnType<typeof moduleCacheAfterImport>;
 }

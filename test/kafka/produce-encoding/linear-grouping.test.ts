@@ -2,10 +2,9 @@
  * The linear grouping of a send's messages by partition against kafkajs 2.2.4's own, and its
  * place in Node's module cache ahead of kafkajs wherever this project's modules load kafkajs.
  */
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { GROUPING_MODULE, groupMessagesPerPartitionLinearly, type GroupingArguments } from '../../../src/kafka/produce-encoding/linear-grouping.js';
-import { kafkajsOwn } from '../kafkajs-modules.js';
+import { kafkajsOwn, moduleCacheAfterImport } from '../kafkajs-modules.js';
 
 type Grouping = <M>(args: GroupingArguments<M>) => Record<number, M[]>;
 
@@ -32,17 +31,12 @@ describe('linear grouping by partition', () => {
   });
 
   it('is what kafkajs\'s producer loads when the library or the Kafka job (the service\'s and its worker threads\') is imported', () => {
+    const sendMessages = 'kafkajs/src/producer/sendMessages.js';
     for (const entry of ['src/index.ts', 'src/runner/kafka-job.ts']) {
-      const script = `
-        import { createRequire } from 'node:module';
-        await import('./${entry}');
-        const require = createRequire(process.cwd() + '/');
-        const grouping = require.cache[require.resolve('${GROUPING_MODULE}')];
-        const producerLoaded = require.cache[require.resolve('kafkajs/src/producer/sendMessages.js')] !== undefined;
-        console.log(JSON.stringify({ grouping: grouping?.exports.name, producerLoaded }));
-      `;
-      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-      expect(JSON.parse(out.trim().split('\n').pop()!), entry).toEqual({ grouping: 'groupMessagesPerPartitionLinearly', producerLoaded: true });
+      expect(moduleCacheAfterImport(entry, [GROUPING_MODULE], [sendMessages]), entry).toEqual({
+        exports: { [GROUPING_MODULE]: 'groupMessagesPerPartitionLinearly' },
+        loaded: { [sendMessages]: true },
+      });
     }
   });
 });
