@@ -1,10 +1,11 @@
 /**
- * kafkajs's values, as this project loads them: the linear grouping of a send's messages and
- * the one-pass record batch decoder go into Node's module cache before kafkajs loads (ES
- * modules evaluate their imports in order), so every module imports kafkajs's values from
- * here (types may come from kafkajs itself).
+ * kafkajs's values, as this project loads them: the linear grouping of a send's messages, the
+ * one-pass record batch decoder and the fetched batch's offset filter on numbers go into
+ * Node's module cache before kafkajs loads (ES modules evaluate their imports in order), so
+ * every module imports kafkajs's values from here (types may come from kafkajs itself).
  */
 import './produce-encoding/linear-grouping.js';
 import './fetch-decoding/record-batch-decoder.js';
+import './fetch-decoding/fetched-batch.js';
 
 export { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
