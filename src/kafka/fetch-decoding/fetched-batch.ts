@@ -14,7 +14,7 @@
  * batch decoder does (`../kafkajs.ts`).
  */
 import { createRequire } from 'node:module';
-import { KAFKAJS_VERSION } from '../produce-encoding/kafkajs-produce-request.js';
+import { replaceKafkajsModule } from '../kafkajs-module-cache.js';
 
 const require = createRequire(import.meta.url);
 
@@ -82,18 +82,8 @@ function withinOffset(messages: readonly FetchedMessage[], fetchedOffset: string
 }
 
 /** Puts `FetchedBatch` where kafkajs's consumer will load its `Batch`; whether it will. */
-export function installFetchedBatch(): boolean {
-  if ((require('kafkajs/package.json') as { version: string }).version !== KAFKAJS_VERSION) return false;
-  const path = require.resolve(BATCH_MODULE);
-  const cached = require.cache[path];
-  if (cached?.exports === FetchedBatch) return true;
-  // kafkajs's consumer already loaded (with the Batch it required): leave it.
-  if (require.cache[require.resolve(CONSUMER_GROUP_MODULE)] !== undefined) return false;
-  const KafkajsBatch = require(path) as KafkajsBatchClass;
+export const installFetchedBatch = (): boolean =>
   // Every method is kafkajs's: they read only the fields the constructor sets.
-  Object.setPrototypeOf(FetchedBatch.prototype, KafkajsBatch.prototype);
-  require.cache[path]!.exports = FetchedBatch;
-  return true;
-}
+  replaceKafkajsModule<unknown>(BATCH_MODULE, CONSUMER_GROUP_MODULE, FetchedBatch, (own) => Object.setPrototypeOf(FetchedBatch.prototype, (own as KafkajsBatchClass).prototype));
 
 installFetchedBatch();

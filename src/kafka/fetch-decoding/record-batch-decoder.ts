@@ -20,7 +20,7 @@
  * its own decoder stays: slower, the same records.
  */
 import { createRequire } from 'node:module';
-import { KAFKAJS_VERSION } from '../produce-encoding/kafkajs-produce-request.js';
+import { replaceKafkajsModule } from '../kafkajs-module-cache.js';
 
 const require = createRequire(import.meta.url);
 
@@ -301,16 +301,7 @@ class VarReader {
  * Puts `decodeRecordBatch` where kafkajs's Fetch responses will load it; whether they will.
  * kafkajs's own decoder stays reachable for the batches this one hands back.
  */
-export function installRecordBatchDecoder(): boolean {
-  if ((require('kafkajs/package.json') as { version: string }).version !== KAFKAJS_VERSION) return false;
-  const path = require.resolve(RECORD_BATCH_DECODER_MODULE);
-  const cached = require.cache[path];
-  if (cached?.exports === decodeRecordBatch) return true;
-  // kafkajs's Fetch responses already loaded (with the decoder they required): leave them.
-  if (require.cache[require.resolve(DECODE_MESSAGES_MODULE)] !== undefined) return false;
-  kafkajsDecodeRecordBatch = require(path) as (decoder: KafkajsDecoder) => Promise<RecordBatch>;
-  require.cache[path]!.exports = decodeRecordBatch;
-  return true;
-}
+export const installRecordBatchDecoder = (): boolean =>
+  replaceKafkajsModule(RECORD_BATCH_DECODER_MODULE, DECODE_MESSAGES_MODULE, decodeRecordBatch, (own) => (kafkajsDecodeRecordBatch = own));
 
 installRecordBatchDecoder();

@@ -12,10 +12,7 @@
  * partition to that partition's messages in send order, the partitioner called once per
  * message in order.
  */
-import { createRequire, Module } from 'node:module';
-import { KAFKAJS_VERSION } from './kafkajs-produce-request.js';
-
-const require = createRequire(import.meta.url);
+import { replaceKafkajsModule } from '../kafkajs-module-cache.js';
 
 export const GROUPING_MODULE = 'kafkajs/src/producer/groupMessagesPerPartition.js';
 const SEND_MESSAGES_MODULE = 'kafkajs/src/producer/sendMessages.js';
@@ -39,19 +36,6 @@ export function groupMessagesPerPartitionLinearly<M>({ topic, partitionMetadata,
 }
 
 /** Puts the linear grouping in Node's module cache for kafkajs to load; whether kafkajs's producer will use it. */
-export function installLinearGrouping(): boolean {
-  if ((require('kafkajs/package.json') as { version: string }).version !== KAFKAJS_VERSION) return false;
-  const path = require.resolve(GROUPING_MODULE);
-  const cached = require.cache[path];
-  if (cached !== undefined) return cached.exports === groupMessagesPerPartitionLinearly;
-  // kafkajs's producer already loaded (with the grouping it required): leave it.
-  if (require.cache[require.resolve(SEND_MESSAGES_MODULE)] !== undefined) return false;
-  const module = new Module(path);
-  module.filename = path;
-  module.exports = groupMessagesPerPartitionLinearly;
-  module.loaded = true;
-  require.cache[path] = module;
-  return true;
-}
+export const installLinearGrouping = (): boolean => replaceKafkajsModule(GROUPING_MODULE, SEND_MESSAGES_MODULE, groupMessagesPerPartitionLinearly);
 
 installLinearGrouping();
