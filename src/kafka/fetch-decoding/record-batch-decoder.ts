@@ -91,7 +91,7 @@ const CONTROL_FLAG_MASK = 0x20;
 class NotExact extends Error {}
 const NOT_EXACT = new NotExact('record batch not decodable with numbers');
 
-/** kafkajs's `recordBatch/v0/decoder`: the one the module cache held before `installRecordBatchDecoder`. */
+/** kafkajs's `recordBatch/v0/decoder`, loaded from its file the first time a batch is left to it. */
 let kafkajsDecodeRecordBatch: ((decoder: KafkajsDecoder) => Promise<RecordBatch>) | undefined;
 
 /** kafkajs's record batch decoder, with the records read in one pass (see the module comment). */
@@ -299,9 +299,8 @@ class VarReader {
 
 /**
  * Puts `decodeRecordBatch` where kafkajs's Fetch responses will load it; whether they will.
- * kafkajs's own decoder stays reachable for the batches this one hands back.
+ * The batches this one hands back go to kafkajs's own decoder, loaded from its file (`kafkajsDecoder`).
  */
-export const installRecordBatchDecoder = (): boolean =>
-  replaceKafkajsModule(RECORD_BATCH_DECODER_MODULE, DECODE_MESSAGES_MODULE, decodeRecordBatch, (own) => (kafkajsDecodeRecordBatch = own));
+export const installRecordBatchDecoder = (): boolean => replaceKafkajsModule(RECORD_BATCH_DECODER_MODULE, DECODE_MESSAGES_MODULE, decodeRecordBatch);
 
 installRecordBatchDecoder();
