@@ -4,7 +4,7 @@
  * partition's records alone, never on how fetches of other partitions interleave, so a
  * task re-run from any of its complete checkpoints emits the same results again.
  */
-import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { AggregateView, StreamRecord, WatermarkSnapshot, WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import { SourceHighWater } from '../repartition/high-water.js';
@@ -45,7 +45,12 @@ export interface TaskCheckpoint {
 }
 
 export class StreamTask {
-  private readonly input = new Subject<StreamRecord<FeedbackEvent>>();
+  /**
+   * Where `process` hands a record to the pipeline: its one subscriber, called directly. A
+   * `Subject` (a multicast) costs a closure and an iterator per record in RxJS's CommonJS
+   * build, which Node loads (~130 bytes of garbage per event); this input has one reader.
+   */
+  private input: Subscriber<StreamRecord<FeedbackEvent>> | undefined;
   private readonly subscription: Subscription;
   private windowState: AggregateView<FeedbackResult> | undefined;
   private specStates: readonly SpecState[] = [];
@@ -68,7 +73,10 @@ export class StreamTask {
     const dropped = (options.restored?.specs ?? []).filter((s) => !running.has(s.spec)).flatMap((s) => s.state.windows.map((w) => w.id ?? -1));
     const changelog = new TaskChangelog({ task: partition, metricFields: options.config.event.metric_fields, lineage: options.restoredLineage, dropped });
     this.changelog = changelog;
-    this.subscription = this.input
+    this.subscription = new Observable<StreamRecord<FeedbackEvent>>((subscriber) => {
+      this.input = subscriber;
+      return () => (this.input = undefined);
+    })
       .pipe(
         feedbackPipeline(options.config, {
           initialState: options.restored,
@@ -106,7 +114,7 @@ export class StreamTask {
       this.onDuplicate?.();
       return;
     }
-    this.input.next(record);
+    this.input?.next(record);
   }
 
   /**
