@@ -86,7 +86,7 @@ function withinOffset(messages: readonly FetchedMessage[], fetchedOffset: string
   // 2^53 and exact itself, and rounding a larger one to a number never takes it below.
   if (Number.isSafeInteger(from)) return keepAll(messages, (message) => Number(message.offset) >= from);
   const longFrom = Long.fromValue(fetchedOffset);
-  return messages.filter((message) => Long.fromValue(message.offset).gte(longFrom));
+  return keepAll(messages, (message) => Long.fromValue(message.offset).gte(longFrom));
 }
 
 /** The messages that are not control records (transaction markers). */
