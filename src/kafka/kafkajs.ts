@@ -8,4 +8,4 @@ import './produce-encoding/linear-grouping.js';
 import './fetch-decoding/record-batch-decoder.js';
 import './fetch-decoding/fetched-batch.js';
 
-export { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+export { AssignerProtocol, CompressionTypes, Kafka, logLevel, PartitionAssigners, Partitioners } from 'kafkajs';

@@ -27,6 +27,7 @@ import { logLevel } from './kafkajs.js';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, type Subscriber } from 'rxjs';
 import type { StreamRecord } from '@llm-feedback/stream-operators';
 import { brokersUnavailable, connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+import { joinTogetherAssigner, type JoinTogether } from './join-together.js';
 import { PartitionOffsets } from './offset-tracker.js';
 import { PartitionProgress } from './partition-progress.js';
 
@@ -96,11 +97,11 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
    */
   readonly offsetCommits?: 'acked' | 'manual';
   /**
-   * Awaited after connecting and subscribing, right before the consumer joins the group:
-   * members that join at once form one generation, where one joining later costs a
-   * rebalance that the others notice only at their next heartbeat.
+   * One of several consumers of this process that join the group together (worker threads):
+   * after connecting and subscribing it waits for the others (`barrier`), and the first
+   * generation's leader waits for their joins rather than start alone (join-together.ts).
    */
-  readonly beforeJoin?: () => Promise<void>;
+  readonly together?: JoinTogether;
   /**
    * Where an assigned partition starts instead of its committed offset (the next
    * offset to read), e.g. the position of a restored checkpoint; undefined keeps
@@ -385,6 +386,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
       allowAutoTopicCreation: false,
+      ...(options.together === undefined ? {} : { partitionAssigners: [joinTogetherAssigner(options.together)] }),
     });
     const s: Session = { consumer, subscriber, stopped: false, draining: false, started: Promise.resolve(), removeListeners: () => undefined };
     session = s;
@@ -494,7 +496,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       }
       if (s.stopped) return;
       await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
-      await options.beforeJoin?.();
+      await options.together?.barrier();
       if (s.stopped) return;
       progress.start();
       await run();

@@ -16,7 +16,7 @@ import { workerConfig } from './worker-config.js';
 
 const port = parentPort;
 if (port === null) throw new Error('kafka-worker.ts runs in a worker thread (processor.parallelism)');
-const { config: shared, index } = workerData as WorkerStart;
+const { config: shared, index, process: processToken } = workerData as WorkerStart;
 const config = workerConfig(shared, index);
 const send = (message: FromWorker): void => port.postMessage(message);
 const logger = createLogger({ level: config.log.level }).child({ worker: index });
@@ -60,9 +60,13 @@ try {
     metrics,
     logger,
     signal: stop.signal,
-    beforeJoin: () => {
-      send({ type: 'set-up' });
-      return joining;
+    together: {
+      token: processToken,
+      count: shared.parallelism,
+      barrier: () => {
+        send({ type: 'set-up' });
+        return joining;
+      },
     },
     onWindows: (view) => (windows = view),
     onReady: () => send({ type: 'ready' }),

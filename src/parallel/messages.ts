@@ -16,14 +16,16 @@ export interface WorkerStart {
   readonly config: ProcessorConfig;
   /** 0 … parallelism − 1: names the worker in logs and its local state directory. */
   readonly index: number;
+  /** The same for every worker of the process and no other consumer: how the group leader tells its siblings (`JoinTogether`). */
+  readonly process: string;
 }
 
 /** Main → worker. */
 export type ToWorker =
   /**
-   * Every worker is set up: join the group now, together. Joins that reach the coordinator
-   * at once form one generation; a thread joining later would cost a rebalance that the
-   * members already reading notice only at their next heartbeat (3 s by default).
+   * Every worker is set up: join the group now, together (`JoinTogether`). A thread joining
+   * after the others' generation formed would cost a rebalance that the members already
+   * reading notice only at their next heartbeat (3 s by default).
    */
   | { readonly type: 'join' }
   | { readonly type: 'stop' }

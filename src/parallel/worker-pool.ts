@@ -5,6 +5,7 @@
  * one of per process: the HTTP endpoint, which this pool answers by asking every worker
  * (metrics merged, windows merged page by page), and the signal that stops them all.
  */
+import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
 import type { WindowPageQuery } from '@llm-feedback/stream-operators';
@@ -49,8 +50,9 @@ export function startWorkerPool(config: ProcessorConfig, logger?: Logger): Worke
   const own = new Registry();
   collectDefaultMetrics({ register: own });
 
+  const processToken = randomUUID();
   for (let index = 0; index < config.parallelism; index++) {
-    const start: WorkerStart = { config, index };
+    const start: WorkerStart = { config, index, process: processToken };
     const worker = new Worker(entry.code, { eval: entry.eval, workerData: start });
     const done = new Promise<JobSummary>((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {

@@ -2,7 +2,7 @@ import { ReplaySubject } from 'rxjs';
 import type { AggregateView } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import { brokersUnavailable } from '../kafka/client.js';
-import { consumerSettings, ensureTopics, kafkaConnection, kafkaSource, type AssignmentChange, type KafkaSource } from '../kafka/index.js';
+import { consumerSettings, ensureTopics, kafkaConnection, kafkaSource, type AssignmentChange, type JoinTogether, type KafkaSource } from '../kafka/index.js';
 import { positionKey } from '../kafka/offset-committer.js';
 import { PartitionIds } from '../kafka/partition-ids.js';
 import type { Logger, ProcessorMetrics } from '../observability/index.js';
@@ -30,10 +30,10 @@ export interface KafkaJobOptions {
   /** The open windows of every task, for queries and gauges (once, at start). */
   readonly onWindows?: (view: AggregateView<FeedbackResult>) => void;
   /**
-   * Awaited once the job is set up and its consumer connected, right before the consumer
-   * joins the group: worker threads of one process join together (`src/parallel`).
+   * Worker threads of one process join the group together (`src/parallel`): the barrier is
+   * awaited once the job is set up and its consumer connected, right before it joins.
    */
-  readonly beforeJoin?: () => Promise<void>;
+  readonly together?: JoinTogether;
   /** Called once state is restored and the consumer has its first assignment. */
   readonly onReady?: () => void;
   /** Whether the brokers answer, on every change (the service's `/readyz`). */
@@ -102,7 +102,7 @@ export async function runKafkaJob(options: KafkaJobOptions): Promise<JobSummary>
       // records again would count them twice). New partitions are held until their task
       // is restored, then sought to where its state stands.
       startOffset: (tp) => positions[positionKey(tp.topic, tp.partition)],
-      beforeJoin: options.beforeJoin,
+      together: options.together,
     });
     options.onSource?.(consumer);
     await runTaskJob({
