@@ -42,7 +42,8 @@
  *                               stop's final transaction committed, over the same timing of at_least_once at the
  *                               same interval (alo_events_per_sec_*); median of RUNS interleaved pairs.
  *                               BENCH_KAFKA_ONLY=eos runs the preload and this phase alone.
- * Rates are medians of RUNS interleaved runs (raw, raw one-pass, job, raw, …) over one preload of 1,000,000 events.
+ * Rates are medians of RUNS interleaved runs (raw, raw one-pass, job, raw, …; one instance, parallelism 2, one
+ * instance, …, the cores figures those of the median run) over one preload of 1,000,000 events; two instances run once.
  * Run: npm run bench:kafka
  */
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -242,11 +243,19 @@ interface CoresUsed {
   readonly broker?: number;
 }
 
+interface GroupRun {
+  readonly rate: number;
+  readonly cores: CoresUsed;
+}
+
+/** The run of median rate (its cores with it). */
+const medianRun = (group: readonly GroupRun[]): GroupRun => [...group].sort((a, b) => a.rate - b.rate)[(group.length - 1) >> 1]!;
+
 /**
  * `instances` CLI processes (compiled) in one group: events per second from their start until
  * the group committed every input offset, and the cores they and the broker kept busy meanwhile.
  */
-async function groupThroughput(input: string, instances: number, command: string[], parallelism = 1): Promise<{ rate: number; cores: CoresUsed }> {
+async function groupThroughput(input: string, instances: number, command: string[], parallelism = 1): Promise<GroupRun> {
   const group = name(`group-${instances}-${parallelism}-${randomUUID().slice(0, 4)}`);
   const dir = mkdtempSync(join(tmpdir(), 'bench-kafka-'));
   const configs = Array.from({ length: instances }, (_, i) => {
@@ -512,6 +521,8 @@ try {
   const raw: number[] = [];
   const rawOnePass: number[] = [];
   const job: number[] = [];
+  const oneInstanceRuns: number[] = [];
+  const parallelism2Runs: number[] = [];
   if (runs('throughput')) {
     const input = await preloaded();
     for (let i = 0; i < RUNS; i++) {
@@ -531,9 +542,18 @@ try {
     if (runs('scale')) {
       await topic('scale-results');
       await topic('scale-dlq');
-      const oneInstance = await groupThroughput(input, 1, cli());
+      // One instance and `parallelism: 2` interleaved, RUNS each: single runs of either moved 10–20% between runs.
+      const ones: GroupRun[] = [];
+      const twos: GroupRun[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        ones.push(await groupThroughput(input, 1, cli()));
+        twos.push(await groupThroughput(input, 1, cli(), 2));
+      }
+      const oneInstance = medianRun(ones);
+      const twoThreads = medianRun(twos);
+      oneInstanceRuns.push(...ones.map((r) => r.rate));
+      parallelism2Runs.push(...twos.map((r) => r.rate));
       const twoInstances = await groupThroughput(input, 2, cli());
-      const twoThreads = await groupThroughput(input, 1, cli(), 2);
       Object.assign(figures, {
         events_per_sec_parallelism_2: Math.round(twoThreads.rate),
         parallel_speedup: round(twoThreads.rate / oneInstance.rate, 2),
@@ -564,6 +584,8 @@ try {
   figures['raw_runs'] = raw.map((x) => Math.round(x));
   figures['raw_one_pass_runs'] = rawOnePass.map((x) => Math.round(x));
   figures['job_runs'] = job.map((x) => Math.round(x));
+  figures['one_instance_runs'] = oneInstanceRuns.map((x) => Math.round(x));
+  figures['parallelism_2_runs'] = parallelism2Runs.map((x) => Math.round(x));
   console.log(JSON.stringify(figures));
 } finally {
   // The bench's topics hold ~250 MB; drop them rather than fill the broker's disk run after run.
