@@ -178,7 +178,8 @@ async function threeInstances(mode: InputMode): Promise<void> {
   );
   for (const name of ['A', 'B', 'C', 'A (back)']) expect(owned.get(name)!.size, `${label}: ${name} was never assigned a partition`).toBeGreaterThan(0);
   for (const name of ['A', 'B', 'C', 'A (back)']) expect(decisions.get(name), `${label}: ${name}'s repartition decision`).toMatch(unkeyed ? /^repartitioning the input: / : /^reading the input directly: /);
-  if (unkeyed) expect(decisions.get('A'), `${label}: A's reason`).toMatch(/has key null, not its key fields/);
+  // A and B start together: whichever decides first samples the input (the other may find the topic it made).
+  if (unkeyed) expect([decisions.get('A'), decisions.get('B')].some((d) => /has key null, not its key fields/.test(d ?? '')), `${label}: A's or B's reason`).toBe(true);
   checkRun(label, sent, results.values(), deadLetters.values());
 }
 
