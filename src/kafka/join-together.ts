@@ -14,11 +14,12 @@
  * So the leader of a member's first generation, seeing fewer of them than were started,
  * waits before it assigns: until the coordinator, which their joins reach meanwhile,
  * prepares the next generation (DescribeGroups, polled), or `graceMs` at most. Its SyncGroup
- * is then refused (REBALANCE_IN_PROGRESS), upon which kafkajs joins again, now with them. The members know each other by a token in
- * their subscription's user data. The protocol's name and the assignment are kafkajs's round
+ * is then refused (REBALANCE_IN_PROGRESS), upon which kafkajs joins again, now with them.
+ * The members know each other by a token in their subscription's user data. The protocol's name and the assignment are kafkajs's round
  * robin, so members without the token (other processes, earlier versions) share the group as
  * before; a leader waits once, at its first generation, not whenever a member is missing.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Assigner, Cluster, GroupMember, PartitionAssigner } from 'kafkajs';
 import { AssignerProtocol, PartitionAssigners } from './kafkajs.js';
 
@@ -38,7 +39,6 @@ export interface JoinTogether {
   readonly graceMs?: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 /** How often the waiting leader asks the coordinator whether the next generation is being prepared. */
 const POLL_MS = 10;
 
