@@ -27,6 +27,7 @@ import { logLevel } from './kafkajs.js';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, type Subscriber } from 'rxjs';
 import type { StreamRecord } from '@llm-feedback/stream-operators';
 import { brokersUnavailable, connectError, createKafka, type KafkaConnectionOptions } from './client.js';
+import { wakeIdleFetchers } from './idle-fetch-wake.js';
 import { joinTogetherAssigner, type JoinTogether } from './join-together.js';
 import { PartitionOffsets } from './offset-tracker.js';
 import { PartitionProgress } from './partition-progress.js';
@@ -73,7 +74,8 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   readonly fromBeginning?: boolean;
   /**
    * Longest time the broker holds a fetch, and how long kafkajs sleeps while every
-   * partition is paused (NOTES.md: it notices a `resume` only after that). Default 100 ms.
+   * partition is paused (a `resume` or `release` here ends that sleep: idle-fetch-wake.ts).
+   * Default 100 ms.
    */
   readonly maxWaitTimeMs?: number;
   /** Default 30,000 (kafkajs's default). */
@@ -276,6 +278,8 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     try {
       s.consumer.resume(topicList);
       pauseHeld(s);
+      // A consumer with every partition paused sleeps its maxWaitTime before fetching again.
+      wakeIdleFetchers();
     } catch {
       // The consumer is between runs (kafkajs restarting it): the new run starts unpaused.
     }
@@ -563,7 +567,10 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         s.consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
         progress.seek(tp.topic, tp.partition, offset);
         // Paused for backpressure: the next resume reads it again.
-        if (!paused.value) s.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+        if (!paused.value) {
+          s.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+          wakeIdleFetchers();
+        }
       } catch {
         // The consumer is between runs (kafkajs restarting it): its next join seeks to `startOffset`.
       }
