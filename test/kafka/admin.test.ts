@@ -1,6 +1,7 @@
 /**
- * fetchCommittedOffsets on the real broker: the group's offsets, read by a new admin client
- * without kafkajs's "no brokers in the pool" retry (a ~300 ms sleep on every task assignment).
+ * The admin helpers on the real broker: the group's committed offsets, read by a new admin client
+ * without kafkajs's "no brokers in the pool" retry (a ~300 ms sleep on every task assignment),
+ * and new topics created with their leaders in place.
  */
 import { describe, expect, it } from 'vitest';
 import { fetchCommittedOffsets } from '../../src/kafka/admin.js';
@@ -53,5 +54,23 @@ describe('fetchCommittedOffsets', () => {
     // kafkajs logs this, then sleeps its first retry, when it looks for the coordinator before it knows any broker.
     expect(messages.filter((m) => m.includes('No brokers in the broker pool'))).toEqual([]);
     expect(messages.some((m) => m.startsWith('Request OffsetFetch'))).toBe(true);
+  });
+});
+
+describe('ensureTopics', () => {
+  it('resolves once every partition of a new topic has a leader, and reports an existing one as it is', async () => {
+    const topic = unique('admin-ensure');
+    const first = await ensureTopics({ brokers: [brokers()] }, [{ topic, numPartitions: 8, configs: { 'cleanup.policy': 'compact' } }]);
+    expect(first).toEqual({ created: [topic], existing: [] });
+    // Asked at once, with no wait of its own: the leaders are there already.
+    const admin = rawKafka().admin();
+    await admin.connect();
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      expect(topics[0]!.partitions.map((p) => p.leader >= 0)).toEqual(Array(8).fill(true));
+    } finally {
+      await admin.disconnect();
+    }
+    expect(await ensureTopics({ brokers: [brokers()] }, [{ topic, numPartitions: 3 }])).toEqual({ created: [], existing: [{ topic, partitions: 8 }] });
   });
 });
