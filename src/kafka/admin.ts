@@ -73,42 +73,41 @@ export function ensureTopics(connection: KafkaConnectionOptions, topics: readonl
   });
 }
 
-/** How often the metadata of new topics is asked for while their leaders are not known, and for how long. */
-const LEADERS_POLL_MS = 10;
-const LEADERS_WAIT_MS = 10_000;
-
 /**
- * Creates `topics` and waits until each of their partitions has a leader. kafkajs's own wait
- * (`waitForLeaders`) asks for the metadata right after the creation and, the leaders not being
- * known yet, sleeps 100 ms before asking again: ~140 ms per creation where they are known ~40 ms
- * after it (a state topic on every first start of a group). A broker that has just started
- * may also answer UNKNOWN_TOPIC_OR_PARTITION for a moment (the new topics are not in its
- * metadata yet), which kafkajs threw although the topics were created: the first job on a fresh
- * broker exited 1 this way. Both are waited out here, asking every 10 ms, for 10 s at most.
+ * Creates `topics` and waits for their partition leaders. kafkajs's `waitForLeaders` waits out
+ * LEADER_NOT_AVAILABLE only; a broker that has just started answers the metadata request after
+ * the creation with UNKNOWN_TOPIC_OR_PARTITION for a moment (the new topics are not in its
+ * metadata yet), which kafkajs throws although the topics were created: the first job on a
+ * fresh broker exited 1 this way. Such an answer is waited out here (about 10 s at most).
+ * kafkajs's wait sleeps 100 ms once the first metadata answer lacks the leaders (a creation
+ * takes ~150 ms); asking every 10 ms instead was tried and dropped: the metadata names a leader
+ * before its partition serves requests, and in a CI rehearsal a job's first ListOffsets got
+ * NOT_LEADER_FOR_PARTITION and a test's first produce was retried into duplicates.
  */
 async function createAndWaitForLeaders(admin: Admin, topics: readonly TopicSpec[]): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: false,
-    topics: topics.map((t) => ({
-      topic: t.topic,
-      numPartitions: t.numPartitions ?? 1,
-      replicationFactor: t.replicationFactor ?? -1,
-      configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-    })),
-  });
-  const names = topics.map((t) => t.topic);
-  const deadline = Date.now() + LEADERS_WAIT_MS;
-  for (;;) {
-    let unanswered: unknown;
-    try {
-      const { topics: created } = await admin.fetchTopicMetadata({ topics: names });
-      if (created.length === names.length && created.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
-    } catch (error) {
-      if (!isTransientKafkaError(error)) throw error;
-      unanswered = error;
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.numPartitions ?? 1,
+        replicationFactor: t.replicationFactor ?? -1,
+        configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  } catch (error) {
+    if ((error as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+    const names = topics.map((t) => t.topic);
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
+      try {
+        const { topics: created } = await admin.fetchTopicMetadata({ topics: names });
+        if (created.length === names.length && created.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (retry) {
+        if (!isTransientKafkaError(retry)) throw retry;
+      }
+      if (attempt >= 8) throw new Error(`created topics ${names.join(', ')}, but their partition leaders did not appear within about 10 s`, { cause: error });
     }
-    if (Date.now() >= deadline) throw new Error(`created topics ${names.join(', ')}, but their partition leaders did not appear within ${LEADERS_WAIT_MS / 1000} s`, { cause: unanswered });
-    await new Promise((resolve) => setTimeout(resolve, LEADERS_POLL_MS));
   }
 }
 
