@@ -76,6 +76,14 @@ export class CommittedTail {
     if (this.failed !== undefined) throw new Error(`reading committed records failed: ${String(this.failed)}`);
     return [...this.messages.values()].map((m) => m.value);
   }
+
+  /**
+   * Transactional records read so far whose producer has written no marker after them on their
+   * partition (an open, or a hanging, transaction): where a failure's missing output may be.
+   */
+  uncommitted(): string[] {
+    return [...this.open].filter(([, records]) => records.length > 0).map(([producer, records]) => `${producer}: ${records.length} record(s) from offset ${records[0]!.offset}, first ${records[0]!.value.slice(0, 160)}`);
+  }
 }
 
 /** Committed readers of the result and dead-letter topics; stopped by `stopCommittedTails`. */
@@ -87,7 +95,7 @@ export async function stopCommittedTails(): Promise<void> {
   for (const consumer of readers.splice(0)) await consumer.disconnect();
 }
 
-type Tail = Pick<CommittedTail, 'messages' | 'values'>;
+type Tail = Pick<CommittedTail, 'messages' | 'values'> & Partial<Pick<CommittedTail, 'uncommitted'>>;
 
 /** Each (key, window, revision) of the results and each dead letter's input position, counted. */
 export function repeats(results: readonly string[], deadLetters: readonly string[]): string[] {
@@ -122,5 +130,7 @@ export async function settled(tails: readonly Tail[], quietMs = 3_000): Promise<
 export function expectExactlyOnce(label: string, sent: readonly Sent[], results: Tail, deadLetters: Tail, specs: readonly ModelSpec[] = DEFAULT_SPECS): void {
   const repeated = repeats(results.values(), deadLetters.values());
   expect(repeated, `${label}: output seen more than once by a read_committed reader`).toEqual([]);
-  checkRun(label, sent, results.values(), deadLetters.values(), specs);
+  // On a failure, what the readers hold without a marker (partition:producer): told with every message.
+  const open = [...(results.uncommitted?.() ?? []).map((o) => `results ${o}`), ...(deadLetters.uncommitted?.() ?? []).map((o) => `dead letters ${o}`)];
+  checkRun(open.length === 0 ? label : `${label}\nuncommitted at the check: ${open.slice(0, 10).join('; ')}`, sent, results.values(), deadLetters.values(), specs);
 }
