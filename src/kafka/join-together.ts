@@ -15,9 +15,10 @@
  * waits before it assigns: until the coordinator, which their joins reach meanwhile,
  * prepares the next generation (DescribeGroups, polled), or `graceMs` at most. Its SyncGroup
  * is then refused (REBALANCE_IN_PROGRESS), upon which kafkajs joins again, now with them.
- * The members know each other by a token in their subscription's user data. The protocol's name and the assignment are kafkajs's round
- * robin, so members without the token (other processes, earlier versions) share the group as
- * before; a leader waits once, at its first generation, not whenever a member is missing.
+ * The members know each other by a token in their subscription's user data. The protocol's
+ * name and the assignment are kafkajs's round robin, so members without the token (other
+ * processes, earlier versions) share the group as before; a leader waits once, at its first
+ * generation, not whenever a member is missing.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Assigner, Cluster, GroupMember, PartitionAssigner } from 'kafkajs';
