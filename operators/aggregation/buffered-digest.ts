@@ -59,6 +59,17 @@ function ensure(a: Float64Array, n: number): Float64Array {
   return a.length >= n ? a : new Float64Array(Math.max(n, a.length * 2));
 }
 
+/**
+ * The last digest `quantile` answered with its buffer merged in (see `settle`): a result asks
+ * for several percentiles in a row, and they share one merge. Keyed by the sketch and its
+ * count and fill, which every `add` and merge changes.
+ */
+let settled: Float64Array = new Float64Array(1024);
+let settledCentroids = 0;
+let settledOf: BufferedDigest | undefined;
+let settledTotal = -1;
+let settledUsed = -1;
+
 /** Placeholder digest storage while exact, so `data` never needs a null check. */
 const NO_DATA = new Float64Array(0);
 
@@ -204,8 +215,26 @@ export class BufferedDigest implements QuantileSketch {
       if (!isSorted(values)) sortExact(values);
       return sortedQuantile(values, values.length, q);
     }
-    if (this.used > HEADER + 2 * this.centroids) this.compress(null);
-    return centroidQuantile(this.data, HEADER, this.centroids, this.total, q);
+    if (this.used === HEADER + 2 * this.centroids) return centroidQuantile(this.data, HEADER, this.centroids, this.total, q);
+    // Raw values wait in the buffer: answer from them merged into a copy of the centroids,
+    // leaving the sketch as it is, so that a result computed early (an early result, a
+    // query, a result prepared ahead) never changes what later results say.
+    if (settledOf !== this || settledTotal !== this.total || settledUsed !== this.used) this.settle();
+    return centroidQuantile(settled, HEADER, settledCentroids, this.total, q);
+  }
+
+  /** Writes this digest with its buffer merged in to `settled` (layout of `data`, no buffer). */
+  private settle(): void {
+    const items = this.sortedPairs(true);
+    scratchB = ensure(scratchB, 2 * items);
+    settledCentroids = kOneMerge(scratchA, items, this.total, this.params.compression, scratchB);
+    settled = ensure(settled, HEADER + 2 * settledCentroids);
+    settled[MIN] = this.data[MIN] as number;
+    settled[MAX] = this.data[MAX] as number;
+    settled.set(scratchB.subarray(0, 2 * settledCentroids), HEADER);
+    settledOf = this;
+    settledTotal = this.total;
+    settledUsed = this.used;
   }
 
   serialise(): Uint8Array {

@@ -104,6 +104,22 @@ describe('BufferedDigest: serialisation and determinism', () => {
     expect(() => codec.deserialise(bytes.subarray(0, bytes.length - 3))).toThrow(RangeError);
   });
 
+  it('answers quantiles without changing what it answers later (results computed early: prepared, early, queried)', () => {
+    for (const seed of [1, 2, 3]) {
+      const xs = sample('lognormal', seed, 3_000);
+      const asked = codec.create() as BufferedDigest;
+      const quiet = codec.create() as BufferedDigest;
+      const next = mulberry32(seed);
+      for (const x of xs) {
+        asked.add(x);
+        quiet.add(x);
+        // Asked now and then, with values waiting in its buffer or not.
+        if (next() < 0.05) for (const q of QS) asked.quantile(q);
+      }
+      for (const q of QS) expect(Object.is(asked.quantile(q), quiet.quantile(q))).toBe(true);
+    }
+  });
+
   it('gives identical results for identical input', () => {
     const xs = sample('lognormal', 11, 30_000);
     expect(filled(xs).serialise()).toEqual(filled(xs).serialise());
