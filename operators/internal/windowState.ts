@@ -26,6 +26,10 @@ interface WindowSlot<A> {
   change: WindowChangeKind;
   /** `count` when the window last emitted an early result (0: never); not checkpointed. */
   earlyCount: number;
+  /** The watermark at which the window comes within the preparation horizon (its live prepare timer). */
+  prepareAt: number;
+  /** Listed in `toPrepare`. */
+  queuedToPrepare: boolean;
 }
 
 /** A plain copy of one window's state, for checkpoints. */
@@ -157,6 +161,10 @@ export class KeyedWindowState<T, A, R> {
   private removed: number[] = [];
   /** With `tracksChanges`: the live windows by identity (for rewrites asked of `takeChanges`). */
   private readonly byId = new Map<number, WindowSlot<A>>();
+  /** Windows not yet fired by the time the watermark comes within `prepareAhead` of their end. */
+  private readonly prepareTimers = new TimerQueue<WindowSlot<A>>();
+  /** Windows within the horizon whose accumulator changed since it was last prepared. */
+  private toPrepare: WindowSlot<A>[] = [];
 
   constructor(
     private readonly aggregator: Aggregator<T, A, R>,
@@ -167,7 +175,51 @@ export class KeyedWindowState<T, A, R> {
     /** Called with each record a window accumulated (its identity, the record's value): a changelog's log of additions. */
     private readonly onAccumulate?: (id: number, value: T) => void,
     private readonly identities = new WindowIdentities(),
+    /** How far ahead of the watermark windows are prepared (`Aggregator.prepare`); NaN: never. */
+    private readonly prepareAhead = NaN,
   ) {}
+
+  /** Windows waiting for `prepareDue`. */
+  get pendingPrepares(): number {
+    return this.toPrepare.length;
+  }
+
+  /**
+   * Prepares (`Aggregator.prepare`) up to `limit` windows that will fire next and changed
+   * since they were last prepared; returns how many are still waiting. A `prepare` that
+   * throws leaves its window to be computed when it fires, where the error belongs.
+   */
+  prepareDue(limit: number): number {
+    const queue = this.toPrepare;
+    let done = 0;
+    while (queue.length > 0 && done < limit) {
+      const slot = queue.pop()!;
+      slot.queuedToPrepare = false;
+      if (!slot.alive || slot.revision >= 0 || slot.count === 0) continue;
+      try {
+        this.aggregator.prepare?.(slot.accumulator);
+      } catch {
+        // Firing calls `result`, which meets the same error in the stream's own order.
+      }
+      done++;
+    }
+    return queue.length;
+  }
+
+  /** Lists `slot` to be prepared when it is within the horizon, else sets its prepare timer. */
+  private schedulePrepare(slot: WindowSlot<A>): void {
+    if (slot.revision >= 0 || Number.isNaN(this.prepareAhead) || this.aggregator.prepare === undefined) return;
+    const at = slot.end - this.prepareAhead;
+    if (this.watermark >= at) {
+      if (!slot.queuedToPrepare) {
+        slot.queuedToPrepare = true;
+        this.toPrepare.push(slot);
+      }
+    } else if (at !== slot.prepareAt) {
+      slot.prepareAt = at;
+      this.prepareTimers.push(at, slot);
+    }
+  }
 
   get currentWatermark(): number {
     return this.watermark;
@@ -194,6 +246,11 @@ export class KeyedWindowState<T, A, R> {
       if (!slot.alive || slot.timerAt !== dueAt) continue;
       if (slot.revision < 0) this.fire(slot);
       this.scheduleOrPurge(slot);
+    }
+    while (this.prepareTimers.size > 0 && this.prepareTimers.peekTime() <= time) {
+      const at = this.prepareTimers.peekTime();
+      const slot = this.prepareTimers.pop();
+      if (slot.alive && slot.prepareAt === at) this.schedulePrepare(slot);
     }
     return true;
   }
@@ -324,6 +381,7 @@ export class KeyedWindowState<T, A, R> {
       if (this.windowType === 'session') this.sessionsOf(w.key).push(slot);
       else this.windowsOf(w.key).set(w.start, slot);
       this.scheduleOrPurge(slot);
+      if (slot.alive) this.schedulePrepare(slot);
     }
     // A key's sessions are listed in creation (identity) order live, and a merge folds them in
     // that order (floating-point sums depend on it); a snapshot lists them in firing order.
@@ -334,6 +392,8 @@ export class KeyedWindowState<T, A, R> {
     this.fixed.clear();
     this.sessions.clear();
     this.timers.clear();
+    this.prepareTimers.clear();
+    this.toPrepare = [];
     this.byId.clear();
     this.openCount = 0;
     this.changed = [];
@@ -436,6 +496,7 @@ export class KeyedWindowState<T, A, R> {
     this.onAccumulate?.(slot.id, value);
     // Already due (late but accepted, or created after W passed its end): emit now.
     if (this.watermark >= slot.end) this.fire(slot);
+    else this.schedulePrepare(slot);
   }
 
   private fire(slot: WindowSlot<A>): void {
@@ -481,7 +542,7 @@ export class KeyedWindowState<T, A, R> {
 
   private createSlot(key: string, partition: number | undefined, window: TimeWindow, accumulator: A, id = this.identities.take()): WindowSlot<A> {
     this.openCount++;
-    const slot: WindowSlot<A> = { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false, change: 'opened', earlyCount: 0 };
+    const slot: WindowSlot<A> = { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false, change: 'opened', earlyCount: 0, prepareAt: NaN, queuedToPrepare: false };
     if (this.tracksChanges) this.byId.set(id, slot);
     return slot;
   }

@@ -10,4 +10,11 @@ export interface Aggregator<T, A, R> {
   /** Combines two accumulators (session merges, pane sharing); `b` is not used afterwards. */
   merge(a: A, b: A): A;
   result(accumulator: A): R;
+  /**
+   * Optional: does ahead of time what `result` will do for this accumulator, for a window
+   * about to fire (`aggregate`'s `prepareAheadMs`), so that firing it costs little. The next
+   * `result` must return what it would have returned without this call; `add` and `merge`
+   * make what was prepared stale.
+   */
+  prepare?(accumulator: A): void;
 }
