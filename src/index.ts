@@ -29,7 +29,7 @@ export type { JobStats, JobSummary } from './runner/job-stats.js';
 export type { DeadLetterOut, JobOutputs } from './runner/outputs.js';
 export type { PipelineRunOptions } from './runner/run-pipeline.js';
 export type { RestoreSource, TaskMetrics } from './observability/metrics.js';
-export type { KeyFields, KeyedAccumulator } from './pipeline/keyed-aggregator.js';
+export type { KeyFields, KeyedAccumulator, KeyedResult } from './pipeline/keyed-aggregator.js';
 export { runKafkaJob, type KafkaJobOptions } from './runner/kafka-job.js';
 export { runService, type ServiceOptions } from './service/service.js';
 export { createPipeline, PipelineBuilder, type KafkaSourceSpec, type Pipeline, type RunOptions, type SettingsDocument } from './builder/create-pipeline.js';

@@ -36,6 +36,15 @@ export interface AggregateOutput {
 }
 
 /**
+ * `JSON.stringify` of an output's key object and of its metrics, written ahead of its
+ * window's firing (see `withKeyFields`'s `prepare`): the costly part of a line.
+ */
+export interface OutputTexts {
+  readonly key: string;
+  readonly metrics: string;
+}
+
+/**
  * The output line (without the newline), in DESIGN.md's key order whatever order the
  * input object has. The same bytes as `JSON.stringify` of the record as one object
  * (test/events/format-bytes.test.ts checks that over randomised records), but only the
@@ -43,16 +52,18 @@ export interface AggregateOutput {
  * few numbers, the window bounds and emission time remembered from the line before.
  * Building the record object first, its optional keys spread in, cost ~1 µs per result
  * (bench/firing.ts). What remains is mostly `JSON.stringify` writing the metrics' ~36
- * numbers (~100 ns per non-integer double in V8), which JavaScript code here does not beat.
+ * numbers (~100 ns per non-integer double in V8), which JavaScript code here does not beat;
+ * `texts`, when given, are those two texts written ahead (they must be of `output`'s key and
+ * metrics), and the line then costs little.
  */
-export function formatWindowResult(output: WindowOutput): string {
+export function formatWindowResult(output: WindowOutput, texts?: OutputTexts): string {
   const { window } = output;
   const spec = window.spec === undefined ? '' : `"spec":${JSON.stringify(window.spec)},`;
   const early = output.early === true ? '"early":true,' : '';
   return (
-    `{"key":${JSON.stringify(output.key)},"window":{"type":${QUOTED_TYPES[window.type] ?? JSON.stringify(window.type)},${spec}"start":${startText(window.start)},"end":${endText(window.end)}},` +
+    `{"key":${texts?.key ?? JSON.stringify(output.key)},"window":{"type":${QUOTED_TYPES[window.type] ?? JSON.stringify(window.type)},${spec}"start":${startText(window.start)},"end":${endText(window.end)}},` +
     `"revision":${jsonNumber(output.revision)},${early}"event_count":${jsonNumber(output.eventCount)},"emitted_at":${emittedAtText(output.emittedAt)},` +
-    `"metrics":${JSON.stringify(output.metrics)}}`
+    `"metrics":${texts?.metrics ?? JSON.stringify(output.metrics)}}`
   );
 }
 

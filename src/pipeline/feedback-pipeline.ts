@@ -1,14 +1,15 @@
 import { defer, pipe, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { aggregate, type AggregateState, type AggregateView, type Aggregator, assignWatermarks, type LateRecordObserver, type MetricsAccumulator, metricsAggregator, type MetricsAggregator, type MetricsResult, type StreamElement, type WatermarkSnapshot, type WindowedRecord, WindowIdentities, type WindowResult, windowSet, type WindowStateSnapshot } from '@llm-feedback/stream-operators';
+import { aggregate, type AggregateOptions, type AggregateState, type AggregateView, type Aggregator, assignWatermarks, type LateRecordObserver, type MetricsAccumulator, metricsAggregator, type MetricsAggregator, type StreamElement, type WatermarkSnapshot, type WindowedRecord, WindowIdentities, type WindowResult, windowSet, type WindowStateSnapshot } from '@llm-feedback/stream-operators';
 import type { ProcessorConfig } from '../config/index.js';
 import type { FeedbackEvent } from '../events/index.js';
-import { withKeyFields, type KeyFields, type KeyedAccumulator } from './keyed-aggregator.js';
+import { withKeyFields, type KeyedAccumulator, type KeyedResult } from './keyed-aggregator.js';
+import { immediateScheduler } from './immediate-scheduler.js';
 import { specsView } from './window-pages.js';
 import { windowingOf, windowSpecs, type WindowSpec } from './windowing.js';
 
 export type FeedbackAccumulator = KeyedAccumulator<MetricsAccumulator>;
 /** `spec`: the name of a named spec (`windows.specs`) whose window this is. */
-export type FeedbackResult = MetricsResult & { readonly keyFields: KeyFields; readonly spec?: string };
+export type FeedbackResult = KeyedResult & { readonly spec?: string };
 export type FeedbackWindowResult = WindowResult<FeedbackResult>;
 
 /** Hooks through which the service observes, checkpoints and restores the pipeline's state. */
@@ -39,6 +40,13 @@ export interface FeedbackPipelineHooks {
   onAccumulate?: (windowId: number, event: FeedbackEvent) => void;
   /** A view of the watermark state, for checkpoints cut outside the stream. */
   onWatermarkState?: (state: { snapshot(): WatermarkSnapshot }) => void;
+  /**
+   * Where windows about to fire are prepared (their results and JSON texts computed while the
+   * input is quiet; see `aggregate`'s `prepareAheadMs`). Default: Node's `setImmediate`, after
+   * the pending I/O; unless given, bounded inputs (`idleness: false`), read as fast as they can
+   * be, prepare nothing.
+   */
+  prepareScheduler?: SchedulerLike;
 }
 
 /** One spec's live window state. */
@@ -79,10 +87,21 @@ function namedResults(aggregator: Aggregator<FeedbackEvent, FeedbackAccumulator,
     ...aggregator,
     result: (acc) => {
       // Named fields, not a spread (see withKeyFields): this runs for every result.
-      const { eventCount, metrics, keyFields } = aggregator.result(acc);
-      return { eventCount, metrics, keyFields, spec: name };
+      const { eventCount, metrics, keyFields, texts } = aggregator.result(acc);
+      return texts === undefined ? { eventCount, metrics, keyFields, spec: name } : { eventCount, metrics, keyFields, texts, spec: name };
     },
   };
+}
+
+/**
+ * How far (event time) ahead of its end a window is prepared: a tenth of its size (of a
+ * sliding window's slide, of a session's gap), 1 s at most. A window prepared again after every record it takes costs up
+ * to one more result per record within the horizon, so the horizon bounds that cost to about
+ * a tenth of the results' (less for long windows), and most records come before it.
+ */
+function prepareAheadMs(spec: WindowSpec): number {
+  const period = spec.type === 'tumbling' ? spec.sizeMs : spec.type === 'sliding' ? spec.slideMs : spec.gapMs;
+  return Math.min(period / 10, 1000);
 }
 
 /**
@@ -114,6 +133,9 @@ export function feedbackPipeline(
   // its output depend on the machine's speed (and break the byte-exact resume of its output file).
   const early = config.emit.early_interval_secs > 0 && hooks.idleness !== false ? { earlyIntervalMs: config.emit.early_interval_secs * 1000 } : {};
   const specs = windowSpecs(config.windows);
+  const prepareScheduler = hooks.prepareScheduler ?? (hooks.idleness === false ? undefined : immediateScheduler);
+  const prepare = (spec: WindowSpec): Pick<AggregateOptions<FeedbackEvent, FeedbackAccumulator, FeedbackResult>, 'prepareAheadMs' | 'prepareScheduler'> =>
+    prepareScheduler === undefined ? {} : { prepareAheadMs: prepareAheadMs(spec), prepareScheduler };
   return (source) =>
     defer(() => {
       // assignWatermarks sees each barrier before the specs' aggregates do: pair them up by id.
@@ -169,6 +191,7 @@ export function feedbackPipeline(
             identities,
             ...early,
             scheduler: hooks.scheduler,
+            ...prepare(spec),
             onBarrier:
               onBarrier &&
               ((id, state) => {

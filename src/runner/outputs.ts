@@ -207,7 +207,7 @@ export class ChannelOutputs implements JobOutputs {
 
   writeResult(result: FeedbackWindowResult, emittedAt: number): Promise<void> | undefined {
     // The Kafka message key is the joined key fields, so one key's results share a partition.
-    return this.results.write(formatWindowResult(toWindowOutput(result, emittedAt)), result.key);
+    return this.results.write(formatWindowResult(toWindowOutput(result, emittedAt), result.result.texts), result.key);
   }
 
   writeDeadLetter({ reason, raw, extra }: DeadLetterOut): void {

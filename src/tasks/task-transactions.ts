@@ -74,7 +74,7 @@ class TaskOutput implements JobOutputs {
 
   writeResult(result: FeedbackWindowResult, emittedAt: number): Promise<void> {
     // The Kafka message key is the joined key fields, so one key's results share a partition.
-    this.messages.push({ topic: this.config.kafka.producer.result_topic, key: result.key, value: formatWindowResult(toWindowOutput(result, emittedAt)) });
+    this.messages.push({ topic: this.config.kafka.producer.result_topic, key: result.key, value: formatWindowResult(toWindowOutput(result, emittedAt), result.result.texts) });
     return this.commit.promise;
   }
 

@@ -1,0 +1,32 @@
+import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+
+/**
+ * An RxJS scheduler on Node's `setImmediate`: work runs after the event loop's pending I/O
+ * (a fetch's records, acknowledgements), never before it, and without `asyncScheduler`'s
+ * ~1 ms timer. Delays other than 0 fall back to timers.
+ */
+export const immediateScheduler: SchedulerLike = {
+  now: () => Date.now(),
+  schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay = 0, state?: T): Subscription {
+    const action = new Subscription() as Subscription & SchedulerAction<T>;
+    let handle: NodeJS.Immediate | NodeJS.Timeout | undefined;
+    const run = (next?: T): void => {
+      handle = undefined;
+      if (!action.closed) work.call(action, next);
+    };
+    const arm = (next: T | undefined, ms: number): void => {
+      handle = ms > 0 ? setTimeout(run, ms, next) : setImmediate(run, next);
+    };
+    action.schedule = (next?: T, ms = 0) => {
+      arm(next, ms);
+      return action;
+    };
+    action.add(() => {
+      if (handle === undefined) return;
+      clearTimeout(handle as NodeJS.Timeout);
+      clearImmediate(handle as NodeJS.Immediate);
+    });
+    arm(state, delay);
+    return action;
+  },
+};

@@ -1,0 +1,139 @@
+/**
+ * Results prepared ahead (`aggregate`'s `prepareAheadMs`, the service's pipeline) must be
+ * the results computed when the window fires, byte for byte. The same random streams go
+ * through the pipeline twice: without preparation, and with a scheduler whose pending
+ * preparation runs at random points between records (so windows are prepared, take more
+ * records, are prepared again or not). Streams cover every window type, disorder, late
+ * records within and past the allowed lateness (revisions), merging sessions, and windows
+ * of over 256 values per metric (t-digest sketches with values waiting in their buffer).
+ */
+import { Subject, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { StreamElement } from '@llm-feedback/stream-operators';
+import { parseConfig, type ProcessorConfig } from '../../src/config/index.js';
+import { formatWindowResult, toWindowOutput, type FeedbackEvent } from '../../src/events/index.js';
+import { feedbackPipeline, type FeedbackWindowResult } from '../../src/pipeline/feedback-pipeline.js';
+
+const T0 = Date.UTC(2026, 10, 26, 10);
+const EMITTED_AT = T0 + 3_600_000;
+
+/** A scheduler whose work runs only when the test says so. */
+class ManualScheduler implements SchedulerLike {
+  private queue: (() => void)[] = [];
+  now = (): number => 0;
+
+  schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, _delay = 0, state?: T): Subscription {
+    const action = new Subscription() as Subscription & SchedulerAction<T>;
+    action.schedule = (next?: T) => {
+      this.queue.push(() => work.call(action, next));
+      return action;
+    };
+    action.schedule(state);
+    return action;
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Runs the work queued so far (work it queues waits for the next call). */
+  runOnce(): void {
+    const queue = this.queue;
+    this.queue = [];
+    for (const run of queue) run();
+  }
+}
+
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function configFor(windows: Record<string, unknown>): ProcessorConfig {
+  return parseConfig({ processor: { state: { backend: 'memory' }, watermark: { max_out_of_orderness_secs: 2 }, windows } }, {});
+}
+
+/** Each configuration with how often its events pause (sessions need pauses to end). */
+const CONFIGS: Record<string, [ProcessorConfig, number]> = {
+  tumbling: [configFor({ default_type: 'tumbling', tumbling: { size_secs: 10, allowed_lateness_secs: 5 } }), 0.002],
+  sliding: [configFor({ default_type: 'sliding', sliding: { size_secs: 20, slide_secs: 5, allowed_lateness_secs: 3 } }), 0.002],
+  session: [configFor({ default_type: 'session', session: { gap_secs: 3, allowed_lateness_secs: 2 } }), 0.02],
+  specs: [configFor({
+    specs: [
+      { name: 'minute', type: 'tumbling', size_secs: 60, allowed_lateness_secs: 0 },
+      { name: 'visits', type: 'session', gap_secs: 4, allowed_lateness_secs: 0 },
+    ],
+  }), 0.005],
+};
+
+/**
+ * Events ~10 ms apart with a pause of 3–10 s at a rate of `pauses` (sessions end, windows
+ * pass empty), out of order by up to 8 s, a third of them of one hot key (its windows hold
+ * more values than the 256 kept exactly).
+ */
+function events(seed: number, count: number, pauses: number): FeedbackEvent[] {
+  const next = random(seed);
+  const list: FeedbackEvent[] = [];
+  let clock = T0;
+  for (let i = 0; i < count; i++) {
+    clock += next() < pauses ? 3_000 + Math.floor(next() * 7_000) : Math.floor(next() * 20);
+    const timestamp = clock - Math.floor(next() < 0.2 ? next() * 8_000 : 0);
+    const model = next() < 0.35 ? 'hot' : `m${Math.floor(next() * 6)}`;
+    const metrics: Record<string, number | null> = { latency_ms: Math.round(next() * 5_000) / 10, cost_usd: next() / 100 };
+    if (next() < 0.7) metrics.tokens = Math.floor(next() * 2_000);
+    if (next() < 0.5) metrics.rating = next() < 0.1 ? null : Math.floor(next() * 5) + 1;
+    list.push({ event_id: `e${i}`, timestamp, model, metrics } as unknown as FeedbackEvent);
+  }
+  return list;
+}
+
+interface Run {
+  readonly lines: string[];
+  /** Results that left with texts written ahead. */
+  readonly prepared: number;
+}
+
+function run(config: ProcessorConfig, input: readonly FeedbackEvent[], seed?: number): Run {
+  const next = random(seed ?? 1);
+  const scheduler = seed === undefined ? undefined : new ManualScheduler();
+  const lines: string[] = [];
+  let prepared = 0;
+  const source = new Subject<StreamElement<FeedbackEvent>>();
+  source.pipe(feedbackPipeline(config, { idleness: false, ...(scheduler === undefined ? {} : { prepareScheduler: scheduler }) })).subscribe((element) => {
+    if (element.kind !== 'record') return;
+    const result: FeedbackWindowResult = element.value;
+    if (result.result.texts !== undefined) prepared++;
+    lines.push(formatWindowResult(toWindowOutput(result, EMITTED_AT), result.result.texts));
+  });
+  for (const event of input) {
+    source.next({ kind: 'record', value: event, timestamp: event.timestamp as unknown as number, key: String(event.model) });
+    // Quiet moments at random: all that waits, one slice, or nothing.
+    const dice = next();
+    if (scheduler !== undefined && dice < 0.3) while (scheduler.pending > 0) scheduler.runOnce();
+    else if (scheduler !== undefined && dice < 0.5) scheduler.runOnce();
+  }
+  source.complete();
+  return { lines, prepared };
+}
+
+describe('results prepared ahead', () => {
+  for (const [name, [config, pauses]] of Object.entries(CONFIGS)) {
+    it(`are the results computed at firing, byte for byte (${name} windows)`, () => {
+      for (const seed of [1, 2, 3, 4, 5]) {
+        const input = events(seed, 4_000, pauses);
+        const plain = run(config, input);
+        const ahead = run(config, input, seed);
+        expect(plain.prepared).toBe(0);
+        // The test means something only if many results were prepared.
+        expect(ahead.prepared).toBeGreaterThan(plain.lines.length / 20);
+        expect(ahead.lines).toEqual(plain.lines);
+      }
+    });
+  }
+});
