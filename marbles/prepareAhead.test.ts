@@ -72,6 +72,20 @@ describe('aggregate: results prepared ahead', () => {
     });
   });
 
+  it('prepares a window that takes records faster later: within its own pace of records of its end', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const log = new Subject<string>();
+      // Key x: one record in [0,10); key y: four. At W = 6 both are within 5 ms of the end; y's
+      // pace, 6 ms / 4 records = 1.5 ms, puts its horizon at 8.5: it is prepared at W = 9.
+      const source = cold(timeline('(abcde)', 'w', 'v', 'z', '|'), { a: rec(1, 'x'), b: rec(1, 'y'), c: rec(2, 'y'), d: rec(3, 'y'), e: rec(4, 'y'), w: wm(6), v: wm(9), z: wm(10) });
+      expectObservable(source.pipe(tumblingWindow({ sizeMs: 10 }), aggregate({ aggregator: preparing(log), prepareAheadMs: 5 }))).toBe(
+        timeline('', 'w', 'v', '(xyz)', '|'),
+        { w: wm(6), v: wm(9), x: result('x', T, 0, 10, 0, 1), y: result('y', T, 0, 10, 0, 4), z: wm(10) },
+      );
+      expectObservable(log).toBe(timeline('', '1', '4'));
+    });
+  });
+
   it('prepares a session within the horizon, and not once a record moves its end out of it', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const log = new Subject<string>();

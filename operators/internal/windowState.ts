@@ -26,7 +26,7 @@ interface WindowSlot<A> {
   change: WindowChangeKind;
   /** `count` when the window last emitted an early result (0: never); not checkpointed. */
   earlyCount: number;
-  /** The watermark at which the window comes within the preparation horizon (its live prepare timer). */
+  /** The watermark at which the window comes within its preparation horizon (its live prepare timer). */
   prepareAt: number;
   /** Listed in `toPrepare`. */
   queuedToPrepare: boolean;
@@ -206,10 +206,18 @@ export class KeyedWindowState<T, A, R> {
     return queue.length;
   }
 
-  /** Lists `slot` to be prepared when it is within the horizon, else sets its prepare timer. */
+  /**
+   * Lists `slot` to be prepared when it is within its horizon, else sets its prepare timer.
+   * The horizon is `prepareAhead`, or less for a window that takes records faster: the event
+   * time it has been open per record it took, so that about one record comes after it was
+   * prepared. Each record after that prepares it again, and costs about what the record does
+   * itself: a busy window is prepared about twice, not once per record of the last
+   * `prepareAhead`, which at high rates would double the work right before every window end.
+   */
   private schedulePrepare(slot: WindowSlot<A>): void {
     if (slot.revision >= 0 || Number.isNaN(this.prepareAhead) || this.aggregator.prepare === undefined) return;
-    const at = slot.end - this.prepareAhead;
+    let at = slot.end - this.prepareAhead;
+    if (this.watermark >= at && slot.count > 0) at = Math.max(at, slot.end - Math.max(0, this.watermark - slot.start) / slot.count);
     if (this.watermark >= at) {
       if (!slot.queuedToPrepare) {
         slot.queuedToPrepare = true;
