@@ -16,6 +16,7 @@ import { parseConfig, type ProcessorConfig } from '../../src/config/index.js';
 import { formatWindowResult, toWindowOutput, type FeedbackEvent } from '../../src/events/index.js';
 import { feedbackMetrics, feedbackPipeline, type FeedbackResult } from '../../src/pipeline/feedback-pipeline.js';
 import { withKeyFields } from '../../src/pipeline/keyed-aggregator.js';
+import { mulberry32 } from '../aggregation/random.js';
 import { windowingFromConfig } from '../../src/pipeline/windowing.js';
 
 const T0 = Date.UTC(2026, 10, 26, 10);
@@ -48,17 +49,6 @@ class ManualScheduler implements SchedulerLike {
   }
 }
 
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function configFor(windows: Record<string, unknown>): ProcessorConfig {
   return parseConfig({ processor: { state: { backend: 'memory' }, watermark: { max_out_of_orderness_secs: 2 }, windows } }, {});
 }
@@ -82,7 +72,7 @@ const CONFIGS: Record<string, [ProcessorConfig, number]> = {
  * more values than the 256 kept exactly), the rest over `keys` keys.
  */
 function events(seed: number, count: number, pauses: number, keys: number): FeedbackEvent[] {
-  const next = random(seed);
+  const next = mulberry32(seed);
   const list: FeedbackEvent[] = [];
   let clock = T0;
   for (let i = 0; i < count; i++) {
@@ -129,7 +119,7 @@ const operatorPipeline =
 type PipelineOf = (scheduler?: SchedulerLike) => OperatorFunction<StreamElement<FeedbackEvent>, StreamElement<WindowResult<FeedbackResult>>>;
 
 function run(pipeline: PipelineOf, input: readonly FeedbackEvent[], seed?: number): Run {
-  const next = random(seed ?? 1);
+  const next = mulberry32(seed ?? 1);
   const scheduler = seed === undefined ? undefined : new ManualScheduler();
   const lines: string[] = [];
   let prepared = 0;
