@@ -1,12 +1,33 @@
 /**
- * CRC-32C (Castagnoli), the checksum of a Kafka record batch, by slicing-by-8: eight
- * table lookups per 8 bytes instead of one per byte (kafkajs's loop), which makes it
- * ~4× faster on a result batch of a few hundred kilobytes. Same polynomial and result
+ * CRC-32C (Castagnoli), the checksum of a Kafka record batch. Same polynomial and result
  * as kafkajs's `crc32C` (the tests compare them on random buffers).
+ *
+ * Native where it can be: `@node-rs/crc32`'s prebuilt binary uses the CPU's CRC32
+ * instructions, 0.06 ms for a window end's ~700 KB of results against 0.94 ms for the
+ * slicing-by-8 below (measured here), which was itself ~4× kafkajs's byte-at-a-time loop.
+ * A call into it costs ~150 ns, so short ranges stay in JavaScript, and so does
+ * everything on a platform without a binary.
  */
+import { createRequire } from 'node:module';
 
 /** The reflected Castagnoli polynomial. */
 const POLYNOMIAL = 0x82f63b78;
+/** From this many bytes on the native call is faster than the JavaScript loop. */
+const NATIVE_FROM = 256;
+
+type NativeCrc32c = (input: Buffer, initialState?: number) => number;
+
+/** `@node-rs/crc32`'s `crc32c`, or undefined where its binary does not load. */
+const native: NativeCrc32c | undefined = (() => {
+  try {
+    return (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: NativeCrc32c }).crc32c;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Whether the native CRC-32C is in use on this machine. */
+export const nativeCrc32c = native !== undefined;
 
 /** Eight 256-entry tables, one after another: `TABLES[k * 256 + b]` is byte b's CRC shifted by k more zero bytes. */
 const TABLES = buildTables();
@@ -29,6 +50,12 @@ function buildTables(): Int32Array {
 
 /** The CRC-32C of `bytes[start, end)`, as an unsigned 32-bit number. */
 export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  if (native !== undefined && end - start >= NATIVE_FROM) return native(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) >>> 0;
+  return softwareCrc32c(bytes, start, end);
+}
+
+/** `crc32c` in JavaScript, by slicing-by-8: eight table lookups per 8 bytes instead of one per byte. */
+export function softwareCrc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
   const t = TABLES;
   let crc = -1;
   let i = start;
