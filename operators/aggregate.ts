@@ -59,12 +59,14 @@ export interface AggregateOptions<T, A, R> {
   scheduler?: SchedulerLike;
   /**
    * Prepare results ahead (`Aggregator.prepare`): once the watermark is within this many ms
-   * of a window's end, the window is prepared when the stream is idle (on `prepareScheduler`),
-   * and again after each record it takes, so that when the watermark passes its end firing
-   * it costs little. Results are the same with or without. Default: none.
+   * of a window's end, the window is prepared on `prepareScheduler`, and again after each
+   * record it takes, so that when the watermark passes its end firing it costs little. Only
+   * windows that took records less often than once per this many ms of event time are
+   * prepared (a busier one would likely take more before its end). Results are the same
+   * with or without. Default: none.
    */
   prepareAheadMs?: number;
-  /** Where preparation runs, in slices of `PREPARE_SLICE` windows. Default `asyncScheduler`. */
+  /** Where preparation runs, 64 windows per turn. Default `asyncScheduler`. */
   prepareScheduler?: SchedulerLike;
 }
 
