@@ -186,10 +186,10 @@ export class KeyedWindowState<T, A, R> {
 
   /**
    * Prepares (`Aggregator.prepare`) up to `limit` windows that will fire next and changed
-   * since they were last prepared; returns how many are still waiting. A `prepare` that
-   * throws leaves its window to be computed when it fires, where the error belongs.
+   * since they were last prepared (`pendingPrepares` tells how many still wait). A `prepare`
+   * that throws leaves its window to be computed when it fires, where the error belongs.
    */
-  prepareDue(limit: number): number {
+  prepareDue(limit: number): void {
     const queue = this.toPrepare;
     let done = 0;
     while (queue.length > 0 && done < limit) {
@@ -203,7 +203,6 @@ export class KeyedWindowState<T, A, R> {
       }
       done++;
     }
-    return queue.length;
   }
 
   /**

@@ -95,9 +95,8 @@ function namedResults(aggregator: Aggregator<FeedbackEvent, FeedbackAccumulator,
 
 /**
  * How far (event time) ahead of its end a window is prepared: a tenth of its size (of a
- * sliding window's slide, of a session's gap), 1 s at most. A window prepared again after every record it takes costs up
- * to one more result per record within the horizon, so the horizon bounds that cost to about
- * a tenth of the results' (less for long windows), and most records come before it.
+ * sliding window's slide, of a session's gap), 1 s at most. Most of a window's records come
+ * before it, and only windows that took fewer than one record per horizon are prepared.
  */
 function prepareAheadMs(spec: WindowSpec): number {
   const period = spec.type === 'tumbling' ? spec.sizeMs : spec.type === 'sliding' ? spec.slideMs : spec.gapMs;
