@@ -147,11 +147,16 @@ const compareWindows = (a: WindowCursor, b: WindowCursor): number =>
  * `W ≥ e + allowedLateness` its state is purged. Merging assignments (sessions)
  * merge the windows of a key that overlap or touch.
  */
+/** Empty per-key window maps kept for keys that will likely open a window again (see `purge`). */
+const EMPTY_KEYS_KEPT = 10_000;
+
 export class KeyedWindowState<T, A, R> {
   private watermark = -Infinity;
   private windowType: WindowType | undefined;
-  /** Fixed-size windows: key → window start → slot. */
+  /** Fixed-size windows: key → window start → slot. A key's map is kept a while once empty (see `purge`). */
   private readonly fixed = new Map<string, Map<number, WindowSlot<A>>>();
+  /** How many of `fixed`'s maps are empty. */
+  private emptyKeys = 0;
   /** Sessions: key → its live sessions (few per key). */
   private readonly sessions = new Map<string, WindowSlot<A>[]>();
   private readonly timers = new TimerQueue<WindowSlot<A>>();
@@ -386,7 +391,7 @@ export class KeyedWindowState<T, A, R> {
       slot.count = w.count;
       slot.revision = w.revision;
       if (this.windowType === 'session') this.sessionsOf(w.key).push(slot);
-      else this.windowsOf(w.key).set(w.start, slot);
+      else this.insertFixed(this.windowsOf(w.key), w.start, slot);
       this.scheduleOrPurge(slot);
       if (slot.alive) this.schedulePrepare(slot);
     }
@@ -397,6 +402,7 @@ export class KeyedWindowState<T, A, R> {
 
   clear(): void {
     this.fixed.clear();
+    this.emptyKeys = 0;
     this.sessions.clear();
     this.timers.clear();
     this.prepareTimers.clear();
@@ -418,7 +424,7 @@ export class KeyedWindowState<T, A, R> {
       let slot = byStart.get(window.start);
       if (slot === undefined) {
         slot = this.createSlot(record.key, record.partition, window, this.aggregator.create());
-        byStart.set(window.start, slot);
+        this.insertFixed(byStart, window.start, slot);
         this.scheduleOrPurge(slot);
       }
       this.accumulate(slot, record.value);
@@ -579,7 +585,11 @@ export class KeyedWindowState<T, A, R> {
     const byStart = this.fixed.get(slot.key);
     if (byStart !== undefined) {
       byStart.delete(slot.start);
-      if (byStart.size === 0) this.fixed.delete(slot.key);
+      // A key whose window just ended usually opens the next one within moments: its empty map
+      // stays, instead of every key's map being deleted from and added back to `fixed` around
+      // each window end (a twentieth of a window end's time at 1,000 keys). Empty maps go once
+      // they outnumber both EMPTY_KEYS_KEPT and twice the keys holding windows.
+      if (byStart.size === 0 && ++this.emptyKeys > Math.max(EMPTY_KEYS_KEPT, 2 * (this.fixed.size - this.emptyKeys))) this.dropEmptyKeys();
       return;
     }
     const sessions = this.sessions.get(slot.key);
@@ -594,8 +604,19 @@ export class KeyedWindowState<T, A, R> {
     if (byStart === undefined) {
       byStart = new Map();
       this.fixed.set(key, byStart);
+      this.emptyKeys++;
     }
     return byStart;
+  }
+
+  private insertFixed(byStart: Map<number, WindowSlot<A>>, start: number, slot: WindowSlot<A>): void {
+    if (byStart.size === 0) this.emptyKeys--;
+    byStart.set(start, slot);
+  }
+
+  private dropEmptyKeys(): void {
+    for (const [key, byStart] of this.fixed) if (byStart.size === 0) this.fixed.delete(key);
+    this.emptyKeys = 0;
   }
 
   private sessionsOf(key: string): WindowSlot<A>[] {
