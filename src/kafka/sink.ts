@@ -93,8 +93,11 @@ export interface KafkaSink {
 
 interface Pending {
   readonly message: Message;
-  /** Called once, with the error if the send failed. */
-  readonly done: (error?: unknown) => void;
+  /** `approxBytes(message)`, measured once: a string's UTF-8 length costs a scan of it. */
+  readonly bytes: number;
+  /** One of the two is called, once. */
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /**
@@ -186,7 +189,8 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
   function settle(batch: Pending[], failed?: { error: unknown }): void {
     if (failed !== undefined) failure ??= failed.error;
     inFlight -= batch.length;
-    for (const p of batch) p.done(failed?.error);
+    if (failed === undefined) for (const p of batch) p.resolve();
+    else for (const p of batch) p.reject(failed.error);
   }
 
   async function send(batch: Pending[]): Promise<void> {
@@ -223,13 +227,14 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
     let take = 0;
     let bytes = 0;
     while (take < buffer.length && take < maxBatchMessages) {
-      bytes += approxBytes(buffer[take]!.message);
-      if (take > 0 && bytes > maxBatchBytes) break;
+      const withNext = bytes + buffer[take]!.bytes;
+      if (take > 0 && withNext > maxBatchBytes) break;
+      bytes = withNext;
       take++;
     }
     const batch = take === buffer.length ? buffer : buffer.slice(0, take);
     buffer = batch === buffer ? [] : buffer.slice(take);
-    bufferBytes = buffer.reduce((sum, p) => sum + approxBytes(p.message), 0);
+    bufferBytes -= bytes;
     sending = send(batch).then(() => {
       sending = undefined;
       if (failure !== undefined) failBuffered();
@@ -242,13 +247,13 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
     buffer = [];
     bufferBytes = 0;
     inFlight -= failed.length;
-    for (const p of failed) p.done(failure);
+    for (const p of failed) p.reject(failure);
   }
 
-  function enqueue(message: SinkMessage, done: Pending['done']): void {
+  function enqueue(message: SinkMessage, resolve: Pending['resolve'], reject: Pending['reject']): void {
     if (closing !== undefined) throw new Error(`kafkaSink (topic ${options.topic}): write after close`);
     if (failure !== undefined) {
-      done(failure);
+      reject(failure);
       return;
     }
     const kafkaMessage: Message = {
@@ -257,8 +262,9 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
       ...(message.partition === undefined ? {} : { partition: message.partition }),
       ...(message.headers === undefined ? {} : { headers: { ...message.headers } }),
     };
-    buffer.push({ message: kafkaMessage, done });
-    bufferBytes += approxBytes(kafkaMessage);
+    const bytes = approxBytes(kafkaMessage);
+    buffer.push({ message: kafkaMessage, bytes, resolve, reject });
+    bufferBytes += bytes;
     inFlight++;
     if (buffer.length >= maxBatchMessages || bufferBytes >= maxBatchBytes) sendNow();
     else if (lingerTimer === undefined && sending === undefined) lingerTimer = lingerMs > 0 ? setTimeout(sendNow, lingerMs) : setImmediate(sendNow);
@@ -288,6 +294,7 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
           }
           if (inputDone && head === queue.length) subscriber.complete();
         };
+        const fail = (error: unknown): void => subscriber.error(error);
         const subscription = source.subscribe({
           next(item) {
             let messages: SinkMessage | readonly SinkMessage[] | null | undefined;
@@ -300,16 +307,11 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
             const list: readonly SinkMessage[] = messages == null ? [] : isMessageList(messages) ? messages : [messages];
             const entry = { item, remaining: list.length };
             queue.push(entry);
-            for (const message of list) {
-              enqueue(message, (error) => {
-                if (error !== undefined) {
-                  subscriber.error(error);
-                  return;
-                }
-                entry.remaining--;
-                drain();
-              });
-            }
+            const acknowledged = (): void => {
+              entry.remaining--;
+              drain();
+            };
+            for (const message of list) enqueue(message, acknowledged, fail);
             if (list.length === 0) drain();
           },
           error: (error: unknown) => subscriber.error(error),
@@ -330,10 +332,19 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
       return inFlight;
     },
     connect,
-    write: (message) =>
-      new Promise<void>((resolve, reject) => {
-        enqueue(message, (error) => (error === undefined ? resolve() : reject(error)));
-      }),
+    write(message) {
+      // The promise's own functions go into the buffer: no closures per message (a window
+      // end writes a thousand results at once).
+      const acknowledged = new Promise<void>(capture);
+      const { resolve, reject } = captured;
+      try {
+        enqueue(message, resolve, reject);
+      } catch (error) {
+        // As a throwing executor would: a write after close rejects.
+        reject(error);
+      }
+      return acknowledged;
+    },
     writer,
     flush,
     close: (timeoutMs = DEFAULT_CLOSE_TIMEOUT_MS) =>
@@ -347,6 +358,13 @@ export function kafkaSink(options: KafkaSinkOptions): KafkaSink {
       })()),
   };
 }
+
+/** Where `new Promise(capture)` leaves its resolving functions, read at once by the caller. */
+const captured: { resolve: () => void; reject: (error: unknown) => void } = { resolve: () => undefined, reject: () => undefined };
+const capture = (resolve: () => void, reject: (error: unknown) => void): void => {
+  captured.resolve = resolve;
+  captured.reject = reject;
+};
 
 function isMessageList(messages: SinkMessage | readonly SinkMessage[]): messages is readonly SinkMessage[] {
   return Array.isArray(messages);

@@ -6,6 +6,9 @@
 import type { ProcessorMetrics } from '../observability/index.js';
 import type { JobOutputs } from './outputs.js';
 
+/** A failed send is the job's to report (it fails the next write); its latency is not observed. */
+const ignore = (): void => undefined;
+
 /**
  * Processing latency of each result: from the hand-over of the record that made it (the
  * one that moved the watermark past the window's end) to the broker's acknowledgement.
@@ -23,7 +26,7 @@ export function resultLatency(
       onLatency?.(ms);
     };
     if (acknowledged === undefined) observe();
-    else acknowledged.then(observe, () => undefined);
+    else acknowledged.then(observe, ignore);
   };
 }
 
