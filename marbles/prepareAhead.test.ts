@@ -86,6 +86,31 @@ describe('aggregate: results prepared ahead', () => {
     });
   });
 
+  it('precomputes, once, a window that takes records too often to prepare; a precompute that throws changes nothing', () => {
+    for (const fail of [false, true]) {
+      testScheduler().run(({ cold, expectObservable }) => {
+        const log = new Subject<string>();
+        // As above, y is busy at W = 6: precomputed with its four records (`c4`), and not again
+        // after f, its fifth; x, quiet, is prepared (`1`).
+        const aggregator: Aggregator<Reading, Memo, CountSum> = {
+          ...preparing(log),
+          precompute: (acc) => {
+            log.next(`c${acc.count}`);
+            if (fail) throw new Error('cannot precompute');
+          },
+        };
+        const source = cold(timeline('(abcde)', 'w', 'f', 'v', 'z', '|'), {
+          a: rec(1, 'x'), b: rec(1, 'y'), c: rec(2, 'y'), d: rec(3, 'y'), e: rec(4, 'y'), w: wm(6), f: rec(7, 'y'), v: wm(9), z: wm(10),
+        });
+        expectObservable(source.pipe(tumblingWindow({ sizeMs: 10 }), aggregate({ aggregator, prepareAheadMs: 5 }))).toBe(
+          timeline('', 'w', '', 'v', '(xyz)', '|'),
+          { w: wm(6), v: wm(9), x: result('x', T, 0, 10, 0, 1), y: result('y', T, 0, 10, 0, 5), z: wm(10) },
+        );
+        expectObservable(log).toBe(timeline('', '(ab)'), { a: 'c4', b: '1' });
+      });
+    }
+  });
+
   it('prepares a session within the horizon, and not once a record moves its end out of it', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const log = new Subject<string>();

@@ -229,6 +229,10 @@ export function metricsAggregator<T>(options: MetricsAggregatorOptions<T> = {}):
       return a;
     },
 
+    precompute(acc) {
+      for (const s of acc.stats) s?.precompute();
+    },
+
     result(acc) {
       const metrics: Record<string, MetricSummary> = {};
       for (let i = 0; i < acc.fields.length; i++) {

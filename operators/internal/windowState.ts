@@ -30,6 +30,8 @@ interface WindowSlot<A> {
   prepareAt: number;
   /** Listed in `toPrepare`. */
   queuedToPrepare: boolean;
+  /** `Aggregator.precompute` ran on its accumulator (once per window). */
+  precomputed: boolean;
 }
 
 /** A plain copy of one window's state, for checkpoints. */
@@ -190,9 +192,10 @@ export class KeyedWindowState<T, A, R> {
   }
 
   /**
-   * Prepares (`Aggregator.prepare`) up to `limit` windows that will fire next and changed
-   * since they were last prepared (`pendingPrepares` tells how many still wait). A `prepare`
-   * that throws leaves its window to be computed when it fires, where the error belongs.
+   * Prepares (`Aggregator.prepare`, or `precompute` for a busy window) up to `limit` windows
+   * that will fire next and changed since they were last prepared (`pendingPrepares` tells how
+   * many still wait). A `prepare` that throws leaves its window to be computed when it fires,
+   * where the error belongs.
    */
   prepareDue(limit: number): void {
     const queue = this.toPrepare;
@@ -202,7 +205,11 @@ export class KeyedWindowState<T, A, R> {
       slot.queuedToPrepare = false;
       if (!slot.alive || slot.revision >= 0 || slot.count === 0) continue;
       try {
-        this.aggregator.prepare?.(slot.accumulator);
+        if (!this.isBusy(slot)) this.aggregator.prepare?.(slot.accumulator);
+        else if (!slot.precomputed) {
+          slot.precomputed = true;
+          this.aggregator.precompute?.(slot.accumulator);
+        }
       } catch {
         // Firing calls `result`, which meets the same error in the stream's own order.
       }
@@ -216,13 +223,15 @@ export class KeyedWindowState<T, A, R> {
    * open per record) is prepared: it likely takes none before it fires. A busier one would be
    * prepared again after each record of the horizon, each time costing about what the record
    * itself costs, right before its end: at 50k events/s over 1,000 keys that was a quarter of
-   * a window end's time, for results that were mostly stale when it fired.
+   * a window end's time, for results that were mostly stale when it fired. A busy window is
+   * precomputed instead, once (`Aggregator.precompute`: work its later records do not undo).
    */
   private schedulePrepare(slot: WindowSlot<A>): void {
-    if (slot.revision >= 0 || Number.isNaN(this.prepareAhead) || this.aggregator.prepare === undefined) return;
+    const { prepare, precompute } = this.aggregator;
+    if (slot.revision >= 0 || Number.isNaN(this.prepareAhead) || (prepare === undefined && precompute === undefined)) return;
     const at = slot.end - this.prepareAhead;
     if (this.watermark >= at) {
-      if (slot.count > 0 && Math.max(0, this.watermark - slot.start) / slot.count < this.prepareAhead) return;
+      if (this.isBusy(slot) ? slot.precomputed || precompute === undefined : prepare === undefined) return;
       if (!slot.queuedToPrepare) {
         slot.queuedToPrepare = true;
         this.toPrepare.push(slot);
@@ -231,6 +240,11 @@ export class KeyedWindowState<T, A, R> {
       slot.prepareAt = at;
       this.prepareTimers.push(at, slot);
     }
+  }
+
+  /** Whether `slot` took records at least once per `prepareAhead` of event time so far. */
+  private isBusy(slot: WindowSlot<A>): boolean {
+    return slot.count > 0 && Math.max(0, this.watermark - slot.start) / slot.count < this.prepareAhead;
   }
 
   get currentWatermark(): number {
@@ -555,7 +569,7 @@ export class KeyedWindowState<T, A, R> {
 
   private createSlot(key: string, partition: number | undefined, window: TimeWindow, accumulator: A, id = this.identities.take()): WindowSlot<A> {
     this.openCount++;
-    const slot: WindowSlot<A> = { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false, change: 'opened', earlyCount: 0, prepareAt: NaN, queuedToPrepare: false };
+    const slot: WindowSlot<A> = { id, key, partition, start: window.start, end: window.end, accumulator, count: 0, revision: -1, timerAt: NaN, timerOrder: -1, alive: true, dirty: false, change: 'opened', earlyCount: 0, prepareAt: NaN, queuedToPrepare: false, precomputed: false };
     if (this.tracksChanges) this.byId.set(id, slot);
     return slot;
   }

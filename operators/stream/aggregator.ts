@@ -17,4 +17,11 @@ export interface Aggregator<T, A, R> {
    * make what was prepared stale.
    */
   prepare?(accumulator: A): void;
+  /**
+   * Optional: work toward the result that the next `add` does not undo (sorting the values
+   * taken so far, say), for a window about to fire that takes records too often to be worth
+   * preparing (`aggregate`'s `prepareAheadMs`). Called at most once per window. `result`
+   * must return what it would have returned without this call.
+   */
+  precompute?(accumulator: A): void;
 }

@@ -26,7 +26,8 @@ export interface KeyedAccumulator<A> {
  *
  * `prepare` computes the result and writes its key and metrics as JSON ahead of the
  * window's firing (most of a window end's CPU: `bench/firing.ts`); `result` hands that
- * back while no record came since.
+ * back while no record came since. `precompute` passes on to the metrics (their values
+ * sorted ahead, for windows too busy to prepare).
  */
 export function withKeyFields<T extends Readonly<Record<string, unknown>>, A>(
   aggregator: Aggregator<T, A, MetricsResult>,
@@ -58,5 +59,6 @@ export function withKeyFields<T extends Readonly<Record<string, unknown>>, A>(
       const { eventCount, metrics, keyFields: key } = compute(acc);
       acc.prepared = { eventCount, metrics, keyFields: key, texts: { key: JSON.stringify(key), metrics: JSON.stringify(metrics) } };
     },
+    precompute: (acc) => aggregator.precompute?.(acc.inner),
   };
 }

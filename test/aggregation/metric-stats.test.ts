@@ -56,6 +56,48 @@ describe('MetricStats', () => {
     }
   });
 
+  it.each(DISTRIBUTIONS)('answers after precompute exactly as without it (%s)', (dist) => {
+    // Precomputed at random points, then more values (a few: inserted; many: selected as
+    // before), merges, the limit passed, and results asked along the way.
+    const random = mulberry32(5);
+    const spec99 = new StatsSpec({ percentiles: [0, 10, 50, 90, 95, 99, 99.9, 100] });
+    for (let trial = 0; trial < 60; trial++) {
+      const values = sample(dist, trial, 400);
+      const plain = new MetricStats(spec99);
+      const pre = new MetricStats(spec99);
+      let used = 0;
+      const take = (count: number): void => {
+        for (const x of values.slice(used, used + count)) {
+          plain.add(x);
+          pre.add(x);
+        }
+        used += count;
+      };
+      take(Math.floor(random() * 40));
+      pre.precompute();
+      take(Math.floor(random() * 24));
+      expect(pre.result()).toEqual(plain.result());
+      if (random() < 0.5) {
+        const other = values.slice(300, 301 + Math.floor(random() * 30));
+        const [part, copy] = [filled(other, spec99), filled(other, spec99)];
+        part.precompute();
+        if (random() < 0.5) {
+          plain.merge(copy);
+          pre.merge(part);
+        } else {
+          // Into an empty one: it takes the other's values, and what it precomputed.
+          const [emptyPlain, emptyPre] = [new MetricStats(spec99), new MetricStats(spec99)];
+          emptyPlain.merge(copy);
+          emptyPre.merge(part);
+          expect(emptyPre.result()).toEqual(emptyPlain.result());
+        }
+      }
+      pre.precompute();
+      take(Math.floor(random() * 300));
+      expect(pre.result()).toEqual(plain.result());
+    }
+  });
+
   it('keeps stddev accurate for large values close together', () => {
     // sumSq/n − mean² would cancel every digit here.
     const rnd = mulberry32(1);

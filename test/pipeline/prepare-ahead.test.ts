@@ -6,7 +6,9 @@
  * prepared again or not). Streams cover every window type, disorder, late records within
  * and past the allowed lateness (revisions), merging sessions and, through the operator
  * with a short horizon, windows of over 256 values per metric (t-digest sketches with
- * values waiting in their buffer), which the service's horizon leaves unprepared.
+ * values waiting in their buffer), which the service's horizon leaves unprepared. The
+ * hot key's windows take records too often to be prepared by the service's pipeline: they
+ * are precomputed (their values sorted) and fire with what came since inserted.
  */
 import { Subject, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { describe, expect, it } from 'vitest';
