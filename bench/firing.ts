@@ -13,6 +13,12 @@
  *                          window end's cost with each result formatted as it fires
  *   prepare_us_per_result  the CPU that preparing cost before the end, per result
  *   bytes_per_result       the output line's length in UTF-8 (measuring it flattens the string, as a sink does)
+ *   busy_us_per_result     the first figure for busy windows (50 events per key-window, as at 50k events/s):
+ *                          too busy to prepare, they fire computed at the end
+ *   busy_precomputed_us_per_result
+ *                          the same where the pipeline's preparation ran with 92% of the window's events
+ *                          in (busy windows are then precomputed: their values sorted), the last 8% after
+ *   busy_precompute_us_per_result  the CPU that precomputing cost before the end, per result
  * Setup: the default configuration's aggregations (count, sum, average, min, max, stddev,
  * p50/p95/p99) over every metric of the bench events (latency, cost, tokens, rating),
  * a 1 s tumbling window, 1,000 keys, 5 events per key-window on average; the record that
@@ -30,11 +36,19 @@ import { benchEvent } from './events.js';
 import { median } from './stats.js';
 
 const KEYS = 1_000;
-const EVENTS_PER_WINDOW = 5 * KEYS;
 const WINDOW_MS = 1_000;
-const WARM_UP_WINDOWS = 30;
-/** Per mode (formatting in place, after, or prepared ahead): window ends take turns. */
-const MEASURED_WINDOWS = 40;
+
+interface Workload {
+  readonly eventsPerKey: number;
+  readonly warmUpWindows: number;
+  /** Per mode (formatting in place, after, or prepared ahead): window ends take turns. */
+  readonly measuredWindows: number;
+  /** The share of a window's events taken before the pipeline's pending preparation runs, in the third mode. */
+  readonly prepareAt: number;
+}
+
+const QUIET: Workload = { eventsPerKey: 5, warmUpWindows: 30, measuredWindows: 40, prepareAt: 1 };
+const BUSY: Workload = { eventsPerKey: 50, warmUpWindows: 9, measuredWindows: 24, prepareAt: 0.92 };
 const START_MS = Date.UTC(2026, 10, 26, 10);
 
 /**
@@ -67,10 +81,10 @@ const random = createRandom(7);
 const models = Array.from({ length: KEYS }, (_, i) => `model-${i}`);
 
 /** The events of window `w`, keys drawn at random, in event-time order. */
-function windowEvents(w: number): StreamRecord<FeedbackEvent>[] {
+function windowEvents(w: number, perWindow: number): StreamRecord<FeedbackEvent>[] {
   const records: StreamRecord<FeedbackEvent>[] = [];
-  for (let i = 0; i < EVENTS_PER_WINDOW; i++) {
-    const timestamp = START_MS + w * WINDOW_MS + Math.floor((i * WINDOW_MS) / EVENTS_PER_WINDOW);
+  for (let i = 0; i < perWindow; i++) {
+    const timestamp = START_MS + w * WINDOW_MS + Math.floor((i * WINDOW_MS) / perWindow);
     const value = benchEvent(`e-${w}-${i}`, timestamp, models[Math.floor(random() * KEYS)]!, random);
     records.push({ kind: 'record', value, timestamp, key: joinKey(value, config.event.key_fields), offset: String(i) });
   }
@@ -97,11 +111,12 @@ const formatLine = (result: FeedbackWindowResult): number => Buffer.byteLength(f
  * Pushes the first record of window w + 1, which fires window w, and times that. Window
  * ends take turns: one formats each result as it fires (as `writeResult` does in the job),
  * the next only collects the results and formats them afterwards, timed apart, the third
- * has every window prepared first (the preparation the pipeline schedules, run just before
- * the firing record and timed apart) and formats each result as it fires.
+ * runs the preparation the pipeline scheduled (timed apart) once `prepareAt` of the window's
+ * events are in, and formats each result as it fires.
  * Medians over the measured windows.
  */
-function measure(): WindowEndCost {
+function measure({ eventsPerKey, warmUpWindows, measuredWindows, prepareAt }: Workload): WindowEndCost {
+  const perWindow = eventsPerKey * KEYS;
   const input = new Subject<StreamElement<FeedbackEvent>>();
   let formatInPlace = true;
   let bytes = 0;
@@ -119,18 +134,20 @@ function measure(): WindowEndCost {
   const preparedEnds: number[] = [];
   const prepare: number[] = [];
   let bytesPerResult = 0;
-  let pending = windowEvents(0);
-  for (let w = 0; w < WARM_UP_WINDOWS + 3 * MEASURED_WINDOWS; w++) {
-    for (let i = 1; i < pending.length; i++) input.next(pending[i]!);
-    // The next window's events are made before the clock starts.
-    const next = windowEvents(w + 1);
-    fired.length = 0;
-    bytes = 0;
+  let pending = windowEvents(0, perWindow);
+  for (let w = 0; w < warmUpWindows + 3 * measuredWindows; w++) {
     const mode = w % 3;
-    formatInPlace = mode !== 1;
+    const before = mode === 2 ? Math.floor(pending.length * prepareAt) : pending.length;
+    for (let i = 1; i < before; i++) input.next(pending[i]!);
     const t = cpuMicros();
     if (mode === 2) preparation.flush();
     const prepared = cpuMicros() - t;
+    for (let i = Math.max(1, before); i < pending.length; i++) input.next(pending[i]!);
+    // The next window's events are made before the clock starts.
+    const next = windowEvents(w + 1, perWindow);
+    fired.length = 0;
+    bytes = 0;
+    formatInPlace = mode !== 1;
     // Every window end starts from an empty young generation, the prepared one too.
     gc?.();
     const t0 = cpuMicros();
@@ -140,7 +157,7 @@ function measure(): WindowEndCost {
     const t2 = cpuMicros();
     if (fired.length === 0) throw new Error(`window ${w} fired nothing`);
     bytesPerResult = bytes / fired.length;
-    if (w >= WARM_UP_WINDOWS) {
+    if (w >= warmUpWindows) {
       if (mode === 0) total.push((t1 - t0) / fired.length);
       else if (mode === 1) {
         fire.push((t1 - t0) / fired.length);
@@ -164,12 +181,13 @@ function measure(): WindowEndCost {
   };
 }
 
-const cost = measure();
+const cost = measure(QUIET);
+const busy = measure(BUSY);
 console.log(
   JSON.stringify({
     keys: KEYS,
-    events_per_window: EVENTS_PER_WINDOW,
-    measured_windows: MEASURED_WINDOWS,
+    events_per_window: QUIET.eventsPerKey * KEYS,
+    measured_windows: QUIET.measuredWindows,
     us_per_result: Number(cost.total.toFixed(2)),
     us_per_result_min: Number(cost.totalMin.toFixed(2)),
     fire_us_per_result: Number(cost.fire.toFixed(2)),
@@ -177,5 +195,9 @@ console.log(
     prepared_us_per_result: Number(cost.prepared.toFixed(2)),
     prepare_us_per_result: Number(cost.prepare.toFixed(2)),
     bytes_per_result: cost.bytesPerResult,
+    busy_events_per_window: BUSY.eventsPerKey * KEYS,
+    busy_us_per_result: Number(busy.total.toFixed(2)),
+    busy_precomputed_us_per_result: Number(busy.prepared.toFixed(2)),
+    busy_precompute_us_per_result: Number(busy.prepare.toFixed(2)),
   }),
 );
