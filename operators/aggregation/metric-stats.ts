@@ -187,7 +187,9 @@ export class MetricStats {
    * (`Aggregator.precompute`): its percentiles are then read off a copy of them with the
    * few values that came since inserted, instead of being selected from all the values,
    * which is most of what firing a window of tens of values costs. Only in the exact phase,
-   * with percentiles, from PRECOMPUTE_MIN values on; results are the same either way.
+   * with percentiles, from PRECOMPUTE_MIN values on. Results are the same order statistics
+   * either way (a −0 and a 0 among the values may trade places, as in a selection; JSON
+   * writes both as 0).
    */
   precompute(): void {
     const values = this.values;

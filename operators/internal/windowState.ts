@@ -142,6 +142,9 @@ export class WindowIdentities {
 const compareWindows = (a: WindowCursor, b: WindowCursor): number =>
   a.key < b.key ? -1 : a.key > b.key ? 1 : a.start - b.start;
 
+/** Empty per-key window maps kept for keys that will likely open a window again (see `purge`). */
+const EMPTY_KEYS_KEPT = 10_000;
+
 /**
  * Keyed window state, fired by watermarks (Flink's WindowOperator without the
  * assigner). Window `[s, e)` fires when `W ≥ e`; a record for it while
@@ -149,9 +152,6 @@ const compareWindows = (a: WindowCursor, b: WindowCursor): number =>
  * `W ≥ e + allowedLateness` its state is purged. Merging assignments (sessions)
  * merge the windows of a key that overlap or touch.
  */
-/** Empty per-key window maps kept for keys that will likely open a window again (see `purge`). */
-const EMPTY_KEYS_KEPT = 10_000;
-
 export class KeyedWindowState<T, A, R> {
   private watermark = -Infinity;
   private windowType: WindowType | undefined;
